@@ -1,0 +1,164 @@
+-- What Supabase's Postgres image provides and this project's migrations rely on.
+--
+-- Modelled on supabase/postgres migrations/db/init-scripts (roles, default privileges)
+-- and supabase/auth's migrations (auth.users columns, auth.uid(), auth.role(), auth.jwt()).
+-- On a real Supabase database every statement here is a no-op: roles, schemas, tables and
+-- functions that exist are left untouched. Run it as a superuser before the migrations on a
+-- plain Postgres (the devstack's private cluster, the test databases).
+
+-- =============================================================================================
+-- roles (cluster-wide: created once per cluster, tolerated when they exist)
+-- =============================================================================================
+
+do $roles$
+begin
+  if not exists (select from pg_roles where rolname = 'anon') then
+    create role anon nologin noinherit;
+  end if;
+  if not exists (select from pg_roles where rolname = 'authenticated') then
+    create role authenticated nologin noinherit;
+  end if;
+  if not exists (select from pg_roles where rolname = 'service_role') then
+    create role service_role nologin noinherit bypassrls;
+  end if;
+  if not exists (select from pg_roles where rolname = 'authenticator') then
+    create role authenticator login noinherit;
+  end if;
+  if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
+    create role supabase_auth_admin noinherit createrole login;
+  end if;
+exception
+  -- two databases built at once on one cluster race to create the same role
+  when duplicate_object or unique_violation then null;
+end
+$roles$;
+
+grant anon, authenticated, service_role to authenticator;
+
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+
+-- =============================================================================================
+-- schemas and default privileges (per database)
+-- =============================================================================================
+
+create schema if not exists extensions;
+grant usage on schema extensions to postgres, anon, authenticated, service_role;
+
+grant usage on schema public to postgres, anon, authenticated, service_role;
+
+-- Supabase grants everything in public to the API roles by default; migrations must revoke
+-- what a role should not have. Reproduced here so that tests catch a missing revoke.
+alter default privileges in schema public grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges in schema public grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges in schema public grant all on sequences to postgres, anon, authenticated, service_role;
+
+-- =============================================================================================
+-- auth schema: users and the JWT claim helpers
+-- =============================================================================================
+
+create schema if not exists auth authorization supabase_auth_admin;
+grant usage on schema auth to anon, authenticated, service_role;
+
+create table if not exists auth.users (
+  instance_id uuid,
+  id uuid not null primary key,
+  aud varchar(255),
+  role varchar(255),
+  email varchar(255),
+  encrypted_password varchar(255),
+  email_confirmed_at timestamptz,
+  invited_at timestamptz,
+  confirmation_token varchar(255),
+  confirmation_sent_at timestamptz,
+  recovery_token varchar(255),
+  recovery_sent_at timestamptz,
+  email_change_token_new varchar(255),
+  email_change varchar(255),
+  email_change_sent_at timestamptz,
+  last_sign_in_at timestamptz,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  is_super_admin boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  phone text unique default null,
+  phone_confirmed_at timestamptz,
+  phone_change text default '',
+  phone_change_token varchar(255) default '',
+  phone_change_sent_at timestamptz,
+  confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+  email_change_token_current varchar(255) default '',
+  email_change_confirm_status smallint default 0
+    check (email_change_confirm_status >= 0 and email_change_confirm_status <= 2),
+  banned_until timestamptz,
+  reauthentication_token varchar(255) default '',
+  reauthentication_sent_at timestamptz,
+  is_sso_user boolean not null default false,
+  deleted_at timestamptz,
+  is_anonymous boolean not null default false
+);
+
+create unique index if not exists users_email_partial_key
+  on auth.users (email) where (is_sso_user = false);
+create index if not exists users_instance_id_idx on auth.users (instance_id);
+
+alter table auth.users owner to supabase_auth_admin;
+alter table auth.users enable row level security;
+grant all on table auth.users to service_role;
+
+-- Supabase Auth stores refresh tokens; the devstack's stand-in for /auth/v1 uses this table.
+create table if not exists auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial primary key,
+  token varchar(255) unique,
+  user_id varchar(255),
+  revoked boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  parent varchar(255),
+  session_id uuid
+);
+alter table auth.refresh_tokens owner to supabase_auth_admin;
+
+-- auth.uid(), auth.role() and auth.jwt() exactly as supabase/auth defines them: claims come
+-- from request.jwt.claims (PostgREST ≥ 9) or the older per-claim settings.
+do $functions$
+begin
+  if not exists (
+    select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'auth' and p.proname = 'uid'
+  ) then
+    create function auth.uid() returns uuid language sql stable as $fn$
+      select coalesce(
+        nullif(current_setting('request.jwt.claim.sub', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+      )::uuid
+    $fn$;
+  end if;
+  if not exists (
+    select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'auth' and p.proname = 'role'
+  ) then
+    create function auth.role() returns text language sql stable as $fn$
+      select coalesce(
+        nullif(current_setting('request.jwt.claim.role', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+      )::text
+    $fn$;
+  end if;
+  if not exists (
+    select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'auth' and p.proname = 'jwt'
+  ) then
+    create function auth.jwt() returns jsonb language sql stable as $fn$
+      select coalesce(
+        nullif(current_setting('request.jwt.claim', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')
+      )::jsonb
+    $fn$;
+  end if;
+end
+$functions$;
+
+grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
