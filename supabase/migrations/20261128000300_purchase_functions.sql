@@ -1,0 +1,612 @@
+-- The purchase rules: storing Stripe events, recording purchases, revoking them.
+--
+-- Every decision is taken inside one transaction and serialised by advisory locks taken in one
+-- order (checkout session → payment intent → learner+lesson), so two sidecar replicas, a
+-- retried webhook and the learner's return from Checkout can race and the database still ends
+-- right. The state of a (learner, lesson) is re-derived from all its facts in Stripe's time
+-- order each time one arrives, so that events applied in any order end where a sequential
+-- replay by Stripe's `created` time ends.
+--
+-- Writers are security definer because learners may not write these tables; they are
+-- executable by service_role only.
+
+-- =============================================================================================
+-- private helpers
+-- =============================================================================================
+
+create or replace function private.try_uuid(p_text text)
+returns uuid
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  return p_text::uuid;
+exception
+  when invalid_text_representation then
+    return null;
+end;
+$$;
+
+create or replace function private.lock(p_kind text, p_key text)
+returns void
+language sql
+security invoker
+set search_path = ''
+as $$
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_kind || ':' || p_key, 0));
+$$;
+
+-- the purchase rules rely on each statement seeing what committed before it (read committed)
+create or replace function private.assert_read_committed()
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  if pg_catalog.current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'purchase functions need read committed isolation, not %',
+      pg_catalog.current_setting('transaction_isolation')
+      using errcode = '25000';
+  end if;
+end;
+$$;
+
+-- Store a verified event. Returns 'new', 'retry' (an earlier attempt failed with an error and
+-- is processed again) or 'duplicate'. Concurrent callers with one event id serialise on the
+-- primary key: the second waits for the first and then sees its row.
+create or replace function private.store_event(p_event jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_object jsonb := p_event -> 'data' -> 'object';
+  v_previous text;
+begin
+  if p_event ->> 'object' is distinct from 'event'
+    or coalesce(p_event ->> 'id', '') !~ '^evt_[A-Za-z0-9_]+$'
+    or p_event ->> 'type' is null
+    or pg_catalog.jsonb_typeof(p_event -> 'created') is distinct from 'number'
+    or pg_catalog.jsonb_typeof(v_object) is distinct from 'object'
+  then
+    raise exception 'not a Stripe event' using errcode = '22023';
+  end if;
+
+  insert into public.stripe_events (
+    id, type, created, livemode, api_version, checkout_session_id, payment_intent_id, payload
+  )
+  values (
+    p_event ->> 'id',
+    p_event ->> 'type',
+    pg_catalog.to_timestamp((p_event ->> 'created')::double precision),
+    coalesce((p_event ->> 'livemode')::boolean, false),
+    p_event ->> 'api_version',
+    case when v_object ->> 'object' = 'checkout.session' then v_object ->> 'id' end,
+    nullif(v_object ->> 'payment_intent', ''),
+    p_event
+  )
+  on conflict (id) do nothing;
+
+  if found then
+    return 'new';
+  end if;
+
+  select e.outcome into v_previous from public.stripe_events as e where e.id = p_event ->> 'id' for update;
+  if v_previous = 'error' then
+    update public.stripe_events set error = null where id = p_event ->> 'id';
+    return 'retry';
+  end if;
+  return 'duplicate';
+end;
+$$;
+
+create or replace function private.finish_event(p_event_id text, p_outcome text, p_error text default null)
+returns void
+language sql
+security invoker
+set search_path = ''
+as $$
+  update public.stripe_events
+  set outcome = p_outcome, error = p_error, processed_at = pg_catalog.now()
+  where id = p_event_id;
+$$;
+
+-- Checkout Session status in this project's words, from the session object Stripe returns.
+create or replace function private.session_status(p_session jsonb)
+returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case
+    when p_session ->> 'status' = 'complete' and p_session ->> 'payment_status' = 'paid' then 'complete'
+    when p_session ->> 'status' = 'complete' then 'processing'
+    when p_session ->> 'status' = 'expired' then 'expired'
+    else 'open'
+  end;
+$$;
+
+-- Statuses only move forward: open < processing < complete | failed | expired.
+create or replace function private.session_status_rank(p_status text)
+returns integer
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case p_status when 'open' then 0 when 'processing' then 1 else 2 end;
+$$;
+
+-- Re-derive the ownership row of one (learner, lesson) from its facts, in Stripe's time order:
+-- paid checkout sessions, full refunds and disputes of their payment intents. The caller holds
+-- the learner+lesson lock. Also writes each paid session's fulfilment.
+create or replace function private.settle_purchase(p_user_id uuid, p_lesson_id uuid)
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_fact record;
+  v_current public.checkout_sessions;
+  v_status text;
+  v_purchased_at timestamptz;
+  v_refunded_at timestamptz;
+  v_disputed_at timestamptz;
+begin
+  for v_fact in
+    with payments as (
+      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id
+      from public.checkout_sessions as s
+      where
+        s.user_id = p_user_id
+        and s.lesson_id = p_lesson_id
+        and s.payment_status = 'paid'
+        and (s.fulfilment is null or s.fulfilment not like 'rejected:%')
+    )
+    select 'payment' as kind, s.paid_at as occurred_at, 0 as rank, s.id as ref, s.id as session_id,
+      s.stripe_payment_intent_id as payment_intent_id
+    from public.checkout_sessions as s
+    join payments as p on p.session_id = s.id
+    union all
+    select
+      case
+        when e.type = 'charge.refunded' then 'refund'
+        when e.type = 'charge.dispute.created' then 'dispute_opened'
+        when e.payload -> 'data' -> 'object' ->> 'status' in ('won', 'warning_closed') then 'dispute_won'
+        else 'dispute_lost'
+      end,
+      e.created,
+      case when e.type = 'charge.dispute.closed' then 2 else 1 end,
+      e.id, null, e.payment_intent_id
+    from public.stripe_events as e
+    join payments as p on p.payment_intent_id = e.payment_intent_id
+    where
+      e.type in ('charge.refunded', 'charge.dispute.created', 'charge.dispute.closed')
+      and e.outcome is distinct from 'error'
+      and (e.type <> 'charge.refunded' or (e.payload -> 'data' -> 'object' ->> 'refunded')::boolean)
+    order by occurred_at, rank, ref
+  loop
+    if v_fact.kind = 'payment' then
+      if v_status is distinct from 'paid' then
+        select * into v_current from public.checkout_sessions where id = v_fact.session_id;
+        v_status := 'paid';
+        v_purchased_at := v_fact.occurred_at;
+        v_refunded_at := null;
+        v_disputed_at := null;
+        update public.checkout_sessions set fulfilment = 'granted'
+        where id = v_fact.session_id and fulfilment is distinct from 'granted';
+      elsif v_current.id <> v_fact.session_id then
+        update public.checkout_sessions set fulfilment = 'already_owned'
+        where id = v_fact.session_id and fulfilment is distinct from 'already_owned';
+      end if;
+    elsif v_current.stripe_payment_intent_id is not distinct from v_fact.payment_intent_id then
+      if v_fact.kind = 'refund' and v_status in ('paid', 'disputed') then
+        v_status := 'refunded';
+        v_refunded_at := v_fact.occurred_at;
+        v_disputed_at := null;
+      elsif v_fact.kind = 'dispute_opened' and v_status = 'paid' then
+        v_status := 'disputed';
+        v_disputed_at := v_fact.occurred_at;
+      elsif v_fact.kind = 'dispute_won' and v_status = 'disputed' then
+        v_status := 'paid';
+        v_disputed_at := null;
+      end if;
+    end if;
+  end loop;
+
+  if v_status is null then
+    return;
+  end if;
+
+  insert into public.purchased_lessons as p (
+    user_id, lesson_id, status, amount_total, currency, stripe_checkout_session_id,
+    stripe_payment_intent_id, stripe_customer_id, purchased_at, refunded_at, disputed_at
+  )
+  values (
+    p_user_id, p_lesson_id, v_status, v_current.amount_total, v_current.currency, v_current.id,
+    v_current.stripe_payment_intent_id, v_current.stripe_customer_id, v_purchased_at,
+    v_refunded_at, v_disputed_at
+  )
+  on conflict (user_id, lesson_id) do update
+  set
+    status = excluded.status,
+    amount_total = excluded.amount_total,
+    currency = excluded.currency,
+    stripe_checkout_session_id = excluded.stripe_checkout_session_id,
+    stripe_payment_intent_id = excluded.stripe_payment_intent_id,
+    stripe_customer_id = excluded.stripe_customer_id,
+    purchased_at = excluded.purchased_at,
+    refunded_at = excluded.refunded_at,
+    disputed_at = excluded.disputed_at
+  where (p.status, p.stripe_checkout_session_id, p.purchased_at, p.refunded_at, p.disputed_at)
+    is distinct from
+    (excluded.status, excluded.stripe_checkout_session_id, excluded.purchased_at,
+     excluded.refunded_at, excluded.disputed_at);
+
+  -- revocations that waited for this purchase have now been applied
+  update public.stripe_events as e
+  set outcome = 'revoked', processed_at = pg_catalog.now()
+  where
+    e.outcome = 'deferred'
+    and e.payment_intent_id in (
+      select s.stripe_payment_intent_id from public.checkout_sessions as s
+      where s.user_id = p_user_id and s.lesson_id = p_lesson_id and s.stripe_payment_intent_id is not null
+    );
+end;
+$$;
+
+-- Validate a paid-or-pending Checkout Session against what we sold and apply it. Returns the
+-- outcome word. The caller has stored the event (if any) and handles errors.
+create or replace function private.apply_checkout_session(p_session jsonb, p_seen_at timestamptz)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_session_id text := p_session ->> 'id';
+  v_metadata jsonb := coalesce(p_session -> 'metadata', '{}'::jsonb);
+  v_user_id uuid := private.try_uuid(v_metadata ->> 'user_id');
+  v_lesson_id uuid := private.try_uuid(v_metadata ->> 'lesson_id');
+  v_amount bigint := (p_session ->> 'amount_total')::bigint;
+  v_currency text := pg_catalog.lower(p_session ->> 'currency');
+  v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
+  v_customer text := nullif(p_session ->> 'customer', '');
+  v_status text := private.session_status(p_session);
+  v_paid boolean := p_session ->> 'payment_status' = 'paid';
+  v_row public.checkout_sessions;
+  v_lesson public.lessons;
+  v_before public.purchased_lessons;
+  v_reason text;
+  v_fulfilment text;
+begin
+  if p_session ->> 'object' is distinct from 'checkout.session'
+    or coalesce(v_session_id, '') !~ '^cs_[A-Za-z0-9_]+$'
+  then
+    return 'rejected:not_a_checkout_session';
+  end if;
+  -- the Stripe account may sell other things: sessions without our metadata are not ours
+  if not v_metadata ? 'lesson_id' then
+    return 'ignored:not_a_lesson_checkout';
+  end if;
+  if p_session ->> 'mode' is distinct from 'payment' then
+    return 'rejected:not_a_payment';
+  end if;
+  if v_user_id is null or v_lesson_id is null then
+    return 'rejected:bad_metadata';
+  end if;
+  if p_session ->> 'client_reference_id' is distinct from v_user_id::text then
+    return 'rejected:user_mismatch';
+  end if;
+
+  perform private.lock('checkout_session', v_session_id);
+  if v_payment_intent is not null then
+    perform private.lock('payment_intent', v_payment_intent);
+  end if;
+  perform private.lock('purchase', v_user_id::text || ':' || v_lesson_id::text);
+
+  select * into v_row from public.checkout_sessions where id = v_session_id;
+  if found then
+    if v_row.user_id <> v_user_id or v_row.lesson_id <> v_lesson_id then
+      v_reason := 'session_mismatch';
+    elsif v_amount is distinct from v_row.amount_total then
+      v_reason := 'amount_mismatch';
+    elsif v_currency is distinct from v_row.currency then
+      v_reason := 'currency_mismatch';
+    end if;
+  else
+    -- a session we have no row for (its attach never ran): check it against the lesson price
+    select * into v_lesson from public.lessons where id = v_lesson_id;
+    if not found then
+      return 'rejected:unknown_lesson';
+    end if;
+    if not exists (select 1 from auth.users where id = v_user_id) then
+      return 'rejected:unknown_user';
+    end if;
+    if v_amount is distinct from v_lesson.price_cents then
+      v_reason := 'amount_mismatch';
+    elsif v_currency is distinct from v_lesson.currency then
+      v_reason := 'currency_mismatch';
+    end if;
+    insert into public.checkout_sessions (
+      id, user_id, lesson_id, amount_total, currency, status, expires_at, created_at
+    )
+    values (
+      v_session_id, v_user_id, v_lesson_id, coalesce(v_amount, 0), coalesce(v_currency, v_lesson.currency),
+      'open',
+      coalesce(pg_catalog.to_timestamp((p_session ->> 'expires_at')::double precision), pg_catalog.now()),
+      coalesce(pg_catalog.to_timestamp((p_session ->> 'created')::double precision), pg_catalog.now())
+    )
+    returning * into v_row;
+  end if;
+
+  if p_session ->> 'payment_status' = 'no_payment_required' then
+    v_reason := coalesce(v_reason, 'no_payment_required');
+  end if;
+
+  update public.checkout_sessions as s
+  set
+    status = case
+      when private.session_status_rank(v_status) > private.session_status_rank(s.status) then v_status
+      else s.status
+    end,
+    payment_status = case when v_paid then 'paid' else s.payment_status end,
+    paid_at = case when v_paid then least(s.paid_at, p_seen_at) else s.paid_at end,
+    stripe_payment_intent_id = coalesce(v_payment_intent, s.stripe_payment_intent_id),
+    stripe_customer_id = coalesce(v_customer, s.stripe_customer_id),
+    url = case when v_status = 'open' then s.url end,
+    fulfilment = case when v_reason is not null and v_paid then 'rejected:' || v_reason else s.fulfilment end
+  where s.id = v_session_id;
+
+  if v_reason is not null then
+    return 'rejected:' || v_reason;
+  end if;
+  if not v_paid then
+    return case when v_status = 'open' then 'ignored:still_open' else 'pending' end;
+  end if;
+
+  select * into v_before from public.purchased_lessons where user_id = v_user_id and lesson_id = v_lesson_id;
+  perform private.settle_purchase(v_user_id, v_lesson_id);
+  select s.fulfilment into v_fulfilment from public.checkout_sessions as s where s.id = v_session_id;
+
+  if v_fulfilment = 'already_owned' then
+    return 'already_owned';
+  end if;
+  if v_before.stripe_checkout_session_id is not distinct from v_session_id then
+    return 'duplicate';
+  end if;
+  return 'recorded';
+end;
+$$;
+
+-- A refund or dispute: store it with its payment intent, then re-derive the purchase it touches.
+create or replace function private.apply_revocation(p_event_type text, p_object jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_payment_intent text := nullif(p_object ->> 'payment_intent', '');
+  v_session public.checkout_sessions;
+  v_before text;
+  v_after text;
+begin
+  if v_payment_intent is null then
+    return 'ignored:no_payment_intent';
+  end if;
+  if p_event_type = 'charge.refunded' and not coalesce((p_object ->> 'refunded')::boolean, false) then
+    return 'ignored:partial_refund';
+  end if;
+
+  perform private.lock('payment_intent', v_payment_intent);
+  select * into v_session
+  from public.checkout_sessions as s
+  where s.stripe_payment_intent_id = v_payment_intent and s.payment_status = 'paid';
+  if not found then
+    -- kept, and applied by settle_purchase when the purchase lands
+    return 'deferred';
+  end if;
+
+  perform private.lock('purchase', v_session.user_id::text || ':' || v_session.lesson_id::text);
+  select p.status into v_before
+  from public.purchased_lessons as p
+  where p.user_id = v_session.user_id and p.lesson_id = v_session.lesson_id;
+  perform private.settle_purchase(v_session.user_id, v_session.lesson_id);
+  select p.status into v_after
+  from public.purchased_lessons as p
+  where p.user_id = v_session.user_id and p.lesson_id = v_session.lesson_id;
+
+  return case
+    when v_before is not distinct from v_after then 'ignored:no_change'
+    when v_after = 'paid' then 'restored'
+    else 'revoked'
+  end;
+end;
+$$;
+
+-- Run one step for a stored event, recording its outcome; an unexpected error is recorded on
+-- the event (which stays stored) instead of losing it, and the event is processed again when
+-- Stripe redelivers it.
+create or replace function private.process_event(p_event jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_type text := p_event ->> 'type';
+  v_object jsonb := p_event -> 'data' -> 'object';
+  v_outcome text;
+  v_state text;
+  v_message text;
+begin
+  begin
+    v_outcome := case
+      when v_type in ('checkout.session.completed', 'checkout.session.async_payment_succeeded') then
+        private.apply_checkout_session(
+          v_object, pg_catalog.to_timestamp((p_event ->> 'created')::double precision)
+        )
+      when v_type in ('checkout.session.async_payment_failed', 'checkout.session.expired') then
+        private.close_checkout_session(
+          v_object, case when v_type = 'checkout.session.expired' then 'expired' else 'failed' end
+        )
+      when v_type in ('charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
+        private.apply_revocation(v_type, v_object)
+      else 'ignored'
+    end;
+  exception
+    when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+      perform private.finish_event(p_event ->> 'id', 'error', v_state || ': ' || left(v_message, 500));
+      return 'error';
+  end;
+  perform private.finish_event(p_event ->> 'id', v_outcome);
+  return v_outcome;
+end;
+$$;
+
+-- A session that ended without payment (expired, or its delayed payment failed).
+create or replace function private.close_checkout_session(p_session jsonb, p_status text)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_session_id text := p_session ->> 'id';
+begin
+  perform private.lock('checkout_session', coalesce(v_session_id, ''));
+  update public.checkout_sessions as s
+  set status = p_status, url = null
+  where s.id = v_session_id and s.payment_status <> 'paid' and s.status in ('open', 'processing');
+  if found then
+    return p_status;
+  end if;
+  return 'ignored:unknown_or_settled_session';
+end;
+$$;
+
+revoke all on all functions in schema private from public, anon, authenticated, service_role;
+
+-- =============================================================================================
+-- public functions: the sidecar's interface (service_role only)
+-- =============================================================================================
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.record_purchase(p_session jsonb, p_event jsonb default null)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_stored text;
+begin
+  perform private.assert_read_committed();
+  if p_event is null then
+    return private.apply_checkout_session(p_session, pg_catalog.now());
+  end if;
+  if p_event -> 'data' -> 'object' is distinct from p_session then
+    raise exception 'p_session must be the event''s data.object' using errcode = '22023';
+  end if;
+  v_stored := private.store_event(p_event);
+  if v_stored = 'duplicate' then
+    return 'duplicate';
+  end if;
+  return private.process_event(p_event);
+end;
+$$;
+
+comment on function public.record_purchase(jsonb, jsonb) is
+  'Record a paid Checkout Session (as Stripe returns it). With p_event: store the event first; the same event twice is a duplicate.';
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.revoke_purchase(p_object jsonb, p_event jsonb)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_stored text;
+begin
+  perform private.assert_read_committed();
+  if p_event -> 'data' -> 'object' is distinct from p_object then
+    raise exception 'p_object must be the event''s data.object' using errcode = '22023';
+  end if;
+  if p_event ->> 'type' not in ('charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
+    raise exception 'revoke_purchase takes charge.refunded and charge.dispute.* events, not %',
+      p_event ->> 'type' using errcode = '22023';
+  end if;
+  v_stored := private.store_event(p_event);
+  if v_stored = 'duplicate' then
+    return 'duplicate';
+  end if;
+  return private.process_event(p_event);
+end;
+$$;
+
+comment on function public.revoke_purchase(jsonb, jsonb) is
+  'Apply a full refund or a dispute (charge or dispute object). Arriving before its purchase, it is kept and applied when the purchase lands.';
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.handle_stripe_event(p_event jsonb)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_stored text;
+begin
+  perform private.assert_read_committed();
+  v_stored := private.store_event(p_event);
+  if v_stored = 'duplicate' then
+    return 'duplicate';
+  end if;
+  return private.process_event(p_event);
+end;
+$$;
+
+comment on function public.handle_stripe_event(jsonb) is
+  'The webhook''s single call: store a verified Stripe event, apply it, return the outcome word.';
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.sync_checkout_session(p_session jsonb)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.assert_read_committed();
+  if p_session ->> 'status' = 'expired' then
+    return private.close_checkout_session(p_session, 'expired');
+  end if;
+  return private.apply_checkout_session(p_session, pg_catalog.now());
+end;
+$$;
+
+comment on function public.sync_checkout_session(jsonb) is
+  'Bring one Checkout Session retrieved from Stripe into the database: fulfil-on-return and reconcile.';
+
+revoke execute on function
+  public.record_purchase(jsonb, jsonb),
+  public.revoke_purchase(jsonb, jsonb),
+  public.handle_stripe_event(jsonb),
+  public.sync_checkout_session(jsonb)
+from public, anon, authenticated;
+
+grant execute on function
+  public.record_purchase(jsonb, jsonb),
+  public.revoke_purchase(jsonb, jsonb),
+  public.handle_stripe_event(jsonb),
+  public.sync_checkout_session(jsonb)
+to service_role;

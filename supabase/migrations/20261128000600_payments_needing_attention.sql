@@ -1,0 +1,63 @@
+-- Money taken without access granted is never silent.
+--
+-- payments_needing_attention lists what an operator must act on (usually: refund it):
+-- paid Checkout Sessions that were rejected or that charged a learner for a lesson they
+-- already owned, and events that were rejected or failed before a session could be matched.
+-- Refunded payments drop off the list once Stripe's charge.refunded event arrives.
+
+-- =============================================================================================
+-- views
+-- =============================================================================================
+
+create view public.payments_needing_attention
+with (security_invoker = true)
+as
+select
+  'checkout_session' as source,
+  s.id as reference,
+  s.fulfilment as reason,
+  s.user_id,
+  s.lesson_id,
+  s.amount_total,
+  s.currency,
+  s.stripe_payment_intent_id,
+  s.paid_at as since
+from public.checkout_sessions as s
+where
+  s.payment_status = 'paid'
+  and s.fulfilment <> 'granted'
+  and not exists (
+    select 1 from public.stripe_events as e
+    where
+      e.payment_intent_id = s.stripe_payment_intent_id
+      and e.type = 'charge.refunded'
+      and (e.payload -> 'data' -> 'object' ->> 'refunded')::boolean
+  )
+union all
+select
+  'stripe_event',
+  e.id,
+  coalesce(e.outcome, 'unprocessed') || coalesce(': ' || e.error, ''),
+  null,
+  null,
+  (e.payload -> 'data' -> 'object' ->> 'amount_total')::bigint,
+  e.payload -> 'data' -> 'object' ->> 'currency',
+  e.payment_intent_id,
+  e.received_at
+from public.stripe_events as e
+where
+  (e.outcome = 'error' or e.outcome like 'rejected:%')
+  and not exists (
+    select 1 from public.checkout_sessions as s
+    where s.id = e.checkout_session_id and s.fulfilment like 'rejected:%'
+  );
+
+comment on view public.payments_needing_attention is
+  'Paid but not granted (rejected, charged twice) or failed events: each needs an operator, usually a refund.';
+
+-- =============================================================================================
+-- grants: service_role only
+-- =============================================================================================
+
+revoke all on public.payments_needing_attention from public, anon, authenticated;
+grant select on public.payments_needing_attention to service_role;
