@@ -162,3 +162,12 @@ end
 $functions$;
 
 grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
+
+-- Supabase puts extensions on the search path of every session (pgTAP's functions live there).
+do $search_path$
+begin
+  execute pg_catalog.format(
+    'alter database %I set search_path = "$user", public, extensions', pg_catalog.current_database()
+  );
+end
+$search_path$;

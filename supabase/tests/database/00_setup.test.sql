@@ -1,0 +1,151 @@
+-- Test helpers shared by every file in this folder. Unlike the other files this one commits:
+-- it installs pgTAP and the `tests` schema once, before the others run in name order.
+-- Everything here is `create … if not exists` / `create or replace`, so running it twice is safe.
+
+create extension if not exists pgtap with schema extensions;
+
+create schema if not exists tests;
+grant usage on schema tests to anon, authenticated, service_role;
+
+-- A learner in auth.users, as Supabase Auth would create one.
+create or replace function tests.create_user(p_email text)
+returns uuid
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into auth.users (id, aud, role, email, email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+  values (gen_random_uuid(), 'authenticated', 'authenticated', p_email, now(),
+    '{"provider": "email", "providers": ["email"]}', '{}', now(), now())
+  returning id;
+$$;
+
+-- Act as a signed-in learner for the rest of the transaction, as PostgREST would.
+create or replace function tests.authenticate_as(p_user_id uuid)
+returns void
+language sql
+set search_path = ''
+as $$
+  select
+    set_config('request.jwt.claims',
+      json_build_object('sub', p_user_id, 'role', 'authenticated', 'aud', 'authenticated')::text, true),
+    set_config('role', 'authenticated', true);
+$$;
+
+-- Act as a visitor with the anon key.
+create or replace function tests.authenticate_as_anon()
+returns void
+language sql
+set search_path = ''
+as $$
+  select
+    set_config('request.jwt.claims', '{"role": "anon"}', true),
+    set_config('role', 'anon', true);
+$$;
+
+-- Act as the sidecar with the service role key.
+create or replace function tests.authenticate_as_service_role()
+returns void
+language sql
+set search_path = ''
+as $$
+  select
+    set_config('request.jwt.claims', '{"role": "service_role"}', true),
+    set_config('role', 'service_role', true);
+$$;
+
+-- Back to the test's own superuser session.
+create or replace function tests.clear_authentication()
+returns void
+language sql
+set search_path = ''
+as $$
+  select set_config('request.jwt.claims', '', true), set_config('role', 'postgres', true);
+$$;
+
+-- A Checkout Session object shaped like Stripe's, for the given learner and lesson.
+create or replace function tests.checkout_session(
+  p_id text,
+  p_user_id uuid,
+  p_lesson_id uuid,
+  p_amount bigint,
+  p_currency text default 'usd',
+  p_payment_status text default 'paid',
+  p_status text default 'complete',
+  p_payment_intent text default null
+)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', p_id,
+    'object', 'checkout.session',
+    'mode', 'payment',
+    'status', p_status,
+    'payment_status', p_payment_status,
+    'amount_total', p_amount,
+    'currency', p_currency,
+    'client_reference_id', p_user_id,
+    'metadata', jsonb_build_object('user_id', p_user_id, 'lesson_id', p_lesson_id),
+    'payment_intent', coalesce(p_payment_intent, 'pi_' || substr(p_id, 4)),
+    'customer', null,
+    'url', case when p_status = 'open' then 'https://checkout.stripe.com/c/pay/' || p_id end,
+    'created', extract(epoch from now())::bigint - 60,
+    'expires_at', extract(epoch from now())::bigint + 86400
+  );
+$$;
+
+-- A Stripe event wrapping an object.
+create or replace function tests.event(p_id text, p_type text, p_object jsonb, p_created bigint default null)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', p_id,
+    'object', 'event',
+    'type', p_type,
+    'created', coalesce(p_created, extract(epoch from now())::bigint),
+    'livemode', false,
+    'api_version', '2024-06-20',
+    'data', jsonb_build_object('object', p_object)
+  );
+$$;
+
+-- A charge after a refund (full when p_amount_refunded = p_amount).
+create or replace function tests.refunded_charge(p_payment_intent text, p_amount bigint, p_amount_refunded bigint)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', 'ch_' || substr(p_payment_intent, 4),
+    'object', 'charge',
+    'payment_intent', p_payment_intent,
+    'amount', p_amount,
+    'amount_refunded', p_amount_refunded,
+    'refunded', p_amount_refunded >= p_amount
+  );
+$$;
+
+-- A dispute on a payment intent's charge.
+create or replace function tests.dispute(p_payment_intent text, p_status text default 'needs_response')
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', 'dp_' || substr(p_payment_intent, 4),
+    'object', 'dispute',
+    'charge', 'ch_' || substr(p_payment_intent, 4),
+    'payment_intent', p_payment_intent,
+    'status', p_status
+  );
+$$;
+
+grant execute on all functions in schema tests to anon, authenticated, service_role;
+
+select plan(1);
+select has_schema('tests', 'test helpers are installed');
+select * from finish();

@@ -1,0 +1,108 @@
+-- The RLS matrix: anon, learner A, learner B and service_role × select/insert/update/delete on
+-- every table. A never sees or changes B's rows; no learner can write a purchase, an event or
+-- a session; only service_role writes.
+begin;
+select plan(74);
+
+-- fixtures: A owns lesson 2, B owns lesson 3, each with a checkout session and an event --------
+
+select tests.create_user('a@example.com') as a \gset
+select tests.create_user('b@example.com') as b \gset
+
+select is(public.handle_stripe_event(tests.event('evt_rls_a', 'checkout.session.completed',
+  tests.checkout_session('cs_test_rls_a', :'a', '00000000-0000-4000-8000-000000000002', 1200))),
+  'recorded', 'fixture: A buys lesson 2');
+select is(public.handle_stripe_event(tests.event('evt_rls_b', 'checkout.session.completed',
+  tests.checkout_session('cs_test_rls_b', :'b', '00000000-0000-4000-8000-000000000003', 2500))),
+  'recorded', 'fixture: B buys lesson 3');
+
+-- every write to every table, as the current role, must be refused with 42501
+create function pg_temp.writes_refused(p_who text)
+returns setof text
+language plpgsql
+as $$
+declare
+  v_table record;
+begin
+  for v_table in
+    select * from (values
+      ('lessons', 'id'), ('lesson_content', 'lesson_id'), ('purchased_lessons', 'id'),
+      ('checkout_sessions', 'id'), ('stripe_events', 'id')
+    ) as t (name, key)
+  loop
+    return next throws_ok(format('insert into public.%I default values', v_table.name), '42501', null,
+      format('%s cannot insert into %s', p_who, v_table.name));
+    return next throws_ok(format('update public.%I set %I = %I', v_table.name, v_table.key, v_table.key), '42501', null,
+      format('%s cannot update %s', p_who, v_table.name));
+    return next throws_ok(format('delete from public.%I', v_table.name), '42501', null,
+      format('%s cannot delete from %s', p_who, v_table.name));
+  end loop;
+end;
+$$;
+grant execute on function pg_temp.writes_refused(text) to anon, authenticated;
+
+-- anon ---------------------------------------------------------------------------------------
+
+select tests.authenticate_as_anon();
+
+select results_eq('select count(*)::int from public.lessons', array[6], 'anon sees the 6 published lessons');
+select is_empty('select 1 from public.lessons where not published', 'anon sees no unpublished lesson');
+select results_eq('select lesson_id from public.lesson_content',
+  array['00000000-0000-4000-8000-000000000001'::uuid], 'anon reads only the free lesson''s content');
+select is_empty('select 1 from public.purchased_lessons', 'anon sees no purchases');
+select is_empty('select 1 from public.checkout_sessions', 'anon sees no checkout sessions');
+select throws_ok('select 1 from public.stripe_events', '42501', null, 'anon cannot read stripe events');
+select throws_ok('select 1 from public.payments_needing_attention', '42501', null, 'anon cannot read the attention list');
+select * from pg_temp.writes_refused('anon');
+
+-- learner A ----------------------------------------------------------------------------------
+
+select tests.authenticate_as(:'a');
+
+select results_eq('select user_id from public.purchased_lessons', array[:'a'::uuid], 'A sees only their own purchase');
+select results_eq('select id from public.checkout_sessions', array['cs_test_rls_a'], 'A sees only their own checkout session');
+select is_empty(format('select 1 from public.purchased_lessons where user_id = %L', :'b'), 'A cannot read B''s purchase by asking for it');
+select results_eq('select count(*)::int from public.lessons', array[6], 'A sees the published lessons');
+select results_eq('select lesson_id from public.lesson_content order by lesson_id',
+  array['00000000-0000-4000-8000-000000000001'::uuid, '00000000-0000-4000-8000-000000000002'::uuid],
+  'A reads the free lesson and the lesson they bought');
+select throws_ok('select 1 from public.stripe_events', '42501', null, 'A cannot read stripe events');
+select throws_ok('select 1 from public.payments_needing_attention', '42501', null, 'A cannot read the attention list');
+select * from pg_temp.writes_refused('learner A');
+select throws_ok(
+  format('select public.handle_stripe_event(%L)', tests.event('evt_rls_forged', 'checkout.session.completed',
+    tests.checkout_session('cs_test_rls_forged', :'a', '00000000-0000-4000-8000-000000000004', 1900))),
+  '42501', null, 'A cannot forge a purchase through the webhook function');
+select throws_ok(format('select public.begin_checkout(%L, %L)', :'b', '00000000-0000-4000-8000-000000000004'),
+  '42501', null, 'A cannot open checkout sessions for anyone');
+
+-- learner B ----------------------------------------------------------------------------------
+
+select tests.authenticate_as(:'b');
+
+select results_eq('select user_id from public.purchased_lessons', array[:'b'::uuid], 'B sees only their own purchase');
+select results_eq('select id from public.checkout_sessions', array['cs_test_rls_b'], 'B sees only their own checkout session');
+select results_eq('select lesson_id from public.lesson_content order by lesson_id',
+  array['00000000-0000-4000-8000-000000000001'::uuid, '00000000-0000-4000-8000-000000000003'::uuid],
+  'B reads the free lesson and the lesson they bought, not A''s');
+select * from pg_temp.writes_refused('learner B');
+
+-- service_role -------------------------------------------------------------------------------
+
+select tests.authenticate_as_service_role();
+
+select results_eq('select count(*)::int from public.purchased_lessons', array[2], 'service_role sees every purchase');
+select results_eq('select count(*)::int from public.checkout_sessions', array[2], 'service_role sees every session');
+select results_eq('select count(*)::int from public.stripe_events', array[2], 'service_role sees every event');
+select results_eq('select count(*)::int from public.lessons', array[7], 'service_role sees unpublished lessons too');
+select lives_ok($$update public.lessons set title = 'Joins, fearlessly' where slug = 'joins-without-fear'$$,
+  'service_role updates lessons');
+select lives_ok($$insert into public.lessons (slug, title, price_cents) values ('service-made', 'Made by service', 100)$$,
+  'service_role inserts lessons');
+select lives_ok($$delete from public.lessons where slug = 'service-made'$$, 'service_role deletes lessons');
+select lives_ok($$update public.stripe_events set outcome = outcome$$, 'service_role updates events');
+
+select tests.clear_authentication();
+
+select * from finish();
+rollback;
