@@ -1,0 +1,68 @@
+-- begin_checkout / attach_checkout_session / checkout_session_for_user: the price comes from the
+-- database, owned and unknown lessons are refused, an open session is handed back.
+begin;
+select plan(22);
+
+select tests.create_user('shopper@example.com') as shopper \gset
+select tests.create_user('bystander@example.com') as bystander \gset
+\set free '00000000-0000-4000-8000-000000000001'
+\set joins '00000000-0000-4000-8000-000000000002'
+\set rls '00000000-0000-4000-8000-000000000003'
+\set unreleased '00000000-0000-4000-8000-000000000007'
+
+select tests.authenticate_as_service_role();
+
+select is(public.begin_checkout(:'shopper', 'c0000000-0000-4000-8000-00000000dead') ->> 'reason', 'unknown_lesson',
+  'an unknown lesson is refused');
+select is(public.begin_checkout(:'shopper', :'unreleased') ->> 'reason', 'unknown_lesson',
+  'an unpublished lesson is refused as unknown');
+select is(public.begin_checkout(:'shopper', :'free') ->> 'reason', 'free_lesson', 'a free lesson never goes to Checkout');
+select is(public.begin_checkout('d0000000-0000-4000-8000-00000000dead', :'joins') ->> 'reason', 'unknown_user',
+  'an unknown user is refused');
+
+select public.begin_checkout(:'shopper', :'joins') as begun \gset
+select is(:'begun'::jsonb ->> 'action', 'create', 'a buyable lesson asks the sidecar to create a session');
+select is((:'begun'::jsonb -> 'lesson' ->> 'price_cents')::bigint, 1200::bigint, 'with the price from the database');
+select is(:'begun'::jsonb ->> 'customer_email', 'shopper@example.com', 'and the learner''s email');
+select is(public.begin_checkout(:'shopper', :'joins') ->> 'idempotency_key', :'begun'::jsonb ->> 'idempotency_key',
+  'two requests before the session exists share one Idempotency-Key');
+
+-- attach what Stripe created
+select jsonb_set(tests.checkout_session('cs_test_co_1', :'shopper', :'joins', 1200, p_payment_status => 'unpaid', p_status => 'open'),
+  '{customer}', 'null') as created \gset
+select is(public.attach_checkout_session(:'created') ->> 'outcome', 'attached', 'the created session is attached');
+select is(public.attach_checkout_session(:'created') ->> 'outcome', 'existing', 'attaching it twice is harmless');
+select results_eq($$select status, amount_total from public.checkout_sessions where id = 'cs_test_co_1'$$,
+  $$values ('open', 1200::bigint)$$, 'it is stored open at the lesson price');
+
+select results_eq(format('select x ->> %L, x ->> %L from (select public.begin_checkout(%L, %L) as x) s', 'action', 'session_id', :'shopper', :'joins'),
+  $$values ('reuse', 'cs_test_co_1')$$, 'the open session is handed back instead of a second one');
+
+select is(public.attach_checkout_session(tests.checkout_session('cs_test_co_2', :'shopper', :'rls', 1, p_payment_status => 'unpaid', p_status => 'open')) ->> 'outcome',
+  'rejected:amount_mismatch', 'a session at another price than the lesson''s is not attached');
+select is_empty($$select 1 from public.checkout_sessions where id = 'cs_test_co_2'$$, 'and nothing is stored');
+
+-- once expired, a new session gets a new key
+update public.checkout_sessions set expires_at = now() - interval '1 second' where id = 'cs_test_co_1';
+select public.begin_checkout(:'shopper', :'joins') as again \gset
+select is(:'again'::jsonb ->> 'action', 'create', 'an expired session is not reused');
+select isnt(:'again'::jsonb ->> 'idempotency_key', :'begun'::jsonb ->> 'idempotency_key', 'the new session gets a new key');
+select results_eq($$select status from public.checkout_sessions where id = 'cs_test_co_1'$$, array['expired'],
+  'the stale session is marked expired');
+
+-- a delayed payment under way blocks a second checkout; ownership blocks it for good
+select public.handle_stripe_event(tests.event('evt_co_3', 'checkout.session.completed',
+  tests.checkout_session('cs_test_co_3', :'shopper', :'rls', 2500, p_payment_status => 'unpaid')));
+select is(public.begin_checkout(:'shopper', :'rls') ->> 'reason', 'payment_pending', 'a processing payment blocks a second checkout');
+select public.handle_stripe_event(tests.event('evt_co_4', 'checkout.session.async_payment_succeeded',
+  tests.checkout_session('cs_test_co_3', :'shopper', :'rls', 2500)));
+select is(public.begin_checkout(:'shopper', :'rls') ->> 'reason', 'already_owned', 'an owned lesson is refused');
+
+-- checkout_session_for_user: only the learner's own session
+select is(public.checkout_session_for_user(:'shopper', 'cs_test_co_3') ->> 'owned', 'true', 'the owner reads their session and ownership');
+select is(public.checkout_session_for_user(:'shopper', 'cs_test_co_3') ->> 'status', 'complete', 'with its status');
+select is(public.checkout_session_for_user(:'bystander', 'cs_test_co_3'), null, 'another learner gets nothing');
+
+select tests.clear_authentication();
+select * from finish();
+rollback;
