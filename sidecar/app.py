@@ -1,0 +1,83 @@
+"""The Litestar application: routes, error shape, and the connections the lifespan opens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import stripe
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from sidecar.auth import TokenVerifier
+from sidecar.checkout import CheckoutController
+from sidecar.db import Database, PsycopgDatabase
+from sidecar.dependencies import DEPENDENCIES
+from sidecar.errors import EXCEPTION_HANDLERS
+from sidecar.health import HealthController
+from sidecar.logging import request_context_middleware
+from sidecar.payments import make_stripe_client
+from sidecar.settings import Settings, SettingsError
+from sidecar.webhooks import WebhookController
+
+
+def open_database(settings: Settings) -> PsycopgDatabase:
+    if not settings.database_url:
+        # The PostgREST adapter (SUPABASE_URL + service role key) plugs in here.
+        raise SettingsError("DATABASE_URL is not set (the PostgREST adapter is not built yet)")
+    return PsycopgDatabase(
+        settings.database_url,
+        min_size=settings.database_pool_min,
+        max_size=settings.database_pool_max,
+        prepare_threshold=settings.database_prepare_threshold,
+    )
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
+    """The sidecar; `database` replaces the one built from settings (tests, other adapters)."""
+    settings = settings or Settings.from_env()
+    verifier = TokenVerifier(
+        jwt_secret=settings.supabase_jwt_secret, jwks_url=settings.supabase_jwks_url
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        http_client = stripe.HTTPXClient(timeout=20)
+        app.state.stripe = make_stripe_client(settings, http_client)
+        owned = database is None
+        app.state.database = open_database(settings) if owned else database
+        try:
+            if owned:
+                await app.state.database.open()
+            yield
+        finally:
+            if owned:
+                await app.state.database.close()
+            await http_client.close_async()  # type: ignore[no-untyped-call]
+
+    return Litestar(
+        route_handlers=[CheckoutController, WebhookController, HealthController],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[request_context_middleware],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "token_verifier": verifier}),
+        openapi_config=OpenAPIConfig(
+            title="Lesson shop sidecar",
+            version="1.0.0",
+            description="Creates Stripe Checkout Sessions and applies verified Stripe webhooks.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearerAuth": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="A Supabase access token",
+                    )
+                }
+            ),
+        ),
+    )

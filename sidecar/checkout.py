@@ -1,0 +1,286 @@
+"""Opening a Checkout Session for a lesson, and reading it back when the learner returns.
+
+The database decides (price, ownership, reuse, fulfilment); this module only carries what it
+decided to Stripe and back. Nothing the client sends but the lesson id is used: the user comes
+from the verified token, the price from `begin_checkout`, the redirect URLs from SITE_URL.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import stripe
+import structlog
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
+
+from sidecar.auth import BearerTokenMiddleware, Learner
+from sidecar.db import Database
+from sidecar.errors import (
+    AlreadyOwned,
+    BadRequest,
+    DatabaseUnavailable,
+    FreeLesson,
+    InvalidBody,
+    NotAuthenticated,
+    NotFound,
+    PaymentProviderError,
+    SidecarError,
+    error_responses,
+)
+from sidecar.logging import milliseconds_since
+from sidecar.payments import as_json
+from sidecar.settings import Settings
+
+log = structlog.get_logger("sidecar.checkout")
+
+CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,250}")
+
+
+class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the lesson: any price, URL or user field is refused rather than silently ignored."""
+
+    lesson_id: UUID
+
+
+class CheckoutSessionLink(msgspec.Struct):
+    id: str
+    url: str
+
+
+class CheckoutSessionStatus(msgspec.Struct):
+    id: str
+    lesson_id: UUID
+    status: str
+    payment_status: str | None
+    owned: bool
+
+
+class CheckoutConflict(SidecarError):
+    status_code = 409
+    code = "checkout_conflict"
+    message = "The lesson changed while checkout was being opened; try again."
+
+
+class PaymentPending(SidecarError):
+    status_code = 409
+    code = "payment_pending"
+    message = "A payment for this lesson is still being processed."
+
+
+def refusal(reason: str) -> SidecarError:
+    """The error for a begin_checkout refusal reason."""
+    match reason:
+        case "unknown_lesson":
+            return NotFound("No such lesson.", code="unknown_lesson")
+        case "already_owned":
+            return AlreadyOwned()
+        case "free_lesson":
+            return FreeLesson()
+        case "payment_pending":
+            return PaymentPending()
+        case "unknown_user":
+            return NotAuthenticated("This account no longer exists.", code="unknown_user")
+        case _:
+            return CheckoutConflict()
+
+
+def session_params(settings: Settings, learner: Learner, plan: dict[str, Any]) -> dict[str, Any]:
+    """Checkout Session parameters from what begin_checkout returned (and nothing else)."""
+    lesson = plan["lesson"]
+    metadata = {"user_id": str(learner.id), "lesson_id": str(lesson["id"])}
+    line_item: dict[str, Any] = {"quantity": 1}
+    if lesson.get("stripe_price_id"):
+        line_item["price"] = lesson["stripe_price_id"]
+    else:
+        product: dict[str, Any] = {"name": lesson["title"], "metadata": {"lesson_id": lesson["id"]}}
+        if lesson.get("description"):
+            product["description"] = lesson["description"]
+        line_item["price_data"] = {
+            "currency": lesson["currency"],
+            "unit_amount": lesson["price_cents"],
+            "product_data": product,
+        }
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [line_item],
+        "metadata": {**metadata, "idempotency_key": plan["idempotency_key"]},
+        "client_reference_id": str(learner.id),
+        "payment_intent_data": {"metadata": metadata},
+        "success_url": (
+            f"{settings.site_url}/lessons?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+        ),
+        "cancel_url": f"{settings.site_url}/lessons?checkout=cancelled",
+    }
+    if plan.get("stripe_customer_id"):
+        params["customer"] = plan["stripe_customer_id"]
+    elif plan.get("customer_email"):
+        params["customer_email"] = plan["customer_email"]
+    return params
+
+
+def _as_dict(value: object, function: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{function} returned {type(value).__name__}, not a JSON object")
+    return value
+
+
+class CheckoutController(Controller):
+    path = "/v1/checkout/sessions"
+    tags = ["checkout"]  # noqa: RUF012 - Litestar reads these as class attributes
+    middleware = [DefineMiddleware(BearerTokenMiddleware)]  # noqa: RUF012
+    security = [{"bearerAuth": []}]  # noqa: RUF012
+
+    @post(
+        operation_id="createCheckoutSession",
+        status_code=201,
+        responses={
+            200: ResponseSpec(
+                CheckoutSessionLink, description="The learner's open session, reused"
+            ),
+            **error_responses(
+                NotAuthenticated,
+                NotFound,
+                AlreadyOwned,
+                FreeLesson,
+                InvalidBody,
+                BadRequest,
+                CheckoutConflict,
+                PaymentPending,
+                PaymentProviderError,
+                DatabaseUnavailable,
+            ),
+        },
+    )
+    async def create_session(
+        self,
+        request: Request[Learner, None, State],
+        data: JSONBody[CheckoutRequest],
+        settings: NamedDependency[Settings],
+        database: NamedDependency[Database],
+        stripe_client: NamedDependency[stripe.StripeClient],
+    ) -> Response[CheckoutSessionLink]:
+        """Open a Checkout Session for one lesson, or hand back the learner's open one."""
+        started = time.perf_counter()
+        learner = request.user
+        bound = log.bind(user_id=str(learner.id), lesson_id=str(data.lesson_id))
+        plan = _as_dict(
+            await database.rpc(
+                "begin_checkout", {"p_user_id": learner.id, "p_lesson_id": data.lesson_id}
+            ),
+            "begin_checkout",
+        )
+        action = plan.get("action")
+        if action == "refuse":
+            bound.info("checkout_refused", reason=plan.get("reason"))
+            raise refusal(str(plan.get("reason")))
+        if action == "reuse":
+            bound.info(
+                "checkout_reused",
+                session_id=plan["session_id"],
+                duration_ms=milliseconds_since(started),
+            )
+            return Response(
+                CheckoutSessionLink(id=plan["session_id"], url=plan["url"]), status_code=200
+            )
+        if action != "create":
+            raise TypeError(f"begin_checkout returned unknown action {action!r}")
+
+        try:
+            session = await stripe_client.v1.checkout.sessions.create_async(
+                session_params(settings, learner, plan),  # type: ignore[arg-type]
+                {"idempotency_key": plan["idempotency_key"]},
+            )
+        except stripe.StripeError as exc:
+            bound.warning(
+                "stripe_create_failed",
+                error=type(exc).__name__,
+                stripe_code=exc.code,
+                stripe_request_id=exc.request_id,
+            )
+            raise PaymentProviderError() from None
+
+        attached = _as_dict(
+            await database.rpc("attach_checkout_session", {"p_session": as_json(session)}),
+            "attach_checkout_session",
+        )
+        outcome = str(attached.get("outcome"))
+        bound.info(
+            "checkout_created",
+            session_id=session.id,
+            outcome=outcome,
+            duration_ms=milliseconds_since(started),
+        )
+        if outcome.startswith("rejected:"):
+            await _expire_quietly(stripe_client, session.id)
+            raise CheckoutConflict()
+        status = 201 if outcome == "attached" else 200
+        return Response(
+            CheckoutSessionLink(id=session.id, url=str(session.url)), status_code=status
+        )
+
+    @get(
+        "/{session_id:str}",
+        operation_id="getCheckoutSession",
+        responses=error_responses(
+            NotAuthenticated, NotFound, PaymentProviderError, DatabaseUnavailable
+        ),
+    )
+    async def read_session(
+        self,
+        request: Request[Learner, None, State],
+        session_id: FromPath[str],
+        database: NamedDependency[Database],
+        stripe_client: NamedDependency[stripe.StripeClient],
+    ) -> CheckoutSessionStatus:
+        """The learner's Checkout Session; records the purchase now if Stripe says it is paid."""
+        started = time.perf_counter()
+        learner = request.user
+        not_found = NotFound("No such checkout session.", code="checkout_session_not_found")
+        if not CHECKOUT_SESSION_ID.fullmatch(session_id):
+            raise not_found
+        args = {"p_user_id": learner.id, "p_session_id": session_id}
+        row = await database.rpc("checkout_session_for_user", args)
+        if row is None:
+            raise not_found
+        known = msgspec.convert(row, CheckoutSessionStatus)
+        if known.owned or known.status in ("expired", "failed"):
+            return known  # settled: nothing Stripe could add
+
+        try:
+            session = await stripe_client.v1.checkout.sessions.retrieve_async(session_id)
+        except stripe.StripeError as exc:
+            log.warning(
+                "stripe_retrieve_failed",
+                session_id=session_id,
+                error=type(exc).__name__,
+                stripe_request_id=exc.request_id,
+            )
+            raise PaymentProviderError() from None
+        outcome = await database.rpc("sync_checkout_session", {"p_session": as_json(session)})
+        log.info(
+            "checkout_synced",
+            session_id=session_id,
+            outcome=outcome,
+            duration_ms=milliseconds_since(started),
+        )
+        row = await database.rpc("checkout_session_for_user", args)
+        if row is None:  # pragma: no cover - rows are never deleted
+            raise not_found
+        return msgspec.convert(row, CheckoutSessionStatus)
+
+
+async def _expire_quietly(stripe_client: stripe.StripeClient, session_id: str) -> None:
+    """A session the database refused must not take money; failing that, reconcile reports it."""
+    try:
+        await stripe_client.v1.checkout.sessions.expire_async(session_id)
+    except stripe.StripeError as exc:
+        log.warning("stripe_expire_failed", session_id=session_id, error=type(exc).__name__)

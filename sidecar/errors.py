@@ -1,0 +1,177 @@
+"""The sidecar's errors and the one place that turns them into JSON.
+
+Every error leaves as `{"error": {"code": "<stable_code>", "message": "<human>"}}`. Codes are
+part of the HTTP contract (the frontend switches on them); messages are for people. Nothing
+from an exception object (a driver message, a Stripe error body) is ever put in a response.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import (
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+log = structlog.get_logger("sidecar.errors")
+
+
+class ErrorDetail(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    error: ErrorDetail
+
+
+class SidecarError(Exception):
+    """Base of the sidecar's own errors: each class knows its status, code and message."""
+
+    status_code: ClassVar[int] = HTTP_500_INTERNAL_SERVER_ERROR
+    code: ClassVar[str] = "internal_error"
+    message: ClassVar[str] = "Something went wrong on our side."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.detail = ErrorDetail(code=code or self.code, message=message or self.message)
+        super().__init__(self.detail.message)
+
+
+class NotAuthenticated(SidecarError):
+    status_code = 401
+    code = "invalid_token"
+    message = "A valid Supabase access token is required."
+
+
+class NotFound(SidecarError):
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class AlreadyOwned(SidecarError):
+    status_code = 409
+    code = "already_owned"
+    message = "You already own this lesson."
+
+
+class FreeLesson(SidecarError):
+    status_code = 422
+    code = "free_lesson"
+    message = "This lesson is free; there is nothing to pay."
+
+
+class InvalidBody(SidecarError):
+    status_code = 422
+    code = "invalid_body"
+    message = 'The body must be JSON like {"lesson_id": "<lesson uuid>"}.'
+
+
+class BadRequest(SidecarError):
+    status_code = 400
+    code = "bad_request"
+    message = "The request could not be understood."
+
+
+class BadSignature(SidecarError):
+    status_code = 400
+    code = "bad_signature"
+    message = "The Stripe-Signature header does not match this payload."
+
+
+class PayloadTooLarge(SidecarError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
+class PaymentProviderError(SidecarError):
+    status_code = 502
+    code = "payment_provider_error"
+    message = "The payment provider could not be reached or refused the request."
+
+
+class ServiceUnavailable(SidecarError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "A service the sidecar depends on is unavailable; try again shortly."
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    message = "The database cannot be reached right now; try again shortly."
+
+
+def error_response(
+    status_code: int, detail: ErrorDetail, headers: dict[str, str] | None = None
+) -> Response[ErrorBody]:
+    return Response(
+        ErrorBody(error=detail),
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def handle_sidecar_error(_: Request[Any, Any, Any], exc: SidecarError) -> Response[ErrorBody]:
+    if exc.status_code >= 500:
+        log.warning("request_failed", code=exc.detail.code, status=exc.status_code)
+    return error_response(exc.status_code, exc.detail)
+
+
+def handle_http_exception(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[ErrorBody]:
+    """Litestar's own errors (routing, body validation, size limit) in the sidecar's shape."""
+    if isinstance(exc, ValidationException):
+        # Bad JSON, a missing or malformed lesson_id, an unknown field: the body is wrong.
+        return handle_sidecar_error(request, InvalidBody())
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return handle_sidecar_error(request, PayloadTooLarge())
+    if isinstance(exc, NotFoundException):
+        detail = ErrorDetail(code="not_found", message="No such route.")
+    elif isinstance(exc, MethodNotAllowedException):
+        detail = ErrorDetail(code="method_not_allowed", message="Method not allowed on this route.")
+    elif exc.status_code >= 500:
+        return handle_unexpected(request, exc)
+    else:
+        detail = BadRequest().detail
+    return error_response(exc.status_code, detail, headers=exc.headers)
+
+
+def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.error("unhandled_exception", exc_type=type(exc).__name__, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, SidecarError().detail)
+
+
+EXCEPTION_HANDLERS = {
+    SidecarError: handle_sidecar_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+
+def error_responses(*errors: type[SidecarError]) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the errors a handler can answer with (one per status code)."""
+    by_status: dict[int, list[str]] = {}
+    for error in errors:
+        by_status.setdefault(error.status_code, []).append(error.code)
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody,
+            description="Error; error.code is one of: " + ", ".join(codes),
+            generate_examples=False,
+        )
+        for status, codes in by_status.items()
+    }

@@ -1,0 +1,104 @@
+"""The sidecar's configuration: read from the environment once, at start-up, and passed in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from dotenv import load_dotenv
+
+
+class SettingsError(Exception):
+    """A required variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Secrets stay out of repr() so a logged or printed Settings never leaks them.
+    stripe_secret_key: str = field(repr=False)
+    stripe_webhook_secret: str = field(repr=False)
+    site_url: str
+    # Stripe stand-in (devstack, tests); None means api.stripe.com.
+    stripe_api_base: str | None = None
+    database_url: str | None = field(default=None, repr=False)
+    supabase_url: str | None = None
+    supabase_service_role_key: str | None = field(default=None, repr=False)
+    supabase_jwt_secret: str | None = field(default=None, repr=False)
+    supabase_jwks_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    database_pool_min: int = 1
+    database_pool_max: int = 10
+    # None turns prepared statements off, which transaction poolers (Supavisor on 6543,
+    # PgBouncer) require; an integer turns them on after that many executions.
+    database_prepare_threshold: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("stripe_secret_key", "stripe_webhook_secret", "site_url"):
+            if not getattr(self, name):
+                raise SettingsError(f"{name.upper()} is not set")
+        if urlsplit(self.site_url).scheme not in ("http", "https"):
+            raise SettingsError("SITE_URL must be an http(s) URL, e.g. https://shop.example.com")
+        if self.site_url.endswith("/"):
+            object.__setattr__(self, "site_url", self.site_url.rstrip("/"))
+        if not self.database_url and not (self.supabase_url and self.supabase_service_role_key):
+            raise SettingsError(
+                "DATABASE_URL is not set (or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)"
+            )
+        if not self.supabase_jwt_secret and not self.supabase_jwks_url:
+            raise SettingsError(
+                "SUPABASE_JWT_SECRET is not set (or set SUPABASE_JWKS_URL / SUPABASE_URL "
+                "so tokens can be checked against the project's JWKS)"
+            )
+        if not 1 <= self.database_pool_min <= self.database_pool_max:
+            raise SettingsError("DATABASE_POOL_MIN must be between 1 and DATABASE_POOL_MAX")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ`, or from os.environ after reading `.env` when present."""
+        if environ is None:
+            load_dotenv(override=False)
+            environ = os.environ
+
+        def optional(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        def integer(name: str, default: int) -> int:
+            raw = optional(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+        supabase_url = optional("SUPABASE_URL")
+        jwks_url = optional("SUPABASE_JWKS_URL")
+        if jwks_url is None and supabase_url is not None:
+            jwks_url = f"{supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
+        threshold = optional("DATABASE_PREPARE_THRESHOLD")
+        return cls(
+            stripe_secret_key=optional("STRIPE_SECRET_KEY") or "",
+            stripe_webhook_secret=optional("STRIPE_WEBHOOK_SECRET") or "",
+            site_url=optional("SITE_URL") or "",
+            stripe_api_base=optional("STRIPE_API_BASE"),
+            database_url=optional("DATABASE_URL"),
+            supabase_url=supabase_url,
+            supabase_service_role_key=optional("SUPABASE_SERVICE_ROLE_KEY"),
+            supabase_jwt_secret=optional("SUPABASE_JWT_SECRET"),
+            supabase_jwks_url=jwks_url,
+            host=optional("HOST") or "127.0.0.1",
+            port=integer("PORT", 8000),
+            log_level=(optional("LOG_LEVEL") or "INFO").upper(),
+            database_pool_min=integer("DATABASE_POOL_MIN", 1),
+            database_pool_max=integer("DATABASE_POOL_MAX", 10),
+            database_prepare_threshold=(
+                None
+                if threshold is None or threshold.lower() == "none"
+                else integer("DATABASE_PREPARE_THRESHOLD", 0)
+            ),
+        )

@@ -1,0 +1,238 @@
+"""Learners' tokens: HS256 with the project secret, ES256/RS256 through the project's JWKS."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from sidecar.auth import TokenVerifier
+from sidecar.errors import NotAuthenticated, ServiceUnavailable
+from tests.sidecar.conftest import JWT_SECRET, access_token, make_settings, running_client
+
+pytestmark = pytest.mark.anyio
+
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_EC_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def public_jwk(key: Any, kid: str, alg: str) -> dict[str, Any]:
+    algorithm = jwt.get_algorithm_by_name(alg)
+    jwk: dict[str, Any] = json.loads(algorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": kid, "alg": alg, "use": "sig"}
+
+
+class JwksServer:
+    """Serves a JWKS document the way Supabase Auth does, counting fetches."""
+
+    def __init__(self, keys: list[dict[str, Any]]) -> None:
+        self.fetches = 0
+        body = json.dumps({"keys": keys}).encode()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.fetches += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/auth/v1/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> JwksServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def jwks() -> Iterator[JwksServer]:
+    keys = [public_jwk(EC_KEY, "ec-1", "ES256"), public_jwk(RSA_KEY, "rsa-1", "RS256")]
+    with JwksServer(keys) as server:
+        yield server
+
+
+def signed_token(key: Any, kid: str, alg: str, sub: str, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": sub,
+        "aud": "authenticated",
+        "role": "authenticated",
+        "exp": now + 600,
+        "iat": now,
+        **claims,
+    }
+    return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid})
+
+
+def verifier(jwks_url: str | None = None, secret: str | None = JWT_SECRET) -> TokenVerifier:
+    return TokenVerifier(jwt_secret=secret, jwks_url=jwks_url)
+
+
+async def code_of(verifier: TokenVerifier, header: str | None) -> str:
+    with pytest.raises(NotAuthenticated) as caught:
+        await verifier.learner_from_header(header)
+    return caught.value.detail.code
+
+
+async def test_hs256_token_names_the_learner() -> None:
+    user_id = uuid.uuid4()
+    learner = await verifier().learner_from_header(f"Bearer {access_token(user_id)}")
+    assert learner.id == user_id
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "missing_token"),
+        ("", "missing_token"),
+        ("Bearer", "missing_token"),
+        ("Bearer   ", "missing_token"),
+        ("Basic dXNlcjpwYXNz", "missing_token"),
+        ("Bearer not-a-jwt", "invalid_token"),
+    ],
+)
+async def test_malformed_authorization_headers(header: str | None, code: str) -> None:
+    assert await code_of(verifier(), header) == code
+
+
+@pytest.mark.parametrize(
+    ("token_kwargs", "code"),
+    [
+        ({"expires_in": -60}, "token_expired"),
+        ({"audience": "anon"}, "invalid_token"),
+        ({"role": "anon"}, "invalid_token"),
+        ({"role": "service_role"}, "invalid_token"),
+        ({"secret": "someone-elses-secret-0123456789abcdef"}, "invalid_token"),
+    ],
+)
+async def test_token_matrix(token_kwargs: dict[str, Any], code: str) -> None:
+    token = access_token(uuid.uuid4(), **token_kwargs)
+    assert await code_of(verifier(), f"Bearer {token}") == code
+
+
+async def test_sub_must_be_a_uuid() -> None:
+    token = access_token("not-a-uuid")
+    assert await code_of(verifier(), f"Bearer {token}") == "invalid_token"
+
+
+async def test_token_without_exp_is_refused() -> None:
+    token = jwt.encode(
+        {"sub": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated"},
+        JWT_SECRET,
+        algorithm="HS256",
+    )
+    assert await code_of(verifier(), f"Bearer {token}") == "invalid_token"
+
+
+async def test_alg_none_is_refused() -> None:
+    token = jwt.encode(
+        {
+            "sub": str(uuid.uuid4()),
+            "aud": "authenticated",
+            "role": "authenticated",
+            "exp": int(time.time()) + 60,
+        },
+        "",
+        algorithm="none",
+    )
+    assert await code_of(verifier(), f"Bearer {token}") == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    ("key", "kid", "alg"), [(EC_KEY, "ec-1", "ES256"), (RSA_KEY, "rsa-1", "RS256")]
+)
+async def test_asymmetric_tokens_verify_through_the_jwks(
+    jwks: JwksServer, key: Any, kid: str, alg: str
+) -> None:
+    user_id = uuid.uuid4()
+    token = signed_token(key, kid, alg, str(user_id))
+    learner = await verifier(jwks.url, secret=None).learner_from_header(f"Bearer {token}")
+    assert learner.id == user_id
+
+
+async def test_jwks_is_fetched_once_and_cached(jwks: JwksServer) -> None:
+    checker = verifier(jwks.url, secret=None)
+    before = jwks.fetches
+    for _ in range(5):
+        token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+        await checker.learner_from_header(f"Bearer {token}")
+    assert jwks.fetches - before == 1
+
+
+async def test_es256_token_signed_by_an_unknown_key_is_refused(jwks: JwksServer) -> None:
+    token = signed_token(OTHER_EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+    assert await code_of(verifier(jwks.url), f"Bearer {token}") == "invalid_token"
+
+
+async def test_es256_token_with_wrong_audience_is_refused(jwks: JwksServer) -> None:
+    token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()), aud="anon")
+    assert await code_of(verifier(jwks.url), f"Bearer {token}") == "invalid_token"
+
+
+async def test_expired_es256_token(jwks: JwksServer) -> None:
+    token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()), exp=int(time.time()) - 30)
+    assert await code_of(verifier(jwks.url), f"Bearer {token}") == "token_expired"
+
+
+async def test_hs256_token_is_not_checked_against_a_public_key(jwks: JwksServer) -> None:
+    # Only a JWKS configured: an HS256 token (e.g. signed with the public key as secret) fails.
+    token = access_token(uuid.uuid4())
+    assert await code_of(verifier(jwks.url, secret=None), f"Bearer {token}") == "invalid_token"
+
+
+async def test_asymmetric_token_without_a_jwks_is_refused() -> None:
+    token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+    assert await code_of(verifier(None), f"Bearer {token}") == "invalid_token"
+
+
+async def test_unreachable_jwks_is_a_503_not_a_401() -> None:
+    token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+    dead = TokenVerifier(jwt_secret=None, jwks_url="http://127.0.0.1:9/jwks.json")
+    with pytest.raises(ServiceUnavailable) as caught:
+        await dead.learner_from_header(f"Bearer {token}")
+    assert caught.value.detail.code == "jwks_unavailable"
+
+
+async def test_the_app_answers_401_in_the_error_shape(database_url: str, jwks: JwksServer) -> None:
+    settings = make_settings(database_url, supabase_jwks_url=jwks.url)
+    async with running_client(settings) as client:
+        missing = await client.get("/v1/checkout/sessions/cs_test_x")
+        expired = await client.get(
+            "/v1/checkout/sessions/cs_test_x",
+            headers={"Authorization": f"Bearer {access_token(uuid.uuid4(), expires_in=-5)}"},
+        )
+        es256 = await client.get(
+            "/v1/checkout/sessions/cs_test_x",
+            headers={
+                "Authorization": "Bearer "
+                + signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+            },
+        )
+    assert missing.status_code == 401
+    assert missing.json() == {
+        "error": {"code": "missing_token", "message": "Send Authorization: Bearer <access token>."}
+    }
+    assert expired.status_code == 401
+    assert expired.json()["error"]["code"] == "token_expired"
+    # A valid ES256 token gets past auth: the session is simply not this learner's.
+    assert es256.status_code == 404
+    assert es256.json()["error"]["code"] == "checkout_session_not_found"
