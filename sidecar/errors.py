@@ -16,6 +16,7 @@ from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
     NotFoundException,
+    SerializationException,
     ValidationException,
 )
 from litestar.openapi.datastructures import ResponseSpec
@@ -134,8 +135,8 @@ def handle_http_exception(
     request: Request[Any, Any, Any], exc: HTTPException
 ) -> Response[ErrorBody]:
     """Litestar's own errors (routing, body validation, size limit) in the sidecar's shape."""
-    if isinstance(exc, ValidationException):
-        # Bad JSON, a missing or malformed lesson_id, an unknown field: the body is wrong.
+    if isinstance(exc, ValidationException) or isinstance(exc.__cause__, SerializationException):
+        # Not JSON, a missing or malformed lesson_id, an unknown field: the body is wrong.
         return handle_sidecar_error(request, InvalidBody())
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         return handle_sidecar_error(request, PayloadTooLarge())

@@ -12,19 +12,23 @@ import hashlib
 import hmac
 import json
 import secrets
+import socket
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import jwt
 import psycopg
 import pytest
+import uvicorn
 from litestar.testing import AsyncTestClient
 from psycopg import conninfo
 
 from devstack.stripe.objects import template
+from devstack.stripe.testing import StandIn, running_standin
 from sidecar.app import create_app
 from sidecar.db import Database
 from sidecar.settings import Settings
@@ -259,3 +263,42 @@ def signed(event_obj: dict[str, Any], **kwargs: Any) -> tuple[bytes, dict[str, s
 async def deliver(client: Client, event_obj: dict[str, Any]) -> Any:
     payload, headers = signed(event_obj)
     return await client.post("/v1/webhooks/stripe", content=payload, headers=headers)
+
+
+# --- servers on real sockets: the Stripe stand-in, and the sidecar under uvicorn ---------------
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[StandIn]:
+    """One Stripe stand-in for the session (no webhook endpoints; tests add their own)."""
+    with running_standin() as server:
+        yield server
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def running_sidecar(settings: Settings) -> Iterator[str]:
+    """The sidecar served by uvicorn on a free port in a thread (its own event loop and pool)."""
+    sock = free_socket()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sidecar did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

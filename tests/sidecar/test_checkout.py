@@ -1,0 +1,318 @@
+"""Checkout: POST and GET /v1/checkout/sessions against real Postgres and the Stripe stand-in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from devstack.stripe.testing import StandIn
+from sidecar.settings import Settings
+from tests.sidecar.conftest import (
+    LESSON_FREE,
+    LESSON_JOINS,
+    LESSON_RLS,
+    LESSON_UNPUBLISHED,
+    LESSON_WEBHOOKS,
+    SITE_URL,
+    Client,
+    bearer,
+    checkout_session,
+    deliver,
+    event,
+    make_settings,
+    new_learner,
+    purchase_status,
+    query,
+    running_client,
+)
+
+pytestmark = pytest.mark.anyio
+URL = "/v1/checkout/sessions"
+
+
+@pytest.fixture
+def settings(database_url: str, standin: StandIn) -> Settings:
+    return make_settings(
+        database_url, stripe_api_base=standin.api_base, stripe_secret_key=standin.api_key
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[Client]:
+    async with running_client(settings) as client:
+        yield client
+
+
+async def open_checkout(client: Client, learner: uuid.UUID, lesson: uuid.UUID) -> Any:
+    return await client.post(URL, json={"lesson_id": str(lesson)}, headers=bearer(learner))
+
+
+def session_rows(database_url: str, learner: uuid.UUID) -> list[tuple[Any, ...]]:
+    return query(
+        database_url,
+        "select id, lesson_id, amount_total, currency, status from public.checkout_sessions "
+        "where user_id = %s order by created_at",
+        (learner,),
+    )
+
+
+async def stripe_session(standin: StandIn, session_id: str) -> Any:
+    client = standin.stripe_client()
+    return await anyio.to_thread.run_sync(client.v1.checkout.sessions.retrieve, session_id)
+
+
+async def test_create_opens_a_session_priced_by_the_database(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    response = await open_checkout(client, learner, LESSON_JOINS)
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "url"}
+    assert body["id"].startswith("cs_test_")
+    assert body["url"].startswith(standin.api_base)
+
+    session = await stripe_session(standin, body["id"])
+    assert session.mode == "payment"
+    assert (session.amount_total, session.currency) == (1200, "usd")
+    assert session.client_reference_id == str(learner)
+    assert session.metadata.to_dict()["user_id"] == str(learner)
+    assert session.metadata.to_dict()["lesson_id"] == str(LESSON_JOINS)
+    assert session.customer_email == f"learner-{learner.hex[:8]}@example.com"
+    assert session.success_url == (
+        f"{SITE_URL}/lessons?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+    )
+    assert session.cancel_url == f"{SITE_URL}/lessons?checkout=cancelled"
+    assert session_rows(database_url, learner) == [(body["id"], LESSON_JOINS, 1200, "usd", "open")]
+
+
+async def test_second_request_reuses_the_open_session(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    first = await open_checkout(client, learner, LESSON_RLS)
+    second = await open_checkout(client, learner, LESSON_RLS)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json() == first.json()
+    assert len(session_rows(database_url, learner)) == 1
+
+
+async def test_double_click_opens_one_session(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    answers: list[Any] = []
+
+    async def click() -> None:
+        answers.append(await open_checkout(client, learner, LESSON_WEBHOOKS))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(click)
+    assert {response.status_code for response in answers} <= {200, 201}
+    assert len({response.json()["id"] for response in answers}) == 1
+    assert len(session_rows(database_url, learner)) == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"success_url": "https://evil.example/steal"},
+        {"cancel_url": "https://evil.example/"},
+        {"price_cents": 1},
+        {"amount": 1},
+        {"user_id": "00000000-0000-4000-8000-00000000dead"},
+    ],
+)
+async def test_client_sent_urls_prices_and_users_are_refused(
+    client: Client, database_url: str, learner: uuid.UUID, extra: dict[str, Any]
+) -> None:
+    response = await client.post(
+        URL, json={"lesson_id": str(LESSON_JOINS), **extra}, headers=bearer(learner)
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_body"
+    assert session_rows(database_url, learner) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"{}", b'{"lesson_id": 12}', b'{"lesson_id": "not-a-uuid"}', b"[]"],
+)
+async def test_bad_bodies_are_422_in_the_error_shape(
+    client: Client, learner: uuid.UUID, content: bytes
+) -> None:
+    response = await client.post(
+        URL, content=content, headers={**bearer(learner), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": {
+            "code": "invalid_body",
+            "message": 'The body must be JSON like {"lesson_id": "<lesson uuid>"}.',
+        }
+    }
+
+
+async def test_no_token_is_401_before_the_body_is_looked_at(client: Client) -> None:
+    response = await client.post(URL, content=b"not json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_token"
+
+
+@pytest.mark.parametrize(
+    ("lesson", "status", "code"),
+    [
+        (uuid.UUID("00000000-0000-4000-8000-0000000000ff"), 404, "unknown_lesson"),
+        (LESSON_UNPUBLISHED, 404, "unknown_lesson"),
+        (LESSON_FREE, 422, "free_lesson"),
+    ],
+)
+async def test_refusals(
+    client: Client,
+    database_url: str,
+    learner: uuid.UUID,
+    lesson: uuid.UUID,
+    status: int,
+    code: str,
+) -> None:
+    response = await open_checkout(client, learner, lesson)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert session_rows(database_url, learner) == []
+
+
+async def test_owned_lesson_is_409(client: Client, learner: uuid.UUID) -> None:
+    paid = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    assert (await deliver(client, event("checkout.session.completed", paid))).status_code == 200
+    response = await open_checkout(client, learner, LESSON_JOINS)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "already_owned"
+
+
+async def test_token_of_a_deleted_user_is_401(client: Client) -> None:
+    response = await open_checkout(client, uuid.uuid4(), LESSON_JOINS)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unknown_user"
+
+
+async def test_stripe_unreachable_is_502_and_nothing_is_attached(
+    database_url: str, learner: uuid.UUID
+) -> None:
+    async with running_client(make_settings(database_url)) as client:  # Stripe at a dead port
+        response = await open_checkout(client, learner, LESSON_JOINS)
+    assert response.status_code == 502
+    assert response.json()["error"] == {
+        "code": "payment_provider_error",
+        "message": "The payment provider could not be reached or refused the request.",
+    }
+    assert session_rows(database_url, learner) == []
+
+
+async def test_stripe_refusing_the_key_is_502(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    settings = make_settings(
+        database_url, stripe_api_base=standin.api_base, stripe_secret_key="pk_test_wrong_kind"
+    )
+    async with running_client(settings) as client:
+        response = await open_checkout(client, learner, LESSON_JOINS)
+    assert response.status_code == 502
+    assert "pk_test_wrong_kind" not in response.text
+
+
+# --- return from Checkout -----------------------------------------------------------------------
+
+
+async def test_return_after_paying_records_the_purchase_without_a_webhook(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    created = (await open_checkout(client, learner, LESSON_JOINS)).json()
+    before = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
+    assert before.status_code == 200
+    assert before.json() == {
+        "id": created["id"],
+        "lesson_id": str(LESSON_JOINS),
+        "status": "open",
+        "payment_status": "unpaid",
+        "owned": False,
+    }
+
+    paid = await anyio.to_thread.run_sync(standin.control.pay, created["id"])
+    redirect = urlsplit(paid.headers["location"])
+    assert f"{redirect.scheme}://{redirect.netloc}" == SITE_URL
+    assert parse_qs(redirect.query)["session_id"] == [created["id"]]
+
+    after = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
+    assert after.status_code == 200
+    assert after.json() == {
+        "id": created["id"],
+        "lesson_id": str(LESSON_JOINS),
+        "status": "complete",
+        "payment_status": "paid",
+        "owned": True,
+    }
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
+async def test_delayed_payment_reads_as_processing(
+    client: Client, standin: StandIn, learner: uuid.UUID
+) -> None:
+    created = (await open_checkout(client, learner, LESSON_RLS)).json()
+    await anyio.to_thread.run_sync(standin.control.pay_delayed, created["id"])
+    response = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
+    assert response.json()["status"] == "processing"
+    assert response.json()["owned"] is False
+    # A second checkout while the payment is under way could charge twice.
+    again = await open_checkout(client, learner, LESSON_RLS)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "payment_pending"
+
+
+async def test_a_learner_cannot_read_another_learners_session(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    created = (await open_checkout(client, learner, LESSON_JOINS)).json()
+    other = new_learner(database_url)
+    response = await client.get(f"{URL}/{created['id']}", headers=bearer(other))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "checkout_session_not_found"
+
+
+@pytest.mark.parametrize("session_id", ["cs_test_doesnotexist", "not-a-session", "cs_"])
+async def test_unknown_sessions_are_404(
+    client: Client, learner: uuid.UUID, session_id: str
+) -> None:
+    response = await client.get(f"{URL}/{session_id}", headers=bearer(learner))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "checkout_session_not_found"
+
+
+async def test_reading_needs_a_token(client: Client) -> None:
+    response = await client.get(f"{URL}/cs_test_x")
+    assert response.status_code == 401
+
+
+async def test_stripe_unreachable_on_return_is_502(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    created = (await open_checkout(client, learner, LESSON_JOINS)).json()
+    async with running_client(make_settings(database_url)) as offline:
+        response = await offline.get(f"{URL}/{created['id']}", headers=bearer(learner))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "payment_provider_error"
+
+
+async def test_settled_session_is_answered_from_the_database(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    # Paid and recorded: no need to ask Stripe (which this app cannot even reach).
+    paid = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    await deliver(client, event("checkout.session.completed", paid))
+    async with running_client(make_settings(database_url)) as offline:
+        response = await offline.get(f"{URL}/{paid['id']}", headers=bearer(learner))
+    assert response.status_code == 200
+    assert response.json()["owned"] is True
