@@ -9,20 +9,20 @@ from litestar import Response, get, post
 from devstack.stripe import checkout, lists, payments
 from devstack.stripe.errors import StripeError
 from devstack.stripe.objects import Obj
-from devstack.stripe.store import Ledger, RequestContext
-from devstack.stripe.wire import AnyRequest, line_items_list, run_get, run_post
+from devstack.stripe.store import RequestContext
+from devstack.stripe.wire import AnyRequest, LedgerDep, PathId, line_items_list, run_get, run_post
 
 _LIST = ("limit", "starting_after", "ending_before", "created")
 
 
 @post("/v1/checkout/sessions", operation_id="createCheckoutSession")
-async def create_checkout_session(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
+async def create_checkout_session(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """Create a Checkout Session (mode=payment, inline price_data)."""
     return await run_post(ledger, request, lambda p, c: checkout.create_session(ledger, p, c))
 
 
 @get("/v1/checkout/sessions", operation_id="listCheckoutSessions")
-async def list_checkout_sessions(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
+async def list_checkout_sessions(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """List Checkout Sessions, newest first."""
 
     def listing(params: dict[str, Any]) -> Obj:
@@ -42,7 +42,7 @@ async def list_checkout_sessions(request: AnyRequest, ledger: Ledger) -> Respons
 
 @get("/v1/checkout/sessions/{session_id:str}", operation_id="retrieveCheckoutSession")
 async def retrieve_checkout_session(
-    request: AnyRequest, ledger: Ledger, session_id: str
+    request: AnyRequest, ledger: LedgerDep, session_id: PathId
 ) -> Response[bytes]:
     """Retrieve a Checkout Session."""
     return await run_get(
@@ -52,7 +52,7 @@ async def retrieve_checkout_session(
 
 @get("/v1/checkout/sessions/{session_id:str}/line_items", operation_id="listSessionLineItems")
 async def list_session_line_items(
-    request: AnyRequest, ledger: Ledger, session_id: str
+    request: AnyRequest, ledger: LedgerDep, session_id: PathId
 ) -> Response[bytes]:
     """List a Checkout Session's line items."""
 
@@ -69,7 +69,7 @@ async def list_session_line_items(
 
 @post("/v1/checkout/sessions/{session_id:str}/expire", operation_id="expireCheckoutSession")
 async def expire_checkout_session(
-    request: AnyRequest, ledger: Ledger, session_id: str
+    request: AnyRequest, ledger: LedgerDep, session_id: PathId
 ) -> Response[bytes]:
     """Expire an open Checkout Session."""
 
@@ -82,14 +82,14 @@ async def expire_checkout_session(
 
 
 @post("/v1/customers", operation_id="createCustomer")
-async def create_customer(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
+async def create_customer(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """Create a Customer."""
     return await run_post(ledger, request, lambda p, c: payments.create_customer(ledger, p, c))
 
 
 @get("/v1/customers/{customer_id:str}", operation_id="retrieveCustomer")
 async def retrieve_customer(
-    request: AnyRequest, ledger: Ledger, customer_id: str
+    request: AnyRequest, ledger: LedgerDep, customer_id: PathId
 ) -> Response[bytes]:
     """Retrieve a Customer."""
     return await run_get(
@@ -98,13 +98,13 @@ async def retrieve_customer(
 
 
 @post("/v1/refunds", operation_id="createRefund")
-async def create_refund(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
+async def create_refund(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """Refund a charge, fully or in part."""
     return await run_post(ledger, request, lambda p, c: payments.create_refund(ledger, p, c))
 
 
 @get("/v1/events", operation_id="listEvents")
-async def list_events(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
+async def list_events(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """List events, newest first; `type` may end in `*`."""
 
     def listing(params: dict[str, Any]) -> Obj:
@@ -121,13 +121,15 @@ async def list_events(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
 
 
 @get("/v1/events/{event_id:str}", operation_id="retrieveEvent")
-async def retrieve_event(request: AnyRequest, ledger: Ledger, event_id: str) -> Response[bytes]:
+async def retrieve_event(
+    request: AnyRequest, ledger: LedgerDep, event_id: PathId
+) -> Response[bytes]:
     """Retrieve an event."""
     return await run_get(ledger, request, lambda _p: ledger.get(ledger.events, "event", event_id))
 
 
 @post("/v1/webhook_endpoints", operation_id="createWebhookEndpoint")
-async def create_webhook_endpoint(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
+async def create_webhook_endpoint(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """Register a webhook endpoint; the answer carries its signing secret, once."""
 
     def create(params: dict[str, Any], _context: RequestContext) -> Obj:
@@ -158,7 +160,7 @@ async def create_webhook_endpoint(request: AnyRequest, ledger: Ledger) -> Respon
 
 
 @get("/v1/webhook_endpoints", operation_id="listWebhookEndpoints")
-async def list_webhook_endpoints(request: AnyRequest, ledger: Ledger) -> Response[bytes]:
+async def list_webhook_endpoints(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """List webhook endpoints (without their secrets)."""
 
     def listing(params: dict[str, Any]) -> Obj:

@@ -11,10 +11,11 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import get, post
+from litestar.params import JSONBody
 
 from devstack.stripe import checkout, payments
 from devstack.stripe.objects import Obj
-from devstack.stripe.store import Ledger
+from devstack.stripe.wire import LedgerDep, PathId
 
 
 class DisputeRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -44,7 +45,7 @@ class ClockRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/_standin/disputes", operation_id="standinOpenDispute", status_code=200)
-async def open_dispute(data: DisputeRequest, ledger: Ledger) -> Obj:
+async def open_dispute(data: JSONBody[DisputeRequest], ledger: LedgerDep) -> Obj:
     """Dispute a payment intent's charge: sends `charge.dispute.created`."""
     async with ledger.lock:
         return payments.open_dispute(
@@ -55,27 +56,31 @@ async def open_dispute(data: DisputeRequest, ledger: Ledger) -> Obj:
 @post(
     "/_standin/disputes/{dispute_id:str}/close", operation_id="standinCloseDispute", status_code=200
 )
-async def close_dispute(data: CloseDisputeRequest, ledger: Ledger, dispute_id: str) -> Obj:
+async def close_dispute(
+    data: JSONBody[CloseDisputeRequest], ledger: LedgerDep, dispute_id: PathId
+) -> Obj:
     """Close a dispute as won or lost: sends `charge.dispute.closed`."""
     async with ledger.lock:
         return payments.close_dispute(ledger, dispute_id, won=data.outcome == "won")
 
 
 @get("/_standin/delivery", operation_id="standinDeliverySwitches")
-async def delivery_switches(ledger: Ledger) -> dict[str, bool]:
+async def delivery_switches(ledger: LedgerDep) -> dict[str, bool]:
     """The webhook delivery switches as they stand."""
     return dataclasses.asdict(ledger.dispatcher.switches)
 
 
 @post("/_standin/delivery", operation_id="standinSetDeliverySwitches", status_code=200)
-async def set_delivery_switches(data: DeliverySwitches, ledger: Ledger) -> dict[str, bool]:
+async def set_delivery_switches(
+    data: JSONBody[DeliverySwitches], ledger: LedgerDep
+) -> dict[str, bool]:
     """Turn duplicate / shuffle / paused on or off; omitted switches keep their value."""
     values = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
     return dataclasses.asdict(ledger.dispatcher.set_switches(**values))
 
 
 @get("/_standin/deliveries", operation_id="standinDeliveries")
-async def deliveries(ledger: Ledger) -> dict[str, Any]:
+async def deliveries(ledger: LedgerDep) -> dict[str, Any]:
     """Every delivery attempt so far, oldest first, and how many wait to be sent."""
     return {
         "attempts": [a.as_json() for a in ledger.dispatcher.attempts],
@@ -84,7 +89,7 @@ async def deliveries(ledger: Ledger) -> dict[str, Any]:
 
 
 @post("/_standin/webhook_endpoints", operation_id="standinAddWebhookEndpoint", status_code=200)
-async def add_webhook_endpoint(data: EndpointRequest, ledger: Ledger) -> Obj:
+async def add_webhook_endpoint(data: JSONBody[EndpointRequest], ledger: LedgerDep) -> Obj:
     """Register an endpoint whose secret the receiver already holds (as `make dev` does)."""
     async with ledger.lock:
         endpoint = ledger.add_endpoint(data.url, data.enabled_events, secret=data.secret)
@@ -92,7 +97,7 @@ async def add_webhook_endpoint(data: EndpointRequest, ledger: Ledger) -> Obj:
 
 
 @post("/_standin/clock", operation_id="standinAdvanceClock", status_code=200)
-async def advance_clock(data: ClockRequest, ledger: Ledger) -> dict[str, int]:
+async def advance_clock(data: JSONBody[ClockRequest], ledger: LedgerDep) -> dict[str, int]:
     """Move the stand-in's clock forward; sessions past `expires_at` expire at once."""
     async with ledger.lock:
         ledger.clock_offset += max(data.advance, 0)

@@ -17,8 +17,7 @@ from devstack.stripe import checkout, payments
 from devstack.stripe.errors import StripeError
 from devstack.stripe.forms import parse_form
 from devstack.stripe.objects import Obj
-from devstack.stripe.store import Ledger
-from devstack.stripe.wire import AnyRequest
+from devstack.stripe.wire import AnyRequest, LedgerDep, PathId
 
 ACTIONS = ("pay", "pay_delayed", "delayed_succeed", "delayed_fail", "cancel", "expire")
 
@@ -87,7 +86,7 @@ def _page(session: Obj, items: list[Obj], *, message: str = "", status: int = 20
 
 
 @get("/c/pay/{session_id:str}", operation_id="showHostedCheckout", include_in_schema=False)
-async def show(ledger: Ledger, session_id: str) -> Response[str]:
+async def show(ledger: LedgerDep, session_id: PathId) -> Response[str]:
     """Show the hosted payment page of a Checkout Session."""
     async with ledger.lock:
         session = ledger.get(ledger.sessions, "checkout.session", session_id)
@@ -95,7 +94,9 @@ async def show(ledger: Ledger, session_id: str) -> Response[str]:
 
 
 @post("/c/pay/{session_id:str}", operation_id="actOnHostedCheckout", include_in_schema=False)
-async def act(request: AnyRequest, ledger: Ledger, session_id: str) -> Response[str] | Redirect:
+async def act(
+    request: AnyRequest, ledger: LedgerDep, session_id: PathId
+) -> Response[str] | Redirect:
     """Do what the learner clicked: pay, pay later, settle, cancel or expire."""
     form = parse_form(await request.body())
     action = form.get("action")

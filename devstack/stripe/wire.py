@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from devstack.stripe import objects
 from devstack.stripe.errors import StripeError
@@ -17,6 +19,8 @@ from devstack.stripe.objects import Obj
 from devstack.stripe.store import IdempotentResult, Ledger, RequestContext
 
 AnyRequest = Request[Any, Any, Any]
+LedgerDep = NamedDependency[Ledger]  # the app's one ledger, injected into every handler
+PathId = FromPath[str]  # an object id in the URL, e.g. cs_test_a1…
 Operation = Callable[[dict[str, Any], RequestContext], Obj]
 
 _NO_KEY = (
