@@ -35,15 +35,15 @@ where
   )
 union all
 select
-  'stripe_event',
-  e.id,
-  coalesce(e.outcome, 'unprocessed') || coalesce(': ' || e.error, ''),
-  null,
-  null,
-  (e.payload -> 'data' -> 'object' ->> 'amount_total')::bigint,
-  e.payload -> 'data' -> 'object' ->> 'currency',
+  'stripe_event' as source,
+  e.id as reference,
+  coalesce(e.outcome, 'unprocessed') || coalesce(': ' || e.error, '') as reason,
+  null as user_id,
+  null as lesson_id,
+  (e.payload -> 'data' -> 'object' ->> 'amount_total')::bigint as amount_total,
+  e.payload -> 'data' -> 'object' ->> 'currency' as currency,
   e.payment_intent_id,
-  e.received_at
+  e.received_at as since
 from public.stripe_events as e
 where
   (e.outcome = 'error' or e.outcome like 'rejected:%')

@@ -1,0 +1,43 @@
+# The two commands a fresh machine needs: `make dev` and `make test`.
+# Both install what is missing first and are safe to run again.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV ?= uv
+PG_MAJOR ?= $(shell (pg_config --version 2>/dev/null || psql --version 2>/dev/null || echo 15) | grep -oE '[0-9]+' | head -1)
+APT_PACKAGES := postgresql-$(PG_MAJOR)-pgtap libtap-parser-sourcehandler-pgtap-perl
+
+.PHONY: help install install-system install-python test lint dev bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: install-system install-python ## install everything the project needs (idempotent)
+
+install-system: ## uv, pgTAP and pg_prove (apt-get; needs root)
+	@command -v $(UV) >/dev/null || { echo "installing uv from PyPI"; python3 -m pip install --quiet uv; }
+	@missing=""; \
+	command -v pg_prove >/dev/null || missing="$$missing libtap-parser-sourcehandler-pgtap-perl"; \
+	ls /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control >/dev/null 2>&1 || missing="$$missing postgresql-$(PG_MAJOR)-pgtap"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "missing Debian packages:$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+install-python: ## the Python environment from uv.lock
+	@$(UV) sync --locked --quiet
+
+test: install ## every check: linters, pgTAP, pytest (TEST_DATABASE_URL, default local Postgres)
+	@$(UV) run python -m devstack.check
+
+lint: install-python ## sqlfluff, ruff, mypy only
+	@$(UV) run python -m devstack.check --only lint
+
+clean: ## remove local state (.devstack/, caches)
+	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,184 @@
+"""`make test`: every check the project has, in one run, on a throwaway database.
+
+Order: linters first (cheap, no database), then pgTAP through pg_prove on a database built
+exactly as production is, then pytest (which builds its own throwaway databases). Every
+database created here is dropped at the end, pass or fail. A summary of test counts per layer
+is printed last.
+
+    uv run python -m devstack.check            # everything
+    uv run python -m devstack.check --only pgtap
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import conninfo
+
+from devstack import database
+from devstack.containers import docker_available, supabase_postgres_container
+
+ROOT = database.ROOT
+PGTAP_DIR = ROOT / "supabase" / "tests" / "database"
+PYTHON_PATHS = ["sidecar", "devstack", "tests", "bench"]
+
+
+@dataclass
+class Step:
+    name: str
+    summary: str = ""
+    ok: bool = True
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def run(
+    cmd: Sequence[str], *, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, echoing its output as it comes, and keep the output for the summary."""
+    print(f"\n$ {' '.join(cmd)}", flush=True)
+    proc = subprocess.Popen(  # noqa: S603  # fixed argv built here
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    proc.wait()
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), "")
+
+
+def python_paths() -> list[str]:
+    return [p for p in PYTHON_PATHS if (ROOT / p).exists()]
+
+
+def lint(step: Step) -> None:
+    checks = [
+        ["sqlfluff", "lint", "supabase/migrations", "supabase/seed.sql"],
+        ["ruff", "check", *python_paths()],
+        ["ruff", "format", "--check", *python_paths()],
+        ["mypy"],
+    ]
+    for cmd in checks:
+        if run(cmd).returncode != 0:
+            step.ok = False
+            step.notes.append(f"{cmd[0]} failed")
+    step.summary = "sqlfluff, ruff, ruff format, mypy --strict: " + (
+        "clean" if step.ok else "FAILED"
+    )
+
+
+def pgtap(step: Step, admin_url: str) -> None:
+    if shutil.which("pg_prove") is None:
+        step.ok = False
+        step.summary = "pg_prove is not installed: run `make install` (needs root for apt-get)"
+        return
+    with database.throwaway(admin_url) as url:
+        params = conninfo.conninfo_to_dict(url)
+        files = sorted(str(p.relative_to(ROOT)) for p in PGTAP_DIR.glob("*.test.sql"))
+        cmd = ["pg_prove", "--ext", ".sql", "-d", str(params["dbname"])]
+        for flag, key in (("-h", "host"), ("-p", "port"), ("-U", "user")):
+            if params.get(key):
+                cmd += [flag, str(params[key])]
+        env = {"PGPASSWORD": str(params["password"])} if params.get("password") else None
+        result = run([*cmd, *files], env=env)
+    step.ok = result.returncode == 0
+    match = re.search(r"Files=(\d+), Tests=(\d+)", result.stdout)
+    step.summary = (
+        f"{match.group(2)} assertions in {match.group(1)} files" if match else "no pg_prove summary"
+    )
+    if not step.ok:
+        step.summary += " — FAILED"
+
+
+def pytest(step: Step, admin_url: str, extra: Sequence[str]) -> None:
+    result = run(["pytest", *extra], env={"TEST_DATABASE_URL": admin_url})
+    step.ok = result.returncode == 0
+    tail = result.stdout.strip().splitlines()[-1:] or [""]
+    step.summary = tail[0].strip("= ")
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """The admin URL of a server to build test databases on.
+
+    TEST_DATABASE_URL if set; else the local server on 127.0.0.1:5432; else, where a Docker
+    engine runs, Supabase's own Postgres image through testcontainers.
+    """
+    given = os.environ.get("TEST_DATABASE_URL")
+    url = given or database.DEFAULT_ADMIN_URL
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        if given is None and docker_available():
+            with supabase_postgres_container() as container_url:
+                yield container_url
+            return
+        sys.exit(
+            f"No Postgres at {url!r}: {exc}\n"
+            "Start one (on Debian: `pg_ctlcluster 15 main start`), set TEST_DATABASE_URL to a "
+            "server where this user may create databases, or start Docker so that the "
+            "supabase/postgres image can serve instead."
+        )
+    yield url
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--only", choices=["lint", "pgtap", "pytest"], action="append")
+    parser.add_argument("pytest_args", nargs="*", help="passed to pytest")
+    args = parser.parse_args(argv)
+    only = set(args.only or ["lint", "pgtap", "pytest"])
+    with ExitStack() as stack:
+        admin_url = ""
+        if only & {"pgtap", "pytest"}:
+            admin_url = stack.enter_context(postgres_server())
+        return run_layers(only, admin_url, args.pytest_args)
+
+
+def run_layers(only: set[str], admin_url: str, pytest_args: Sequence[str]) -> int:
+    layers: list[tuple[str, Callable[[Step], None]]] = []
+    if "lint" in only:
+        layers.append(("lint", lint))
+    if "pgtap" in only:
+        layers.append(("pgTAP", lambda s: pgtap(s, admin_url)))
+    if "pytest" in only:
+        layers.append(("pytest", lambda s: pytest(s, admin_url, pytest_args)))
+
+    steps = []
+    for name, body in layers:
+        step = Step(name)
+        started = time.monotonic()
+        body(step)
+        step.seconds = time.monotonic() - started
+        steps.append(step)
+
+    print("\n== summary ==")
+    for step in steps:
+        mark = "ok  " if step.ok else "FAIL"
+        print(f"{mark} {step.name:<7} {step.summary} ({step.seconds:.0f}s)")
+        for note in step.notes:
+            print(f"       {note}")
+    return 0 if all(s.ok for s in steps) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
