@@ -32,9 +32,19 @@ def run_sql_file(url: str, path: Path) -> None:
         conn.execute(path.read_text())  # trusted project file
 
 
+def is_supabase(url: str) -> bool:
+    """True on a database Supabase made (its image, a hosted project): the shim is not needed."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select to_regclass('auth.users') is not null"
+            " and exists (select from pg_roles where rolname = 'supabase_admin')"
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def build(url: str, *, seed: bool = True) -> None:
-    """Apply the platform shim, every migration and (optionally) the seed to `url`."""
-    files = [PLATFORM_SQL, *migration_files()]
+    """Apply the platform shim (unless Supabase made the database), every migration, the seed."""
+    files = [*([] if is_supabase(url) else [PLATFORM_SQL]), *migration_files()]
     if seed and SEED_SQL.exists():
         files.append(SEED_SQL)
     for path in files:
