@@ -36,6 +36,9 @@ install-python: ## the Python environment from uv.lock
 test: install ## every check: linters, pgTAP, pytest (TEST_DATABASE_URL, default local Postgres)
 	@$(UV) run python -m devstack.check
 
+dev: install ## the whole shop offline: Postgres, Stripe stand-in, sidecar (Ctrl-C stops)
+	@$(UV) run devstack up
+
 lint: install-python ## sqlfluff, ruff, mypy only
 	@$(UV) run python -m devstack.check --only lint
 

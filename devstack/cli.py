@@ -1,0 +1,250 @@
+"""`make dev` / `uv run devstack up`: the whole shop running offline, in the foreground.
+
+Starts, in order: Postgres (DATABASE_URL, else a private cluster on 54322), the schema and
+demo data, the Stripe stand-in on 12111 delivering webhooks to the sidecar, and the sidecar
+on 8000. Output of every part is streamed with its name in front; Ctrl-C stops them all.
+Configuration comes from `.env`, created from `.env.example` on the first run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+from dotenv import dotenv_values
+
+from devstack import database
+from devstack.cluster import ClusterError, PrivateCluster
+
+ENV_FILE = database.ROOT / ".env"
+ENV_EXAMPLE = database.ROOT / ".env.example"
+
+# The demo learner, created as Supabase Auth creates users: bcrypt password (pgcrypto's bf
+# crypt writes the same $2a$ hashes GoTrue does), confirmed email, the email identity.
+DEMO_LEARNER_SQL = """
+insert into auth.users (
+  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+  raw_app_meta_data, raw_user_meta_data, created_at, updated_at
+)
+select
+  '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
+  %(email)s::text, extensions.crypt(%(password)s::text, extensions.gen_salt('bf', 10)), now(),
+  '{"provider": "email", "providers": ["email"]}', '{}', now(), now()
+where not exists (select 1 from auth.users where email = %(email)s::text)
+"""
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    health_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[str] | None = None
+
+
+def load_env() -> dict[str, str]:
+    """`.env` (made from `.env.example` the first time) under whatever the shell already set."""
+    if not ENV_FILE.exists():
+        shutil.copyfile(ENV_EXAMPLE, ENV_FILE)
+        print(f"devstack: created {ENV_FILE.name} from {ENV_EXAMPLE.name}")
+    values = {k: v for k, v in dotenv_values(ENV_FILE).items() if v is not None}
+    return {**values, **{k: v for k, v in os.environ.items() if k in values}}
+
+
+def port_of(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def prepare_database(env: dict[str, str], cluster: PrivateCluster) -> str:
+    """The database the shop runs on, brought up to date with migrations and demo data."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        print("devstack: using DATABASE_URL from the environment")
+    else:
+        cluster.start()
+        url = cluster.url
+        print(f"devstack: private Postgres running on port {cluster.port} ({cluster.data_dir})")
+    applied = database.build(url)
+    for path in applied:
+        print(f"devstack: applied {path.name}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        email = env.get("DEMO_LEARNER_EMAIL", "learner@example.com")
+        password = env.get("DEMO_LEARNER_PASSWORD", "learner-password")
+        conn.execute("create extension if not exists pgcrypto with schema extensions")
+        conn.execute(DEMO_LEARNER_SQL, {"email": email, "password": password})
+    return url
+
+
+def pump(service: Service) -> None:
+    """Stream one child's output, each line prefixed with its name."""
+    assert service.process is not None
+    assert service.process.stdout is not None
+    for line in service.process.stdout:
+        sys.stdout.write(f"{service.name:>8} | {line}")
+        sys.stdout.flush()
+
+
+def wait_healthy(service: Service, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert service.process is not None
+        if service.process.poll() is not None:
+            raise RuntimeError(
+                f"{service.name} exited with {service.process.returncode}; see its output above"
+            )
+        try:
+            if httpx.get(service.health_url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{service.name} did not answer {service.health_url} within {timeout:.0f}s")
+
+
+def services(env: dict[str, str], database_url: str) -> list[Service]:
+    python = sys.executable
+    stripe_base = env["STRIPE_API_BASE"]
+    sidecar = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
+    child_env = {**os.environ, **env, "DATABASE_URL": database_url}
+    return [
+        Service(
+            "stripe",
+            [
+                python,
+                "-m",
+                "devstack.stripe",
+                "--port",
+                str(port_of(stripe_base)),
+                "--webhook",
+                f"{sidecar}/v1/webhooks/stripe={env['STRIPE_WEBHOOK_SECRET']}",
+            ],
+            f"{stripe_base}/_standin/deliveries",
+            child_env,
+        ),
+        Service("sidecar", [python, "-m", "sidecar.cli"], f"{sidecar}/healthz", child_env),
+    ]
+
+
+def up() -> int:
+    env = load_env()
+    cluster = PrivateCluster()
+    try:
+        database_url = prepare_database(env, cluster)
+    except (ClusterError, RuntimeError, psycopg.Error) as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
+
+    parts = services(env, database_url)
+    taken = [s for s in parts if port_taken(port_of(s.health_url))]
+    if taken:
+        names = ", ".join(f"{s.name} ({port_of(s.health_url)})" for s in taken)
+        print(
+            f"devstack: ports already in use: {names}. Is `make dev` running already? "
+            "Stop it (Ctrl-C) or free the ports.",
+            file=sys.stderr,
+        )
+        return 1
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        for service in parts:
+            service.process = subprocess.Popen(  # noqa: S603  # argv built above
+                service.argv,
+                env=service.env,
+                cwd=database.ROOT,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            threading.Thread(target=pump, args=(service,), daemon=True).start()
+            wait_healthy(service)
+        print_ready(env, database_url)
+        while not stopping.is_set():
+            if any(s.process is not None and s.process.poll() is not None for s in parts):
+                print("devstack: a part stopped; shutting down", file=sys.stderr)
+                return 1
+            stopping.wait(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for service in reversed(parts):
+            if service.process is not None and service.process.poll() is None:
+                service.process.terminate()
+                try:
+                    service.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    service.process.kill()
+        if not os.environ.get("DATABASE_URL"):
+            cluster.stop()
+        print("devstack: stopped")
+
+
+def print_ready(env: dict[str, str], database_url: str) -> None:
+    safe_db = database_url.split("@")[-1]
+    print(
+        "\n".join(
+            [
+                "",
+                "devstack: the shop is running",
+                f"  database         postgres @ {safe_db}",
+                f"  Stripe stand-in  {env['STRIPE_API_BASE']} (hosted pages at /c/pay/…)",
+                f"  sidecar          http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
+                "  (OpenAPI at /schema/openapi.json)",
+                f"  demo learner     {env.get('DEMO_LEARNER_EMAIL', 'learner@example.com')}",
+                "  Ctrl-C stops everything.",
+                "",
+            ]
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="devstack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the whole shop offline in the foreground")
+    sub.add_parser("db", help="start the private Postgres and bring it up to date, then exit")
+    sub.add_parser("stop-db", help="stop the private Postgres")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return up()
+    cluster = PrivateCluster()
+    if args.command == "stop-db":
+        cluster.stop()
+        return 0
+    try:
+        url = prepare_database(load_env(), cluster)
+    except (ClusterError, RuntimeError, psycopg.Error) as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
+    print(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
