@@ -120,10 +120,14 @@ def wait_healthy(service: Service, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{service.name} did not answer {service.health_url} within {timeout:.0f}s")
 
 
+def sidecar_url(env: dict[str, str]) -> str:
+    return f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
+
+
 def services(env: dict[str, str], database_url: str) -> list[Service]:
     python = sys.executable
     stripe_base = env["STRIPE_API_BASE"]
-    sidecar = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
+    sidecar = sidecar_url(env)
     child_env = {**os.environ, **env, "DATABASE_URL": database_url}
     return [
         Service(
@@ -212,8 +216,7 @@ def print_ready(env: dict[str, str], database_url: str) -> None:
                 "devstack: the shop is running",
                 f"  database         postgres @ {safe_db}",
                 f"  Stripe stand-in  {env['STRIPE_API_BASE']} (hosted pages at /c/pay/…)",
-                f"  sidecar          http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
-                "  (OpenAPI at /schema/openapi.json)",
+                f"  sidecar          {sidecar_url(env)} (OpenAPI at /schema/openapi.json)",
                 f"  demo learner     {env.get('DEMO_LEARNER_EMAIL', 'learner@example.com')}",
                 "  Ctrl-C stops everything.",
                 "",
