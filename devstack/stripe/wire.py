@@ -93,23 +93,29 @@ def expanded(ledger: Ledger, obj: Obj, paths: list[str]) -> Obj:
         if path == "line_items" and out.get("object") == "checkout.session":
             out["line_items"] = line_items_list(out["id"], ledger.line_items[out["id"]])
             continue
-        parent = out
-        *heads, last = path.split(".")
-        for part in heads:
-            child = parent.get(part)
-            if isinstance(child, str) and (found := _lookup(ledger, child)) is not None:
-                child = parent[part] = copy.deepcopy(found)
-            if not isinstance(child, dict):
-                raise _not_expandable(path, index)
-            parent = child
-        value = parent.get(last, ...)
-        if value is None or isinstance(value, dict):
-            continue  # null stays null; already expanded stays as it is
-        target = _lookup(ledger, value) if isinstance(value, str) else None
-        if target is None:
-            raise _not_expandable(path, index)
-        parent[last] = copy.deepcopy(target)
+        _expand_path(ledger, out, path, index)
     return out
+
+
+def _expand_path(ledger: Ledger, out: Obj, path: str, index: int) -> None:
+    parent = out
+    *heads, last = path.split(".")
+    for part in heads:
+        child = parent.get(part)
+        if child is None:
+            return  # expanding through a null field leaves it null, as on Stripe
+        if isinstance(child, str) and (found := _lookup(ledger, child)) is not None:
+            child = parent[part] = copy.deepcopy(found)
+        if not isinstance(child, dict):
+            raise _not_expandable(path, index)
+        parent = child
+    value = parent.get(last, ...)
+    if value is None or isinstance(value, dict):
+        return  # null stays null; already expanded stays as it is
+    target = _lookup(ledger, value) if isinstance(value, str) else None
+    if target is None:
+        raise _not_expandable(path, index)
+    parent[last] = copy.deepcopy(target)
 
 
 def _not_expandable(path: str, index: int) -> StripeError:

@@ -20,6 +20,7 @@ SITE = "https://shop.example"
 
 @dataclass
 class Received:
+    path: str
     body: bytes
     signature: str
 
@@ -38,9 +39,10 @@ class Receiver:
     fail_next: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self, path: str = "/webhooks/stripe") -> list[dict[str, Any]]:
+        """Events delivered to `path`, in arrival order."""
         with self.lock:
-            return [r.event for r in self.received]
+            return [r.event for r in self.received if r.path == path]
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             with state.lock:
-                state.received.append(Received(body, self.headers["Stripe-Signature"]))
+                state.received.append(Received(self.path, body, self.headers["Stripe-Signature"]))
                 failing = state.fail_next > 0
                 state.fail_next -= 1 if failing else 0
             self.send_response(500 if failing else 200)
@@ -103,3 +105,17 @@ def session_params(**overrides: Any) -> dict[str, Any]:
     }
     params.update(overrides)
     return params
+
+
+def create_session(
+    client: stripe.StripeClient,
+    params: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    **overrides: Any,
+) -> stripe.checkout.Session:
+    """Create a session with `params` (default: `session_params(**overrides)`), as the sidecar
+    would; `key` is the Idempotency-Key (the library makes one up when it is None)."""
+    body: Any = session_params(**overrides) if params is None else params
+    options: stripe.RequestOptions = {"idempotency_key": key} if key else {}
+    return client.v1.checkout.sessions.create(params=body, options=options)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
 import stripe
 
 from devstack.stripe.testing import StandIn
-from tests.stripe_standin.conftest import session_params
+from tests.stripe_standin.conftest import create_session, session_params
 
 
 def test_create_session_computes_totals_and_keeps_nested_params(
@@ -36,7 +37,7 @@ def test_create_session_computes_totals_and_keeps_nested_params(
         ]
     )
     before = int(time.time())
-    session = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+    session = create_session(client, params)
 
     assert session.id.startswith("cs_test_")
     assert session.object == "checkout.session"
@@ -44,11 +45,12 @@ def test_create_session_computes_totals_and_keeps_nested_params(
     assert session.currency == "eur"
     assert (session.status, session.payment_status, session.mode) == ("open", "unpaid", "payment")
     assert session.url == f"{standin.api_base}/c/pay/{session.id}"
+    assert session.metadata is not None
     assert session.metadata.to_dict() == {"user_id": "u-1", "lesson_id": "l-1"}
     assert session.client_reference_id == "u-1"
     assert session.customer_email == "learner@example.com"
     assert session.payment_intent is None
-    assert "{CHECKOUT_SESSION_ID}" in session.success_url
+    assert "{CHECKOUT_SESSION_ID}" in str(session.success_url)
     assert before <= session.created <= int(time.time())
     assert session.expires_at == session.created + 24 * 3600
 
@@ -62,10 +64,10 @@ def test_create_session_computes_totals_and_keeps_nested_params(
 def test_retrieve_returns_the_same_session_and_expands_line_items(
     client: stripe.StripeClient,
 ) -> None:
-    created = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    created = create_session(client)
     fetched = client.v1.checkout.sessions.retrieve(created.id, params={"expand": ["line_items"]})
     assert fetched.id == created.id
-    assert fetched.metadata["lesson_id"] == "l-1"
+    assert fetched["metadata"]["lesson_id"] == "l-1"
     assert fetched["line_items"]["data"][0]["price"]["unit_amount"] == 1999
 
     with pytest.raises(stripe.InvalidRequestError) as missing:
@@ -75,10 +77,7 @@ def test_retrieve_returns_the_same_session_and_expands_line_items(
 
 
 def test_list_is_newest_first_and_paginates_with_filters(client: stripe.StripeClient) -> None:
-    ids = [
-        client.v1.checkout.sessions.create(params=session_params()).id  # type: ignore[arg-type]
-        for _ in range(5)
-    ]
+    ids = [create_session(client).id for _ in range(5)]
     client.v1.checkout.sessions.expire(ids[0])
 
     first = client.v1.checkout.sessions.list(params={"limit": 2})
@@ -105,7 +104,8 @@ def test_list_is_newest_first_and_paginates_with_filters(client: stripe.StripeCl
 
 @pytest.mark.anyio
 async def test_async_client_creates_and_expires(client: stripe.StripeClient) -> None:
-    session = await client.v1.checkout.sessions.create_async(params=session_params())  # type: ignore[arg-type]
+    params: Any = session_params()
+    session = await client.v1.checkout.sessions.create_async(params=params)
     expired = await client.v1.checkout.sessions.expire_async(session.id)
     assert expired.status == "expired"
     assert expired.url is None
@@ -131,7 +131,7 @@ def test_missing_required_params_answer_stripe_errors(
     params = session_params()
     del params[drop]
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+        create_session(client, params)
     assert error.value.http_status == 400
     assert error.value.param == param
     assert error.value.code == "parameter_missing"
@@ -144,25 +144,25 @@ def test_nested_required_and_unknown_params_are_named(client: stripe.StripeClien
     no_name = session_params()
     del no_name["line_items"][0]["price_data"]["product_data"]["name"]
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.checkout.sessions.create(params=no_name)  # type: ignore[arg-type]
+        create_session(client, no_name)
     assert error.value.param == "line_items[0][price_data][product_data][name]"
     assert error.value.code == "parameter_missing"
 
     no_quantity = session_params()
     del no_quantity["line_items"][0]["quantity"]
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.checkout.sessions.create(params=no_quantity)  # type: ignore[arg-type]
+        create_session(client, no_quantity)
     assert error.value.param == "line_items[0][quantity]"
 
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.checkout.sessions.create(params=session_params(colour="red"))  # type: ignore[arg-type]
+        create_session(client, colour="red")
     assert error.value.param == "colour"
     assert error.value.code == "parameter_unknown"
 
     bad_amount = session_params()
     bad_amount["line_items"][0]["price_data"]["unit_amount"] = "12.5"
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.checkout.sessions.create(params=bad_amount)  # type: ignore[arg-type]
+        create_session(client, bad_amount)
     assert error.value.code == "parameter_invalid_integer"
 
 
@@ -174,61 +174,47 @@ def test_customer_and_customer_email_are_exclusive_and_customer_must_exist(
     assert client.v1.customers.retrieve(customer.id).email == "a@example.com"
 
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.checkout.sessions.create(params=session_params(customer=customer.id))  # type: ignore[arg-type]
+        create_session(client, customer=customer.id)
     assert error.value.param == "customer_email"
 
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.checkout.sessions.create(
-            params=session_params(customer="cus_missing", customer_email=None)  # type: ignore[arg-type]
-        )
+        create_session(client, customer="cus_missing", customer_email=None)
     assert error.value.code == "resource_missing"
 
-    session = client.v1.checkout.sessions.create(
-        params=session_params(customer=customer.id, customer_email=None)  # type: ignore[arg-type]
-    )
+    session = create_session(client, customer=customer.id, customer_email=None)
     assert session.customer == customer.id
 
 
 def test_expires_at_must_fall_in_stripes_window(client: stripe.StripeClient) -> None:
     now = int(time.time())
-    session = client.v1.checkout.sessions.create(
-        params=session_params(expires_at=now + 3600)  # type: ignore[arg-type]
-    )
+    session = create_session(client, expires_at=now + 3600)
     assert session.expires_at == now + 3600
     for bad in (now + 60, now + 25 * 3600):
         with pytest.raises(stripe.InvalidRequestError) as error:
-            client.v1.checkout.sessions.create(params=session_params(expires_at=bad))  # type: ignore[arg-type]
+            create_session(client, expires_at=bad)
         assert error.value.param == "expires_at"
 
 
-def test_idempotency_key_replays_the_same_session(
-    client: stripe.StripeClient, standin: StandIn
-) -> None:
-    options = {"idempotency_key": "lesson-l-1-user-u-1"}
-    first = client.v1.checkout.sessions.create(params=session_params(), options=options)  # type: ignore[arg-type]
-    again = client.v1.checkout.sessions.create(params=session_params(), options=options)  # type: ignore[arg-type]
+def test_idempotency_key_replays_the_same_session(client: stripe.StripeClient) -> None:
+    first = create_session(client, key="lesson-l-1-user-u-1")
+    again = create_session(client, key="lesson-l-1-user-u-1")
     assert again.id == first.id
     assert again.last_response is not None
     assert again.last_response.headers.get("Idempotent-Replayed") == "true"
+    assert first.last_response is not None
+    assert "Idempotent-Replayed" not in first.last_response.headers
     assert len(client.v1.checkout.sessions.list().data) == 1
 
-    other = client.v1.checkout.sessions.create(
-        params=session_params(),
-        options={"idempotency_key": "another"},  # type: ignore[arg-type]
-    )
+    other = create_session(client, key="another")
     assert other.id != first.id
 
 
 def test_idempotency_key_with_other_params_is_an_idempotency_error(
     client: stripe.StripeClient,
 ) -> None:
-    options = {"idempotency_key": "k-1"}
-    client.v1.checkout.sessions.create(params=session_params(), options=options)  # type: ignore[arg-type]
+    create_session(client, key="k-1")
     with pytest.raises(stripe.IdempotencyError) as error:
-        client.v1.checkout.sessions.create(
-            params=session_params(client_reference_id="u-2"),
-            options=options,  # type: ignore[arg-type]
-        )
+        create_session(client, key="k-1", client_reference_id="u-2")
     assert error.value.http_status == 400
     assert "same parameters" in str(error.value.user_message)
     assert len(client.v1.checkout.sessions.list().data) == 1
@@ -237,10 +223,9 @@ def test_idempotency_key_with_other_params_is_an_idempotency_error(
 def test_rejected_request_is_not_saved_under_its_idempotency_key(
     client: stripe.StripeClient,
 ) -> None:
-    options = {"idempotency_key": "k-2"}
     with pytest.raises(stripe.InvalidRequestError):
-        client.v1.checkout.sessions.create(params=session_params(mode=None), options=options)  # type: ignore[arg-type]
-    session = client.v1.checkout.sessions.create(params=session_params(), options=options)  # type: ignore[arg-type]
+        create_session(client, key="k-2", mode=None)
+    session = create_session(client, key="k-2")
     assert session.status == "open"
 
 
