@@ -42,16 +42,57 @@ def is_supabase(url: str) -> bool:
     return bool(row and row[0])
 
 
-def build(url: str, *, seed: bool = True) -> None:
-    """Apply the platform shim (unless Supabase made the database), every migration, the seed."""
-    files = [*([] if is_supabase(url) else [PLATFORM_SQL]), *migration_files()]
-    if seed and SEED_SQL.exists():
-        files.append(SEED_SQL)
-    for path in files:
-        try:
-            run_sql_file(url, path)
-        except psycopg.Error as exc:
-            raise RuntimeError(f"{path.relative_to(ROOT)} failed: {exc}") from exc
+MIGRATIONS_TABLE_SQL = """
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.schema_migrations (
+  version text primary key,
+  statements text[],
+  name text
+);
+"""
+
+
+def applied_versions(url: str) -> set[str]:
+    """Versions recorded where the Supabase CLI records them."""
+    with psycopg.connect(url) as conn:
+        conn.execute(MIGRATIONS_TABLE_SQL)
+        rows = conn.execute("select version from supabase_migrations.schema_migrations")
+        return {str(row[0]) for row in rows}
+
+
+def apply_migration(url: str, path: Path) -> None:
+    """Apply one migration and record its version in one transaction, as `supabase db push` does."""
+    version, _, name = path.stem.partition("_")
+    with psycopg.connect(url, autocommit=False) as conn:
+        conn.execute(path.read_text())  # trusted project file
+        conn.execute(
+            "insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)",
+            (version, name),
+        )
+
+
+def build(url: str, *, seed: bool = True) -> list[Path]:
+    """Bring `url` up to date and return the migrations applied.
+
+    The platform shim (unless Supabase made the database), every migration not yet recorded,
+    in name order, then the seed. Safe to run again.
+    """
+    step = PLATFORM_SQL
+    try:
+        if not is_supabase(url):
+            run_sql_file(url, PLATFORM_SQL)
+        done = applied_versions(url)
+        pending = [p for p in migration_files() if p.stem.partition("_")[0] not in done]
+        for step in pending:
+            apply_migration(url, step)
+        if seed and SEED_SQL.exists():
+            step = SEED_SQL
+            run_sql_file(url, SEED_SQL)
+    except psycopg.Error as exc:
+        raise RuntimeError(
+            f"building the database failed at {step.relative_to(ROOT)}: {exc}"
+        ) from exc
+    return pending
 
 
 def with_database(url: str, dbname: str) -> str:
