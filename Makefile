@@ -39,6 +39,9 @@ test: install ## every check: linters, pgTAP, pytest (TEST_DATABASE_URL, default
 dev: install ## the whole shop offline: Postgres, Stripe stand-in, sidecar (Ctrl-C stops)
 	@$(UV) run devstack up
 
+bench: install ## benchmarks: ratios measured side by side on a throwaway database
+	@$(UV) run python -m bench
+
 lint: install-python ## sqlfluff, ruff, mypy only
 	@$(UV) run python -m devstack.check --only lint
 
