@@ -148,7 +148,7 @@ class Dispatcher:
                 delivery.url, content=delivery.body.encode(), headers=headers
             )
             status = response.status_code
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"
         ok = status is not None and 200 <= status < 300
         will_retry = not ok and not duplicate and delivery.attempt <= len(self.retry_delays)

@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from devstack.stripe import objects
 from devstack.stripe.config import StandInConfig
@@ -87,6 +88,9 @@ class Ledger:
         description: str | None = None,
         metadata: Obj | None = None,
     ) -> Endpoint:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise StripeError.invalid(f"Invalid URL: {url}", param="url", code="url_invalid")
         obj = objects.webhook_endpoint(
             created=self.now(),
             url=url,

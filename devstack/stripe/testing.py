@@ -34,6 +34,7 @@ webhooks finish quickly. The helper is synchronous; from async tests call it via
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -160,7 +161,8 @@ def running_standin(
     """Serve a fresh stand-in on a free 127.0.0.1 port until the block ends.
 
     `webhook_endpoints` are `(url, secret)` pairs receiving every event; `config`, when
-    given, replaces everything but the public address (which must be the chosen port's).
+    given, replaces them and `retry_delays` (its `public_base` becomes the chosen port's, and
+    `api_key` one of its `api_keys` if it restricts them).
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -170,7 +172,9 @@ def running_standin(
         webhook_endpoints=tuple(WebhookTarget(url, secret) for url, secret in webhook_endpoints),
         retry_delays=retry_delays,
     )
-    app = create_app(StandInConfig(**{**vars(base_config), "public_base": base}))
+    app = create_app(dataclasses.replace(base_config, public_base=base))
+    if base_config.api_keys and api_key not in base_config.api_keys:
+        api_key = base_config.api_keys[0]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
