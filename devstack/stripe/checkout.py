@@ -193,6 +193,10 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
                 "from Checkout Session creation.",
                 param="expires_at",
             )
+    for_intent = {
+        "metadata": metadata(intent_data.get("metadata"), "payment_intent_data[metadata]"),
+        "description": intent_data.get("description") or None,
+    }
     session = objects.checkout_session(
         created=now,
         expires_at=expires_at,
@@ -204,10 +208,7 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
     )
     ledger.sessions[session["id"]] = session
     ledger.line_items[session["id"]] = items
-    ledger.intent_data[session["id"]] = {
-        "metadata": metadata(intent_data.get("metadata"), "payment_intent_data[metadata]"),
-        "description": intent_data.get("description") or None,
-    }
+    ledger.intent_data[session["id"]] = for_intent
     return session
 
 

@@ -46,6 +46,7 @@ class IdempotentResult:
     params: Any
     status: int
     body: bytes
+    request_id: str
 
 
 class Ledger:

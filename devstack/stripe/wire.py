@@ -38,7 +38,7 @@ def json_response(
     *,
     status: int = 200,
     request_id: str | None = None,
-    replayed: bool = False,
+    replayed_from: str | None = None,
 ) -> Response[bytes]:
     headers = {
         "Request-Id": request_id or objects.new_id("req_", 14),
@@ -46,8 +46,9 @@ def json_response(
     }
     if key := request.headers.get("idempotency-key"):
         headers["Idempotency-Key"] = key
-    if replayed:
+    if replayed_from:
         headers["Idempotent-Replayed"] = "true"
+        headers["Original-Request"] = replayed_from
     content = body if isinstance(body, bytes) else json.dumps(body, indent=2).encode()
     return Response(
         content=content, status_code=status, media_type="application/json", headers=headers
@@ -169,14 +170,19 @@ async def run_post(
                         f"'{key}' if you meant to execute a different request.",
                     )
                 return json_response(
-                    ledger, request, saved.body, status=saved.status, replayed=True
+                    ledger, request, saved.body, status=saved.status, replayed_from=saved.request_id
                 )
         result = operation(params, RequestContext(request_id=request_id, idempotency_key=key))
         body = json.dumps(expanded(ledger, result, expand_list(params)), indent=2).encode()
         if key:
             # Like Stripe, only requests that ran are saved: a rejected one may be retried.
             ledger.idempotency[(api_key, key)] = IdempotentResult(
-                method="POST", path=request.url.path, params=params, status=status, body=body
+                method="POST",
+                path=request.url.path,
+                params=params,
+                status=status,
+                body=body,
+                request_id=request_id,
             )
     return json_response(ledger, request, body, status=status, request_id=request_id)
 

@@ -159,6 +159,11 @@ def test_nested_required_and_unknown_params_are_named(client: stripe.StripeClien
     assert error.value.param == "colour"
     assert error.value.code == "parameter_unknown"
 
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        create_session(client, payment_intent_data={"metadata": {"lesson": {"id": "l-1"}}})
+    assert error.value.param == "payment_intent_data[metadata][lesson]"
+    assert client.v1.checkout.sessions.list().data == []  # a rejected request changes nothing
+
     bad_amount = session_params()
     bad_amount["line_items"][0]["price_data"]["unit_amount"] = "12.5"
     with pytest.raises(stripe.InvalidRequestError) as error:
@@ -202,6 +207,7 @@ def test_idempotency_key_replays_the_same_session(client: stripe.StripeClient) -
     assert again.last_response is not None
     assert again.last_response.headers.get("Idempotent-Replayed") == "true"
     assert first.last_response is not None
+    assert again.last_response.headers["Original-Request"] == first.last_response.request_id
     assert "Idempotent-Replayed" not in first.last_response.headers
     assert len(client.v1.checkout.sessions.list().data) == 1
 
