@@ -32,6 +32,7 @@ def open_database(settings: Settings) -> PsycopgDatabase:
         min_size=settings.database_pool_min,
         max_size=settings.database_pool_max,
         prepare_threshold=settings.database_prepare_threshold,
+        timeout=settings.database_pool_timeout,
     )
 
 

@@ -32,6 +32,8 @@ class Settings:
     log_level: str = "INFO"
     database_pool_min: int = 1
     database_pool_max: int = 10
+    # Seconds a request waits for a database connection before answering 503.
+    database_pool_timeout: float = 5.0
     # None turns prepared statements off, which transaction poolers (Supavisor on 6543,
     # PgBouncer) require; an integer turns them on after that many executions.
     database_prepare_threshold: int | None = None
@@ -96,6 +98,7 @@ class Settings:
             log_level=(optional("LOG_LEVEL") or "INFO").upper(),
             database_pool_min=integer("DATABASE_POOL_MIN", 1),
             database_pool_max=integer("DATABASE_POOL_MAX", 10),
+            database_pool_timeout=float(integer("DATABASE_POOL_TIMEOUT", 5)),
             database_prepare_threshold=(
                 None
                 if threshold is None or threshold.lower() == "none"

@@ -1,7 +1,10 @@
 """Fixtures for the sidecar: a real database (as service_role), signed webhooks, learners' tokens.
 
-The app runs in-process under Litestar's AsyncTestClient, on the test's own event loop, so the
-psycopg pool and the requests share one loop. Stripe objects in hand-made events are Stripe's
+The app runs in-process on the test's own event loop: its lifespan (psycopg pool, Stripe client)
+is entered directly and requests go through httpx's ASGI transport, so the pool and the requests
+share one loop and concurrent requests really are concurrent. (Litestar's AsyncTestClient runs
+the app in a separate portal thread and serves one request at a time, which would make the
+concurrency tests below prove nothing.) Stripe objects in hand-made events are Stripe's
 own examples (`devstack/stripe/fixtures/fixtures3.json`) with fields overridden.
 """
 
@@ -20,11 +23,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import httpx
 import jwt
 import psycopg
 import pytest
 import uvicorn
-from litestar.testing import AsyncTestClient
 from psycopg import conninfo
 
 from devstack.stripe.objects import template
@@ -45,7 +48,7 @@ LESSON_WEBHOOKS = uuid.UUID("00000000-0000-4000-8000-000000000004")  # 1900 usd
 LESSON_FREE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 LESSON_UNPUBLISHED = uuid.UUID("00000000-0000-4000-8000-000000000007")
 
-Client = AsyncTestClient[Any]
+Client = httpx.AsyncClient
 
 
 def as_service_role(url: str) -> str:
@@ -55,7 +58,7 @@ def as_service_role(url: str) -> str:
     return conninfo.make_conninfo(**params)  # type: ignore[arg-type]
 
 
-def make_settings(database_url: str, **overrides: Any) -> Settings:
+def make_settings(database_url: str, /, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "stripe_secret_key": "sk_test_sidecar",
         "stripe_webhook_secret": WEBHOOK_SECRET,
@@ -78,7 +81,12 @@ def settings(database_url: str) -> Settings:
 async def running_client(
     settings: Settings, database: Database | None = None
 ) -> AsyncIterator[Client]:
-    async with AsyncTestClient(create_app(settings, database=database)) as client:
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with (
+        app.lifespan(),
+        Client(transport=transport, base_url="http://sidecar.test") as client,
+    ):
         yield client
 
 
