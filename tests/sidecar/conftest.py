@@ -268,7 +268,7 @@ def signed(event_obj: dict[str, Any], **kwargs: Any) -> tuple[bytes, dict[str, s
     }
 
 
-async def deliver(client: Client, event_obj: dict[str, Any]) -> Any:
+async def deliver(client: Client, event_obj: dict[str, Any]) -> httpx.Response:
     payload, headers = signed(event_obj)
     return await client.post("/v1/webhooks/stripe", content=payload, headers=headers)
 
