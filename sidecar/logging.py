@@ -11,6 +11,7 @@ import re
 import sys
 import time
 import uuid
+from typing import TextIO
 
 import structlog
 from litestar.enums import ScopeType
@@ -23,8 +24,8 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = structlog.get_logger("sidecar.access")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """structlog → JSON lines on stdout; the standard library (uvicorn, psycopg) to the same."""
+def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
+    """structlog → JSON lines on `stream`; the standard library (uvicorn, psycopg) to the same."""
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -38,10 +39,10 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processor=structlog.processors.JSONRenderer(),

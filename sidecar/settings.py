@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 
 class SettingsError(Exception):
@@ -62,7 +62,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from `environ`, or from os.environ after reading `.env` when present."""
         if environ is None:
-            load_dotenv(override=False)
+            # the working directory's .env (not one found beside this module); real
+            # environment variables win over it
+            load_dotenv(find_dotenv(usecwd=True), override=False)
             environ = os.environ
 
         def optional(name: str) -> str | None:

@@ -1,0 +1,282 @@
+"""The whole flow over real sockets: sidecar under uvicorn, Stripe stand-in delivering webhooks.
+
+The stand-in signs and delivers events exactly as Stripe does (retries, duplicates, shuffling),
+so these tests prove the sidecar and SQL together, not a hand-made event.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx
+import pytest
+import stripe
+
+from devstack.stripe.testing import StandIn, running_standin
+from sidecar.app import open_database
+from sidecar.db import PsycopgDatabase
+from sidecar.payments import make_stripe_client
+from sidecar.reconcile import reconcile, since_now
+from sidecar.settings import Settings
+from tests.sidecar.conftest import (
+    LESSON_JOINS,
+    LESSON_RLS,
+    WEBHOOK_SECRET,
+    as_service_role,
+    bearer,
+    make_settings,
+    purchase_count,
+    purchase_status,
+    query,
+    running_client,
+    running_sidecar,
+)
+from tests.sidecar.proxy import CuttableProxy
+
+Attempts = list[dict[str, Any]]
+WEBHOOK_PATH = "/v1/webhooks/stripe"
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A stand-in of this test's own, retrying a little more patiently than the default."""
+    with running_standin(retry_delays=(0.2, 0.4, 0.8, 1.6, 3.2)) as server:
+        yield server
+
+
+def sidecar_settings(database_url: str, standin: StandIn, /, **overrides: Any) -> Settings:
+    return make_settings(
+        database_url,
+        stripe_api_base=standin.api_base,
+        stripe_secret_key=standin.api_key,
+        **overrides,
+    )
+
+
+def open_checkout(base: str, learner: uuid.UUID, lesson: uuid.UUID) -> dict[str, Any]:
+    response = httpx.post(
+        f"{base}/v1/checkout/sessions", json={"lesson_id": str(lesson)}, headers=bearer(learner)
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def delivered(event_type: str, times: int = 1) -> Callable[[Attempts], bool]:
+    def predicate(attempts: Attempts) -> bool:
+        return sum(1 for a in attempts if a["event_type"] == event_type and a["ok"]) >= times
+
+    return predicate
+
+
+def payment_intent_of(database_url: str, session_id: str) -> str:
+    rows = query(
+        database_url,
+        "select stripe_payment_intent_id from public.checkout_sessions where id = %s",
+        (session_id,),
+    )
+    return str(rows[0][0])
+
+
+def test_pay_then_refund(database_url: str, standin: StandIn, learner: uuid.UUID) -> None:
+    with running_sidecar(sidecar_settings(database_url, standin)) as base:
+        standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        session = open_checkout(base, learner, LESSON_JOINS)
+        assert standin.control.pay(session["id"]).status_code == 303
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed"))
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+        status = httpx.get(f"{base}/v1/checkout/sessions/{session['id']}", headers=bearer(learner))
+        assert status.json()["owned"] is True
+
+        stripe_client = standin.stripe_client()
+        payment_intent = payment_intent_of(database_url, session["id"])
+        stripe_client.v1.refunds.create({"payment_intent": payment_intent})
+        standin.control.wait_for_deliveries(delivered("charge.refunded"))
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "refunded"
+
+        # Refunded: the lesson can be bought again, and the repurchase revives the row. (Stripe
+        # times are whole seconds; a later second keeps the repurchase after the refund.)
+        standin.control.advance_clock(2)
+        again = open_checkout(base, learner, LESSON_JOINS)
+        assert again["id"] != session["id"]
+        standin.control.pay(again["id"])
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed", times=2))
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+        assert purchase_count(database_url, learner) == 1
+    assert all(a["ok"] for a in standin.control.deliveries())
+
+
+def test_delayed_payment_is_pending_until_it_succeeds(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    with running_sidecar(sidecar_settings(database_url, standin)) as base:
+        standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        session = open_checkout(base, learner, LESSON_RLS)
+        standin.control.pay_delayed(session["id"])
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed"))
+        assert purchase_status(database_url, learner, LESSON_RLS) is None
+        standin.control.delayed_succeed(session["id"])
+        standin.control.wait_for_deliveries(delivered("checkout.session.async_payment_succeeded"))
+        assert purchase_status(database_url, learner, LESSON_RLS) == "paid"
+
+
+def test_two_replicas_duplicated_shuffled_deliveries_one_purchase(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    settings = sidecar_settings(database_url, standin)
+    with running_sidecar(settings) as first, running_sidecar(settings) as second:
+        for base in (first, second):
+            standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        standin.control.set_delivery(duplicate=True, shuffle=True)
+        session = open_checkout(first, learner, LESSON_JOINS)
+        standin.control.pay(session["id"])
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed", times=4))
+    assert purchase_count(database_url, learner) == 1
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+    outcomes = query(
+        database_url,
+        "select outcome from public.stripe_events where checkout_session_id = %s "
+        "and type = 'checkout.session.completed'",
+        (session["id"],),
+    )
+    assert outcomes == [("recorded",)]
+
+
+def test_webhook_refused_while_the_database_is_down_is_recorded_on_retry(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    with CuttableProxy.in_front_of(database_url) as proxy:
+        settings = sidecar_settings(
+            database_url,
+            standin,
+            database_url=as_service_role(proxy.url_through(database_url)),
+            database_pool_timeout=0.5,
+        )
+        with running_sidecar(settings) as base:
+            standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+            session = open_checkout(base, learner, LESSON_JOINS)
+            proxy.cut()
+            standin.control.pay(session["id"])
+            attempts = standin.control.wait_for_deliveries(
+                lambda attempts: any(a["status"] == 503 for a in attempts)
+            )
+            refused = [a for a in attempts if a["status"] == 503]
+            assert all(a["will_retry"] for a in refused)
+            assert purchase_status(database_url, learner, LESSON_JOINS) is None
+            proxy.restore()
+            standin.control.wait_for_deliveries(delivered("checkout.session.completed"))
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
+# --- reconcile ---------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_reconcile_records_paid_sessions_whose_webhooks_never_came(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    # No webhook endpoint at all: only reconcile can learn of the payment.
+    settings = sidecar_settings(database_url, standin)
+    async with running_client(settings) as client:
+        created = await client.post(
+            "/v1/checkout/sessions", json={"lesson_id": str(LESSON_JOINS)}, headers=bearer(learner)
+        )
+        unpaid = await client.post(
+            "/v1/checkout/sessions", json={"lesson_id": str(LESSON_RLS)}, headers=bearer(learner)
+        )
+        session_id = created.json()["id"]
+        await anyio.to_thread.run_sync(standin.control.pay, session_id)
+        assert purchase_status(database_url, learner, LESSON_JOINS) is None
+
+        lines: list[str] = []
+        async with reconcile_tools(settings) as (stripe_client, database):
+            first = await reconcile(stripe_client, database, five_minutes_ago(), lines.append)
+        assert first.fixed == 1
+        assert lines == [
+            f"fixed {session_id}: purchase recorded (user {learner}, lesson {LESSON_JOINS})"
+        ]
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+        assert unpaid.status_code == 201  # listed, but not paid: left alone
+
+        again: list[str] = []
+        async with reconcile_tools(settings) as (stripe_client, database):
+            second = await reconcile(stripe_client, database, five_minutes_ago(), again.append)
+        assert (second.fixed, again) == (0, [])
+        assert second.paid >= 1
+    assert purchase_count(database_url, learner) == 1
+
+
+def five_minutes_ago() -> datetime:
+    return since_now(timedelta(minutes=5))
+
+
+@asynccontextmanager
+async def reconcile_tools(
+    settings: Settings,
+) -> AsyncIterator[tuple[stripe.StripeClient, PsycopgDatabase]]:
+    """What `sidecar reconcile` builds from settings: a Stripe client and an open database."""
+    database = open_database(settings)
+    http_client = stripe.HTTPXClient()
+    await database.open()
+    try:
+        yield make_stripe_client(settings, http_client), database
+    finally:
+        await database.close()
+        await http_client.close_async()  # type: ignore[no-untyped-call]
+
+
+def test_reconcile_command_prints_fixes_and_a_summary(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    settings = sidecar_settings(database_url, standin)
+    with running_sidecar(settings) as base:
+        session = open_checkout(base, learner, LESSON_JOINS)
+    standin.control.pay(session["id"])
+    env = {
+        **os.environ,
+        "STRIPE_SECRET_KEY": standin.api_key,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": standin.api_base,
+        "SITE_URL": "http://shop.test:3000",
+        "DATABASE_URL": settings.database_url or "",
+        "SUPABASE_JWT_SECRET": "unused-here",
+    }
+    command = [sys.executable, "-m", "sidecar.cli", "reconcile", "--since", "1h"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert f"fixed {session['id']}: purchase recorded" in first.stdout
+    assert "1 fixed" in first.stdout
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert "fixed cs_" not in second.stdout
+    assert " 0 fixed" in second.stdout
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
+def test_cli_names_a_missing_variable_and_exits_2() -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STRIPE_", "SITE_", "DATABASE_", "SUPABASE_"))
+    }
+    env["PWD"] = "/"  # no .env to read
+    result = subprocess.run(
+        [sys.executable, "-m", "sidecar.cli", "reconcile"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",  # no .env there to fill the gap
+    )
+    assert result.returncode == 2
+    assert "STRIPE_SECRET_KEY is not set" in result.stderr
