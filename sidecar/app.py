@@ -18,6 +18,7 @@ from sidecar.dependencies import DEPENDENCIES
 from sidecar.errors import EXCEPTION_HANDLERS
 from sidecar.health import HealthController
 from sidecar.logging import request_context_middleware
+from sidecar.openapi import ClosedStructSchemaPlugin
 from sidecar.payments import make_stripe_client
 from sidecar.settings import Settings, SettingsError
 from sidecar.webhooks import WebhookController
@@ -58,11 +59,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 await app.state.database.close()
             await http_client.close_async()  # type: ignore[no-untyped-call]
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[CheckoutController, WebhookController, HealthController],
         dependencies=DEPENDENCIES,
+        plugins=[ClosedStructSchemaPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[request_context_middleware],
         lifespan=[lifespan],
         state=State({"settings": settings, "token_verifier": verifier}),
         openapi_config=OpenAPIConfig(
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             version="1.0.0",
             description="Creates Stripe Checkout Sessions and applies verified Stripe webhooks.",
             path="/schema",
+            use_handler_docstrings=True,
             components=Components(
                 security_schemes={
                     "bearerAuth": SecurityScheme(
@@ -82,3 +84,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             ),
         ),
     )
+    # Outermost, around Litestar's router too: unknown routes and 405s get a request id and an
+    # access log line like everything else (route-level middleware never sees those).
+    app.asgi_handler = request_context_middleware(app.asgi_handler)
+    return app

@@ -1,0 +1,166 @@
+"""Health, routing errors, request ids, logs and the OpenAPI document."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+
+import httpx
+import pytest
+import structlog
+
+from sidecar.errors import DatabaseUnavailable
+from sidecar.logging import configure_logging
+from sidecar.settings import Settings
+from tests.sidecar.conftest import (
+    LESSON_JOINS,
+    Client,
+    bearer,
+    checkout_session,
+    deliver,
+    event,
+    running_client,
+    running_sidecar,
+    signature_header,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+class ScriptedDatabase:
+    """A `Database` whose every call answers `answer` (or raises it): for paths real SQL
+    cannot be made to take on demand."""
+
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+        self.calls: list[str] = []
+
+    async def rpc(self, name: str, args: Mapping[str, object]) -> object:
+        self.calls.append(name)
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+    async def ping(self) -> None:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+
+
+async def test_liveness_and_readiness(client: Client) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_readiness_is_503_when_the_database_is_down(settings: Settings) -> None:
+    async with running_client(settings, ScriptedDatabase(DatabaseUnavailable())) as client:
+        live = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    assert live.status_code == 200
+    assert ready.status_code == 503
+    assert ready.json()["error"]["code"] == "database_unavailable"
+
+
+async def test_unknown_route_and_wrong_method_use_the_error_shape(client: Client) -> None:
+    missing = await client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"code": "not_found", "message": "No such route."}}
+    wrong = await client.get("/v1/webhooks/stripe")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in wrong.headers["allow"]
+
+
+async def test_unexpected_errors_are_500_without_the_exception_text(settings: Settings) -> None:
+    broken = ScriptedDatabase(RuntimeError("password=hunter2 in a driver message"))
+    async with running_client(settings, broken) as client:
+        response = await client.post(
+            "/v1/checkout/sessions",
+            json={"lesson_id": str(LESSON_JOINS)},
+            headers=bearer(uuid.uuid4()),
+        )
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
+    }
+    assert "hunter2" not in response.text
+
+
+async def test_event_sql_could_not_apply_is_500_so_stripe_retries(settings: Settings) -> None:
+    # handle_stripe_event keeps such an event with outcome 'error' and processes it again
+    # on redelivery; a 2xx here would stop Stripe from ever redelivering it.
+    database = ScriptedDatabase("error")
+    paid = event(
+        "checkout.session.completed", checkout_session(user_id=uuid.uuid4(), lesson_id=LESSON_JOINS)
+    )
+    async with running_client(settings, database) as client:
+        response = await deliver(client, paid)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "event_not_processed"
+    assert database.calls == ["handle_stripe_event"]
+
+
+async def test_request_id_is_honoured_or_made(client: Client) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "req-from-the-edge-42"})
+    assert given.headers["x-request-id"] == "req-from-the-edge-42"
+    made = await client.get("/healthz")
+    assert len(made.headers["x-request-id"]) == 32
+    forged = await client.get("/healthz", headers={"X-Request-ID": 'x" injected="1'})
+    assert forged.headers["x-request-id"] != 'x" injected="1'
+    errored = await client.get("/v1/nothing", headers={"X-Request-ID": "abc"})
+    assert errored.headers["x-request-id"] == "abc"
+
+
+async def test_openapi_documents_every_route_with_operation_ids(client: Client) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    operations = {
+        operation["operationId"]: (path, method)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    assert operations == {
+        "createCheckoutSession": ("/v1/checkout/sessions", "post"),
+        "getCheckoutSession": ("/v1/checkout/sessions/{session_id}", "get"),
+        "receiveStripeEvent": ("/v1/webhooks/stripe", "post"),
+        "liveness": ("/healthz", "get"),
+        "readiness": ("/readyz", "get"),
+    }
+    create = schema["paths"]["/v1/checkout/sessions"]["post"]
+    assert create["description"] == (
+        "Open a Checkout Session for one lesson, or hand back the learner's open one."
+    )
+    assert set(create["responses"]) >= {"200", "201", "401", "404", "409", "422", "502", "503"}
+    assert schema["components"]["schemas"]["CheckoutRequest"]["required"] == ["lesson_id"]
+
+
+def test_oversized_webhook_streamed_without_content_length_is_413(settings: Settings) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 65536
+
+    with running_sidecar(settings) as base:
+        response = httpx.post(
+            f"{base}/v1/webhooks/stripe",
+            content=chunks(),
+            headers={"Stripe-Signature": signature_header(b"")},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_logs_are_json_lines_with_the_request_context() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id="r-1"):
+            structlog.get_logger("sidecar.test").info(
+                "webhook_handled", event_id="evt_1", outcome="recorded", duration_ms=1.5
+            )
+    finally:
+        structlog.reset_defaults()
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["event"] == "webhook_handled"
+    assert line["request_id"] == "r-1"
+    assert (line["event_id"], line["outcome"], line["level"]) == ("evt_1", "recorded", "info")
+    assert "timestamp" in line
