@@ -33,6 +33,7 @@ from sidecar.errors import (
     NotAuthenticated,
     NotFound,
     PaymentProviderError,
+    ServiceUnavailable,
     SidecarError,
     error_responses,
 )
@@ -142,6 +143,7 @@ class CheckoutController(Controller):
     @post(
         operation_id="createCheckoutSession",
         status_code=201,
+        response_description="A new Checkout Session: send the learner to its url",
         responses={
             200: ResponseSpec(
                 CheckoutSessionLink, description="The learner's open session, reused"
@@ -156,6 +158,7 @@ class CheckoutController(Controller):
                 CheckoutConflict,
                 PaymentPending,
                 PaymentProviderError,
+                ServiceUnavailable,
                 DatabaseUnavailable,
             ),
         },
@@ -231,7 +234,11 @@ class CheckoutController(Controller):
         "/{session_id:str}",
         operation_id="getCheckoutSession",
         responses=error_responses(
-            NotAuthenticated, NotFound, PaymentProviderError, DatabaseUnavailable
+            NotAuthenticated,
+            NotFound,
+            PaymentProviderError,
+            ServiceUnavailable,
+            DatabaseUnavailable,
         ),
     )
     async def read_session(

@@ -43,6 +43,8 @@ class SidecarError(Exception):
     status_code: ClassVar[int] = HTTP_500_INTERNAL_SERVER_ERROR
     code: ClassVar[str] = "internal_error"
     message: ClassVar[str] = "Something went wrong on our side."
+    # Every code this class is raised with (documented in OpenAPI); `code` is the default.
+    codes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.detail = ErrorDetail(code=code or self.code, message=message or self.message)
@@ -52,12 +54,14 @@ class SidecarError(Exception):
 class NotAuthenticated(SidecarError):
     status_code = 401
     code = "invalid_token"
+    codes = ("missing_token", "invalid_token", "token_expired", "unknown_user")
     message = "A valid Supabase access token is required."
 
 
 class NotFound(SidecarError):
     status_code = 404
     code = "not_found"
+    codes = ("unknown_lesson", "checkout_session_not_found")
     message = "Not found."
 
 
@@ -88,6 +92,7 @@ class BadRequest(SidecarError):
 class BadSignature(SidecarError):
     status_code = 400
     code = "bad_signature"
+    codes = ("missing_signature", "bad_signature", "invalid_payload")
     message = "The Stripe-Signature header does not match this payload."
 
 
@@ -106,11 +111,13 @@ class PaymentProviderError(SidecarError):
 class ServiceUnavailable(SidecarError):
     status_code = 503
     code = "service_unavailable"
+    codes = ("jwks_unavailable",)
     message = "A service the sidecar depends on is unavailable; try again shortly."
 
 
 class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
+    codes = ("database_unavailable",)
     message = "The database cannot be reached right now; try again shortly."
 
 
@@ -167,7 +174,7 @@ def error_responses(*errors: type[SidecarError]) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the errors a handler can answer with (one per status code)."""
     by_status: dict[int, list[str]] = {}
     for error in errors:
-        by_status.setdefault(error.status_code, []).append(error.code)
+        by_status.setdefault(error.status_code, []).extend(error.codes or (error.code,))
     return {
         status: ResponseSpec(
             data_container=ErrorBody,
