@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         route_handlers=[CheckoutController, WebhookController, HealthController],
         dependencies=DEPENDENCIES,
         plugins=[ClosedStructSchemaPlugin()],
+        # logs are configured once by the process (sidecar.logging), not by each app
+        logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         state=State({"settings": settings, "token_verifier": verifier}),
