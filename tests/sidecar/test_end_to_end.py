@@ -116,6 +116,22 @@ def test_pay_then_refund(database_url: str, standin: StandIn, learner: uuid.UUID
     assert all(a["ok"] for a in standin.control.deliveries())
 
 
+def test_dispute_takes_access_away_and_a_won_dispute_gives_it_back(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    with running_sidecar(sidecar_settings(database_url, standin)) as base:
+        standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        session = open_checkout(base, learner, LESSON_JOINS)
+        standin.control.pay(session["id"])
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed"))
+        dispute = standin.control.dispute(payment_intent_of(database_url, session["id"]))
+        standin.control.wait_for_deliveries(delivered("charge.dispute.created"))
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "disputed"
+        standin.control.close_dispute(dispute["id"], won=True)
+        standin.control.wait_for_deliveries(delivered("charge.dispute.closed"))
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
 def test_delayed_payment_is_pending_until_it_succeeds(
     database_url: str, standin: StandIn, learner: uuid.UUID
 ) -> None:

@@ -19,6 +19,7 @@ from tests.sidecar.conftest import (
     LESSON_JOINS,
     Client,
     as_service_role,
+    bearer,
     checkout_session,
     deliver,
     event,
@@ -140,6 +141,20 @@ async def wait_for_waiting_query(database_url: str) -> None:
             return
         await anyio.sleep(0.02)
     raise TimeoutError("the sidecar's query never waited on the lock")
+
+
+async def test_checkout_while_the_database_is_down_is_503(
+    database_url: str, proxy: CuttableProxy, learner: uuid.UUID
+) -> None:
+    proxy.cut()
+    async with running_client(through_proxy(database_url, proxy)) as client:
+        response = await client.post(
+            "/v1/checkout/sessions", json={"lesson_id": str(LESSON_JOINS)}, headers=bearer(learner)
+        )
+        status = await client.get("/v1/checkout/sessions/cs_test_x", headers=bearer(learner))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+    assert status.status_code == 503
 
 
 async def test_database_down_at_start_up_still_serves_liveness(
