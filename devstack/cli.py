@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,7 +27,7 @@ import psycopg
 from dotenv import dotenv_values
 
 from devstack import database
-from devstack.cluster import ClusterError, PrivateCluster
+from devstack.cluster import DEFAULT_PORT, ClusterError, PrivateCluster
 
 ENV_FILE = database.ROOT / ".env"
 ENV_EXAMPLE = database.ROOT / ".env.example"
@@ -55,13 +56,19 @@ class Service:
     process: subprocess.Popen[str] | None = None
 
 
-def load_env() -> dict[str, str]:
+def load_env(env_file: Path = ENV_FILE) -> dict[str, str]:
     """`.env` (made from `.env.example` the first time) under whatever the shell already set."""
-    if not ENV_FILE.exists():
-        shutil.copyfile(ENV_EXAMPLE, ENV_FILE)
-        print(f"devstack: created {ENV_FILE.name} from {ENV_EXAMPLE.name}")
-    values = {k: v for k, v in dotenv_values(ENV_FILE).items() if v is not None}
+    if not env_file.exists():
+        shutil.copyfile(ENV_EXAMPLE, env_file)
+        print(f"devstack: created {env_file.name} from {ENV_EXAMPLE.name}")
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
     return {**values, **{k: v for k, v in os.environ.items() if k in values}}
+
+
+def private_cluster(env: dict[str, str]) -> PrivateCluster:
+    """The private cluster, where DEVSTACK_DIR and DEVSTACK_DB_PORT (if set) put it."""
+    state = Path(env.get("DEVSTACK_DIR") or database.ROOT / ".devstack")
+    return PrivateCluster(state / "postgres", int(env.get("DEVSTACK_DB_PORT") or DEFAULT_PORT))
 
 
 def port_of(url: str) -> int:
@@ -148,9 +155,9 @@ def services(env: dict[str, str], database_url: str) -> list[Service]:
     ]
 
 
-def up() -> int:
-    env = load_env()
-    cluster = PrivateCluster()
+def up(env_file: Path) -> int:
+    env = load_env(env_file)
+    cluster = private_cluster(env)
     try:
         database_url = prepare_database(env, cluster)
     except (ClusterError, RuntimeError, psycopg.Error) as exc:
@@ -230,18 +237,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="devstack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--env-file", type=Path, default=ENV_FILE, help="default: .env")
     sub.add_parser("up", help="run the whole shop offline in the foreground")
     sub.add_parser("db", help="start the private Postgres and bring it up to date, then exit")
     sub.add_parser("stop-db", help="stop the private Postgres")
     args = parser.parse_args(argv)
     if args.command == "up":
-        return up()
-    cluster = PrivateCluster()
+        return up(args.env_file)
+    env = load_env(args.env_file)
+    cluster = private_cluster(env)
     if args.command == "stop-db":
         cluster.stop()
         return 0
     try:
-        url = prepare_database(load_env(), cluster)
+        url = prepare_database(env, cluster)
     except (ClusterError, RuntimeError, psycopg.Error) as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1

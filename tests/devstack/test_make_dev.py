@@ -1,0 +1,185 @@
+"""`make dev` brings the whole shop up offline: a learner can buy a lesson end to end.
+
+Runs `devstack up` as `make dev` does, on free ports and a private cluster of its own, then
+drives one purchase through it: the sidecar opens a Checkout Session at the Stripe stand-in,
+the learner pays on the hosted page, the stand-in delivers the signed webhook to the sidecar,
+and SQL records the purchase. Ctrl-C (SIGINT) must stop every part.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import jwt
+import psycopg
+import pytest
+
+from devstack import database
+from devstack.cluster import PrivateCluster
+
+JOINS = "00000000-0000-4000-8000-000000000002"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Devstack:
+    process: subprocess.Popen[str]
+    output: list[str]
+    env: dict[str, str]
+    cluster: PrivateCluster
+
+    @property
+    def sidecar(self) -> str:
+        return f"http://127.0.0.1:{self.env['PORT']}"
+
+
+def read_lines(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.put(line)
+
+
+@pytest.fixture(scope="module")
+def devstack() -> Iterator[Devstack]:
+    if shutil.which("pg_config") is None and not Path("/usr/lib/postgresql").exists():
+        pytest.skip("no Postgres server binaries on this machine for the private cluster")
+    state = Path(tempfile.mkdtemp(prefix="test-", dir=database.ROOT / ".devstack"))
+    env_file = state / ".env"
+    overrides = {
+        "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",
+        "PORT": str(free_port()),
+        "DEVSTACK_DIR": str(state),
+        "DEVSTACK_DB_PORT": str(free_port()),
+    }
+    lines_in = [
+        line
+        for line in (database.ROOT / ".env.example").read_text().splitlines()
+        if line.partition("=")[0] not in overrides
+    ]
+    env_file.write_text("\n".join([*lines_in, *(f"{k}={v}" for k, v in overrides.items())]) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", *overrides)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.cli", "--env-file", str(env_file), "up"],
+        cwd=database.ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=read_lines, args=(process, lines), daemon=True).start()
+    output: list[str] = []
+    deadline = time.monotonic() + 120
+    while not any("the shop is running" in line for line in output):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail("devstack did not come up:\n" + "".join(output))
+        try:
+            output.append(lines.get(timeout=1))
+        except queue.Empty:
+            continue
+    cluster = PrivateCluster(state / "postgres", int(overrides["DEVSTACK_DB_PORT"]))
+    stack = Devstack(process, output, {**env, **overrides, **_env_values(env_file)}, cluster)
+    try:
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        cluster.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _env_values(path: Path) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+
+
+def access_token(secret: str, user_id: uuid.UUID) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(user_id),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + 600,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def test_a_learner_buys_a_lesson_on_the_devstack(devstack: Devstack) -> None:
+    with psycopg.connect(devstack.cluster.url) as conn:
+        row = conn.execute(
+            "select id from auth.users where email = %s", (devstack.env["DEMO_LEARNER_EMAIL"],)
+        ).fetchone()
+    assert row is not None, "the demo learner exists"
+    learner = uuid.UUID(str(row[0]))
+    headers = {
+        "Authorization": f"Bearer {access_token(devstack.env['SUPABASE_JWT_SECRET'], learner)}"
+    }
+
+    created = httpx.post(
+        f"{devstack.sidecar}/v1/checkout/sessions", json={"lesson_id": JOINS}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    session = created.json()
+    assert session["url"].startswith(devstack.env["STRIPE_API_BASE"])
+
+    paid = httpx.post(session["url"], data={"action": "pay"})
+    assert paid.status_code == 303
+    assert paid.headers["location"].startswith(
+        devstack.env["SITE_URL"] + "/lessons?checkout=success"
+    )
+
+    deadline = time.monotonic() + 30
+    status = None
+    while time.monotonic() < deadline and status != "paid":
+        with psycopg.connect(devstack.cluster.url) as conn:
+            found = conn.execute(
+                "select status from public.purchased_lessons where user_id = %s and lesson_id = %s",
+                (learner, JOINS),
+            ).fetchone()
+        status = found[0] if found else None
+        time.sleep(0.2)
+    assert status == "paid", (
+        "the stand-in's webhook reached the sidecar and SQL recorded the purchase"
+    )
+
+    again = httpx.post(
+        f"{devstack.sidecar}/v1/checkout/sessions", json={"lesson_id": JOINS}, headers=headers
+    )
+    assert again.status_code == 409
+
+
+def test_ctrl_c_stops_every_part(devstack: Devstack) -> None:
+    devstack.process.send_signal(signal.SIGINT)
+    assert devstack.process.wait(timeout=30) == 0
+    for url in (f"{devstack.sidecar}/healthz", f"{devstack.env['STRIPE_API_BASE']}/v1/events"):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, timeout=2)
+    assert not devstack.cluster.running()
