@@ -43,20 +43,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     verifier = TokenVerifier(
         jwt_secret=settings.supabase_jwt_secret, jwks_url=settings.supabase_jwks_url
     )
+    # Built now (not connected) so that a configuration error stops start-up before serving.
+    own_database = open_database(settings) if database is None else None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         http_client = stripe.HTTPXClient(timeout=20)
         app.state.stripe = make_stripe_client(settings, http_client)
-        owned = database is None
-        app.state.database = open_database(settings) if owned else database
+        app.state.database = own_database or database
         try:
-            if owned:
-                await app.state.database.open()
+            if own_database is not None:
+                await own_database.open()
             yield
         finally:
-            if owned:
-                await app.state.database.close()
+            if own_database is not None:
+                await own_database.close()
             await http_client.close_async()  # type: ignore[no-untyped-call]
 
     app = Litestar(

@@ -20,7 +20,7 @@ from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from sidecar.db import Database
@@ -116,8 +116,8 @@ class WebhookController(Controller):
         database: NamedDependency[Database],
         stripe_signature: Annotated[
             str | None,
-            Parameter(
-                header="Stripe-Signature",
+            HeaderParameter(
+                name="Stripe-Signature",
                 required=False,
                 description="t=<unix time>,v1=<HMAC-SHA256 of '<t>.<raw body>'>, as Stripe sends",
             ),
