@@ -28,11 +28,7 @@ def make_stripe_client(settings: Settings, http_client: stripe.HTTPXClient) -> s
 
     STRIPE_API_BASE points it at a stand-in instead of api.stripe.com.
     """
-    stripe.set_app_info(
-        "lesson-shop-sidecar",
-        version=_package_version(),
-        url="https://github.com/lesson-shop/lesson-shop",
-    )
+    stripe.set_app_info("lesson-shop-sidecar", version=_package_version())
     base_addresses: BaseAddresses = {}
     if settings.stripe_api_base:
         base_addresses["api"] = settings.stripe_api_base.rstrip("/")

@@ -54,11 +54,12 @@ async def reconcile(
     database: Database,
     since: datetime,
     say: Callable[[str], None] = print,
+    page_size: int = 100,
 ) -> ReconcileReport:
     """Sync every complete, paid session created at or after `since`; say one line per fix."""
     report = ReconcileReport()
     first_page = await stripe_client.v1.checkout.sessions.list_async(
-        {"created": {"gte": int(since.timestamp())}, "limit": 100}
+        {"created": {"gte": int(since.timestamp())}, "limit": page_size}
     )
     async for session in first_page.auto_paging_iter():
         report.listed += 1

@@ -30,10 +30,12 @@ from sidecar.settings import Settings
 from tests.sidecar.conftest import (
     LESSON_JOINS,
     LESSON_RLS,
+    LESSON_WEBHOOKS,
     WEBHOOK_SECRET,
     as_service_role,
     bearer,
     make_settings,
+    new_learner,
     purchase_count,
     purchase_status,
     query,
@@ -230,6 +232,29 @@ async def test_reconcile_records_paid_sessions_whose_webhooks_never_came(
         assert (second.fixed, again) == (0, [])
         assert second.paid >= 1
     assert purchase_count(database_url, learner) == 1
+
+
+@pytest.mark.anyio
+async def test_reconcile_reads_every_page(database_url: str, standin: StandIn) -> None:
+    settings = sidecar_settings(database_url, standin)
+    learners = [new_learner(database_url) for _ in range(3)]
+    async with running_client(settings) as client:
+        for learner in learners:
+            created = await client.post(
+                "/v1/checkout/sessions",
+                json={"lesson_id": str(LESSON_WEBHOOKS)},
+                headers=bearer(learner),
+            )
+            await anyio.to_thread.run_sync(standin.control.pay, created.json()["id"])
+    lines: list[str] = []
+    async with reconcile_tools(settings) as (stripe_client, database):
+        report = await reconcile(
+            stripe_client, database, five_minutes_ago(), lines.append, page_size=1
+        )
+    assert report.fixed == 3
+    assert len(lines) == 3
+    for learner in learners:
+        assert purchase_status(database_url, learner, LESSON_WEBHOOKS) == "paid"
 
 
 def five_minutes_ago() -> datetime:
