@@ -19,9 +19,7 @@ import structlog
 from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.params import HeaderParameter
-from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from sidecar.db import Database
 from sidecar.errors import (
@@ -125,14 +123,9 @@ class WebhookController(Controller):
     ) -> WebhookReceipt:
         """Verify a Stripe event and apply it in the database (stored first, once)."""
         started = time.perf_counter()
-        try:
-            # Litestar refuses a Content-Length over the limit before reading, and counts
-            # the bytes as they stream in when there is none.
-            raw = await request.body()
-        except HTTPException as exc:
-            if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
-                raise PayloadTooLarge() from None
-            raise
+        # Litestar refuses a Content-Length over request_max_body_size before reading and
+        # counts the bytes as they stream in (413, answered as payload_too_large).
+        raw = await request.body()
         try:
             event = verified_event(raw, stripe_signature, settings.stripe_webhook_secret)
         except BadSignature as exc:
