@@ -1,0 +1,79 @@
+"""The `Database` port: contract tests every adapter must pass (the PostgREST one joins the
+`adapter` fixture's params when it lands), plus what is particular to psycopg."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+
+from sidecar.db import Database, PsycopgDatabase, rpc_query
+from sidecar.errors import DatabaseUnavailable
+from tests.sidecar.conftest import LESSON_FREE, LESSON_JOINS, as_service_role
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["psycopg"])
+async def adapter(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Database]:
+    assert request.param == "psycopg"
+    database = PsycopgDatabase(as_service_role(database_url), max_size=2, timeout=2)
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def test_jsonb_results_come_back_as_python_objects(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    plan = await adapter.rpc("begin_checkout", {"p_user_id": learner, "p_lesson_id": LESSON_FREE})
+    assert plan == {"action": "refuse", "reason": "free_lesson"}
+
+
+async def test_null_result_is_none(adapter: Database, learner: uuid.UUID) -> None:
+    row = await adapter.rpc(
+        "checkout_session_for_user", {"p_user_id": learner, "p_session_id": "cs_test_nope"}
+    )
+    assert row is None
+
+
+async def test_text_result_is_str_and_dict_args_are_jsonb(adapter: Database) -> None:
+    outcome = await adapter.rpc(
+        "sync_checkout_session",
+        {"p_session": {"object": "checkout.session", "id": "cs_test_x", "metadata": {}}},
+    )
+    assert outcome == "ignored:not_a_lesson_checkout"
+
+
+async def test_create_plan_names_the_database_price(adapter: Database, learner: uuid.UUID) -> None:
+    plan = await adapter.rpc("begin_checkout", {"p_user_id": learner, "p_lesson_id": LESSON_JOINS})
+    assert isinstance(plan, dict)
+    assert plan["action"] == "create"
+    assert (plan["lesson"]["price_cents"], plan["lesson"]["currency"]) == (1200, "usd")
+
+
+async def test_ping(adapter: Database) -> None:
+    await adapter.ping()
+
+
+def test_names_are_quoted_identifiers_never_spliced_text(database_url: str) -> None:
+    query = rpc_query('x"); drop table lessons; --', {"p_a": 1, 'p"b': 2})
+    with psycopg.connect(database_url) as conn:
+        text = query.as_string(conn)
+    assert text == ('select "public"."x""); drop table lessons; --"("p_a" => %s, "p""b" => %s)')
+
+
+async def test_unreachable_database_is_database_unavailable() -> None:
+    dead = PsycopgDatabase("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
+    await dead.open()
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await dead.rpc("handle_stripe_event", {"p_event": {}})
+        with pytest.raises(DatabaseUnavailable):
+            await dead.ping()
+    finally:
+        await dead.close()
