@@ -113,7 +113,7 @@ def session_params(settings: Settings, learner: Learner, plan: dict[str, Any]) -
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [line_item],
-        "metadata": {**metadata, "idempotency_key": plan["idempotency_key"]},
+        "metadata": metadata,
         "client_reference_id": str(learner.id),
         "payment_intent_data": {"metadata": metadata},
         "success_url": (

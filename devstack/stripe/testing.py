@@ -35,8 +35,6 @@ webhooks finish quickly. The helper is synchronous; from async tests call it via
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -45,9 +43,9 @@ from typing import Any
 
 import httpx
 import stripe
-import uvicorn
 from litestar import Litestar
 
+from devstack.serving import base_url, listening_socket, serving
 from devstack.stripe.app import create_app
 from devstack.stripe.config import StandInConfig, WebhookTarget
 
@@ -164,10 +162,8 @@ def running_standin(
     given, replaces them and `retry_delays` (its `public_base` becomes the chosen port's, and
     `api_key` one of its `api_keys` if it restricts them).
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = listening_socket()
+    base = base_url(sock)
     base_config = config or StandInConfig(
         webhook_endpoints=tuple(WebhookTarget(url, secret) for url, secret in webhook_endpoints),
         retry_delays=retry_delays,
@@ -175,18 +171,5 @@ def running_standin(
     app = create_app(dataclasses.replace(base_config, public_base=base))
     if base_config.api_keys and api_key not in base_config.api_keys:
         api_key = base_config.api_keys[0]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Stripe stand-in did not start")
-            time.sleep(0.01)
-        with httpx.Client(timeout=10) as http:
-            yield StandIn(api_base=base, api_key=api_key, app=app, control=Control(base, http))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(app, sock, "Stripe stand-in"), httpx.Client(timeout=10) as http:
+        yield StandIn(api_base=base, api_key=api_key, app=app, control=Control(base, http))

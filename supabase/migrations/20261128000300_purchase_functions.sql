@@ -161,7 +161,7 @@ declare
 begin
   for v_fact in
     with payments as (
-      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id
+      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at
       from public.checkout_sessions as s
       where
         s.user_id = p_user_id
@@ -169,11 +169,14 @@ begin
         and s.payment_status = 'paid'
         and (s.fulfilment is null or s.fulfilment not like 'rejected:%')
     )
-    select 'payment' as kind, s.paid_at as occurred_at, 0 as rank, s.id as ref, s.id as session_id,
-      s.stripe_payment_intent_id as payment_intent_id
-    from public.checkout_sessions as s
-    join payments as p on p.session_id = s.id
+    select
+      'payment' as kind, p.paid_at as occurred_at, 2 as rank, p.session_id as ref, p.session_id,
+      p.payment_intent_id
+    from payments as p
     union all
+    -- Stripe's times are whole seconds. A revocation never precedes its own payment, and one
+    -- of an earlier payment comes before a new payment made in the same second (a refund,
+    -- then a repurchase); a dispute closes after it opens.
     select
       case
         when e.type = 'charge.refunded' then 'refund'
@@ -181,8 +184,9 @@ begin
         when e.payload -> 'data' -> 'object' ->> 'status' in ('won', 'warning_closed') then 'dispute_won'
         else 'dispute_lost'
       end,
-      e.created,
-      case when e.type = 'charge.dispute.closed' then 2 else 1 end,
+      greatest(e.created, p.paid_at),
+      case when e.created > p.paid_at then 0 else 3 end
+        + case when e.type = 'charge.dispute.closed' then 1 else 0 end,
       e.id, null, e.payment_intent_id
     from public.stripe_events as e
     join payments as p on p.payment_intent_id = e.payment_intent_id
@@ -395,8 +399,8 @@ as $$
 declare
   v_payment_intent text := nullif(p_object ->> 'payment_intent', '');
   v_session public.checkout_sessions;
-  v_before text;
-  v_after text;
+  v_before record;
+  v_after record;
 begin
   if v_payment_intent is null then
     return 'ignored:no_payment_intent';
@@ -415,17 +419,19 @@ begin
   end if;
 
   perform private.lock('purchase', v_session.user_id::text || ':' || v_session.lesson_id::text);
-  select p.status into v_before
+  select p.status, p.stripe_checkout_session_id as session_id into v_before
   from public.purchased_lessons as p
   where p.user_id = v_session.user_id and p.lesson_id = v_session.lesson_id;
   perform private.settle_purchase(v_session.user_id, v_session.lesson_id);
-  select p.status into v_after
+  select p.status, p.stripe_checkout_session_id as session_id into v_after
   from public.purchased_lessons as p
   where p.user_id = v_session.user_id and p.lesson_id = v_session.lesson_id;
 
   return case
-    when v_before is not distinct from v_after then 'ignored:no_change'
-    when v_after = 'paid' then 'restored'
+    when (v_before.status, v_before.session_id) is not distinct from (v_after.status, v_after.session_id)
+      then 'ignored:no_change'
+    when v_after.status = 'paid' and v_before.status <> 'paid' then 'restored'
+    -- the purchase this event is about ended, even if a later payment now grants the lesson
     else 'revoked'
   end;
 end;

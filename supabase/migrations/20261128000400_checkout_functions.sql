@@ -68,8 +68,8 @@ begin
     return pg_catalog.jsonb_build_object('action', 'reuse', 'session_id', v_open.id, 'url', v_open.url);
   end if;
 
-  -- the key changes only when a session closes or the price changes, so concurrent requests for
-  -- the same purchase share it and Stripe answers them all with one session
+  -- the key changes only when a session closes or the lesson is edited (price, title…), so
+  -- concurrent requests for the same purchase share it and Stripe answers them with one session
   select pg_catalog.count(*) into v_generation
   from public.checkout_sessions as s
   where s.user_id = p_user_id and s.lesson_id = p_lesson_id and s.status <> 'open';
@@ -83,8 +83,9 @@ begin
   return pg_catalog.jsonb_build_object(
     'action', 'create',
     'idempotency_key', pg_catalog.format(
-      'lesson-checkout:%s:%s:%s%s:%s',
-      p_user_id, p_lesson_id, v_lesson.price_cents, v_lesson.currency, v_generation
+      'lesson-checkout:%s:%s:%s:%s',
+      p_user_id, p_lesson_id,
+      pg_catalog.floor(extract(epoch from v_lesson.updated_at) * 1000)::bigint, v_generation
     ),
     'lesson', pg_catalog.jsonb_build_object(
       'id', v_lesson.id,

@@ -62,7 +62,10 @@ def read_lines(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
 def devstack() -> Iterator[Devstack]:
     if shutil.which("pg_config") is None and not Path("/usr/lib/postgresql").exists():
         pytest.skip("no Postgres server binaries on this machine for the private cluster")
-    state = Path(tempfile.mkdtemp(prefix="test-", dir=database.ROOT / ".devstack"))
+    # under the project (not /tmp, which may be closed to the postgres user the cluster runs as)
+    parent = database.ROOT / ".devstack"
+    parent.mkdir(exist_ok=True)
+    state = Path(tempfile.mkdtemp(prefix="test-", dir=parent))
     env_file = state / ".env"
     overrides = {
         "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",

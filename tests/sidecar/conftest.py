@@ -15,8 +15,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import socket
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,9 +25,9 @@ import httpx
 import jwt
 import psycopg
 import pytest
-import uvicorn
 from psycopg import conninfo
 
+from devstack.serving import listening_socket, serving
 from devstack.stripe.objects import template
 from devstack.stripe.testing import StandIn, running_standin
 from sidecar.app import create_app
@@ -283,33 +281,8 @@ def standin() -> Iterator[StandIn]:
         yield server
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this; without it uvicorn serving a socket it was handed
-    # answers every request ~40 ms late (Nagle meeting delayed ACKs).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextmanager
 def running_sidecar(settings: Settings) -> Iterator[str]:
     """The sidecar served by uvicorn on a free port in a thread (its own event loop and pool)."""
-    sock = free_socket()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the sidecar did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(create_app(settings), listening_socket(), "sidecar") as base:
+        yield base

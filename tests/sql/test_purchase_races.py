@@ -129,9 +129,11 @@ def story(rng: random.Random, lesson: uuid.UUID, tag: str) -> list[Step]:
     steps: list[Step] = []
     clock = 1_700_000_000
 
-    def later() -> int:
+    def later(at_least: int = 0) -> int:
+        """Stripe's times are whole seconds, so events share them; a refund or dispute comes
+        at least a second after its own payment (the one order timestamps cannot tell)."""
         nonlocal clock
-        clock += rng.randint(1, 50)
+        clock += rng.randint(at_least, 20)
         return clock
 
     for n in range(rng.randint(1, 3)):
@@ -149,15 +151,16 @@ def story(rng: random.Random, lesson: uuid.UUID, tag: str) -> list[Step]:
             )
         else:
             steps.append(Step(f"{sid}_c", "checkout.session.completed", session(True), later()))
-        for kind in rng.sample(["partial", "refund", "dispute"], k=rng.randint(0, 2)):
+        for i, kind in enumerate(rng.sample(["partial", "refund", "dispute"], k=rng.randint(0, 2))):
+            at = later(at_least=1 if i == 0 else 0)
             if kind == "partial":
                 partial = charge_refunded(pi, amount, amount // 2)
-                steps.append(Step(f"{pi}_p", "charge.refunded", partial, later()))
+                steps.append(Step(f"{pi}_p", "charge.refunded", partial, at))
             elif kind == "refund":
                 full = charge_refunded(pi, amount, amount)
-                steps.append(Step(f"{pi}_r", "charge.refunded", full, later()))
+                steps.append(Step(f"{pi}_r", "charge.refunded", full, at))
             else:
-                steps.append(Step(f"{pi}_d", "charge.dispute.created", dispute(pi), later()))
+                steps.append(Step(f"{pi}_d", "charge.dispute.created", dispute(pi), at))
                 if rng.random() < 0.7:
                     outcome = rng.choice(["won", "lost"])
                     steps.append(

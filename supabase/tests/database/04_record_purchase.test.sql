@@ -1,6 +1,6 @@
 -- record_purchase and handle_stripe_event: every outcome, each written on the event's row.
 begin;
-select plan(49);
+select plan(53);
 
 select tests.create_user('buyer@example.com') as buyer \gset
 select tests.create_user('second@example.com') as second \gset
@@ -136,6 +136,25 @@ select is(public.handle_stripe_event(tests.event('evt_rec_15', 'checkout.session
   'recorded', 'buying again after a refund is recorded');
 select results_eq(format('select status, stripe_checkout_session_id, refunded_at is null from public.purchased_lessons where user_id = %L and lesson_id = %L', :'buyer', :'euros'),
   $$values ('paid', 'cs_test_rec_15', true)$$, 'and revives the same ownership row');
+
+-- Stripe's times are whole seconds: a refund and a repurchase in one second still revive ----
+
+select public.handle_stripe_event(tests.event('evt_rec_17', 'checkout.session.completed',
+  tests.checkout_session('cs_test_rec_17', :'second', :'webhooks', 1900, p_payment_intent => 'pi_rec_17'), 1700002000));
+select is(public.handle_stripe_event(tests.event('evt_rec_18', 'checkout.session.completed',
+  tests.checkout_session('cs_test_rec_18', :'second', :'webhooks', 1900, p_payment_intent => 'pi_rec_18'), 1700002100)),
+  'already_owned', 'a repurchase reported before the refund it follows is a double charge for now');
+select is(public.handle_stripe_event(tests.event('evt_rec_17r', 'charge.refunded',
+  tests.refunded_charge('pi_rec_17', 1900, 1900), 1700002100)),
+  'revoked', 'the refund in the same second is ordered before the repurchase, which then grants');
+select results_eq(format('select status, stripe_checkout_session_id from public.purchased_lessons where user_id = %L and lesson_id = %L', :'second', :'webhooks'),
+  $$values ('paid', 'cs_test_rec_18')$$, 'the learner owns the lesson through the repurchase');
+
+-- a purchase fulfilled on return (paid_at = now) is still revoked by a refund Stripe dated earlier
+select public.record_purchase(tests.checkout_session('cs_test_rec_19', :'buyer', :'yen', 1800, 'jpy', p_payment_intent => 'pi_rec_19'));
+select is(public.handle_stripe_event(tests.event('evt_rec_19r', 'charge.refunded',
+  tests.refunded_charge('pi_rec_19', 1800, 1800), 1700000000)),
+  'revoked', 'a refund never counts as happening before its own payment');
 
 -- bad input: clear errors, nothing stored -----------------------------------------------------
 
