@@ -1,8 +1,14 @@
-"""Find paid Checkout Sessions the database is missing (missed webhooks, outages) and record them.
+"""Repair what missed webhooks (outages, a misconfigured endpoint) left undone.
 
-Lists sessions from Stripe created since a point in time (every page), and hands each complete
-and paid one to `sync_checkout_session`: the same SQL path as the webhook and the return from
-Checkout, so running it twice, or while webhooks arrive, records nothing twice.
+Two passes over Stripe, since a point in time, every page:
+
+1. Checkout Sessions: each complete and paid one goes to `sync_checkout_session`, the same SQL
+   path as the return from Checkout: a purchase whose webhook never came is recorded.
+2. Events of the types the webhook handles (Stripe keeps 30 days of them): each goes to
+   `handle_stripe_event`, exactly as if delivered, so a refund or dispute that never arrived
+   still ends access. Events already stored answer `duplicate`.
+
+Running it twice, or while webhooks arrive, records nothing twice.
 """
 
 from __future__ import annotations
@@ -30,22 +36,41 @@ def parse_since(text: str) -> timedelta:
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
+# The event types the webhook acts on; the others would only be stored and ignored.
+HANDLED_EVENT_TYPES = (
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+)
+# Event outcomes that changed something in the database.
+_EVENT_FIXES = ("recorded", "revoked", "restored", "pending", "failed", "expired")
+
+
 @dataclass
 class ReconcileReport:
     listed: int = 0
     paid: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    events_listed: int = 0
+    event_outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
     def fixed(self) -> int:
-        return self.outcomes["recorded"]
+        events = sum(self.event_outcomes[word] for word in _EVENT_FIXES)
+        return self.outcomes["recorded"] + events
 
     def summary(self, since: datetime) -> str:
-        details = ", ".join(f"{word} {count}" for word, count in sorted(self.outcomes.items()))
+        words = self.outcomes + self.event_outcomes
+        details = ", ".join(f"{word} {count}" for word, count in sorted(words.items()))
         when = since.isoformat(timespec="seconds")
         return (
             f"reconciled since {when}: {self.listed} sessions listed, {self.paid} paid,"
-            f" {self.fixed} fixed" + (f" ({details})" if details else "")
+            f" {self.events_listed} events listed, {self.fixed} fixed"
+            + (f" ({details})" if details else "")
         )
 
 
@@ -72,6 +97,20 @@ async def reconcile(
             say(f"fixed {session.id}: purchase recorded ({_who(session)})")
         elif outcome.startswith("rejected:"):
             say(f"attention {session.id}: paid but {outcome} ({_who(session)})")
+
+    events = await stripe_client.v1.events.list_async(
+        {
+            "created": {"gte": int(since.timestamp())},
+            "types": list(HANDLED_EVENT_TYPES),
+            "limit": page_size,
+        }
+    )
+    async for event in events.auto_paging_iter():
+        report.events_listed += 1
+        outcome = str(await database.rpc("handle_stripe_event", {"p_event": as_json(event)}))
+        report.event_outcomes[outcome] += 1
+        if outcome in _EVENT_FIXES or outcome.startswith("rejected:") or outcome == "error":
+            say(f"applied {event.id} ({event.type}): {outcome}")
     return report
 
 
