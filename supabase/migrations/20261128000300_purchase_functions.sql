@@ -499,6 +499,22 @@ begin
 end;
 $$;
 
+-- Store an event and apply it once: a stored event answers duplicate, unless its earlier
+-- attempt failed with an error, in which case it is applied again.
+create or replace function private.receive_event(p_event jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  if private.store_event(p_event) = 'duplicate' then
+    return 'duplicate';
+  end if;
+  return private.process_event(p_event);
+end;
+$$;
+
 revoke all on all functions in schema private from public, anon, authenticated, service_role;
 
 -- =============================================================================================
@@ -512,8 +528,6 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_stored text;
 begin
   perform private.assert_read_committed();
   if p_event is null then
@@ -522,11 +536,11 @@ begin
   if p_event -> 'data' -> 'object' is distinct from p_session then
     raise exception 'p_session must be the event''s data.object' using errcode = '22023';
   end if;
-  v_stored := private.store_event(p_event);
-  if v_stored = 'duplicate' then
-    return 'duplicate';
+  if p_event ->> 'type' not in ('checkout.session.completed', 'checkout.session.async_payment_succeeded') then
+    raise exception 'record_purchase takes checkout.session.completed and async_payment_succeeded events, not %',
+      p_event ->> 'type' using errcode = '22023';
   end if;
-  return private.process_event(p_event);
+  return private.receive_event(p_event);
 end;
 $$;
 
@@ -540,8 +554,6 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_stored text;
 begin
   perform private.assert_read_committed();
   if p_event -> 'data' -> 'object' is distinct from p_object then
@@ -551,11 +563,7 @@ begin
     raise exception 'revoke_purchase takes charge.refunded and charge.dispute.* events, not %',
       p_event ->> 'type' using errcode = '22023';
   end if;
-  v_stored := private.store_event(p_event);
-  if v_stored = 'duplicate' then
-    return 'duplicate';
-  end if;
-  return private.process_event(p_event);
+  return private.receive_event(p_event);
 end;
 $$;
 
@@ -569,15 +577,9 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_stored text;
 begin
   perform private.assert_read_committed();
-  v_stored := private.store_event(p_event);
-  if v_stored = 'duplicate' then
-    return 'duplicate';
-  end if;
-  return private.process_event(p_event);
+  return private.receive_event(p_event);
 end;
 $$;
 

@@ -1,6 +1,6 @@
 -- record_purchase and handle_stripe_event: every outcome, each written on the event's row.
 begin;
-select plan(53);
+select plan(54);
 
 select tests.create_user('buyer@example.com') as buyer \gset
 select tests.create_user('second@example.com') as second \gset
@@ -162,7 +162,9 @@ select throws_ok($$select public.handle_stripe_event('{"id": "evt_x", "object": 
   'an object that is not a Stripe event is refused');
 select throws_ok(format('select public.record_purchase(%L, %L)', :'s1', tests.event('evt_rec_x', 'checkout.session.completed', :'s2')),
   '22023', null, 'record_purchase refuses a session that is not the event''s');
-select is_empty($$select 1 from public.stripe_events where id in ('evt_x', 'evt_rec_x')$$, 'and stores nothing');
+select throws_ok(format('select public.record_purchase(%L, %L)', :'s1', tests.event('evt_rec_y', 'charge.refunded', :'s1')),
+  '22023', null, 'record_purchase refuses events that are not a paid or completed checkout');
+select is_empty($$select 1 from public.stripe_events where id in ('evt_x', 'evt_rec_x', 'evt_rec_y')$$, 'and stores nothing');
 
 -- an unexpected failure keeps the event, records the error, and a redelivery retries ----------
 
