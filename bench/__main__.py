@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 
-from bench import purchases
+from bench import purchases, webhooks
 from devstack import database
 
 
@@ -19,6 +19,9 @@ def main() -> int:
     with database.throwaway(admin_url) as url:
         for comparison, ops in purchases.run(url):
             print(comparison.report(ops), end="\n\n", flush=True)
+        comparison, latencies = webhooks.run(url)
+        print(comparison.report(webhooks.BATCH))
+        print("\n".join(latencies), end="\n\n", flush=True)
     return 0
 
 

@@ -31,8 +31,8 @@ class Comparison:
         b_med = statistics.median(self.b_seconds) / unit_ops
         return (
             f"{self.name}\n"
-            f"  A {self.a_label:<46} {a_med * 1e3:9.3f} ms/op (median of {len(self.a_seconds)})\n"
-            f"  B {self.b_label:<46} {b_med * 1e3:9.3f} ms/op\n"
+            f"  A {self.a_label:<56} {a_med * 1e3:9.3f} ms/op (median of {len(self.a_seconds)})\n"
+            f"  B {self.b_label:<56} {b_med * 1e3:9.3f} ms/op\n"
             f"  A/B ratio: median {statistics.median(ratios):.2f}"
             f"  (min {ratios[0]:.2f}, max {ratios[-1]:.2f})"
         )
