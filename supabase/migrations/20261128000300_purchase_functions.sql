@@ -356,7 +356,9 @@ begin
 
   update public.checkout_sessions as s
   set
+    -- a payment is the last word, even on a session we had already taken for expired
     status = case
+      when v_paid then 'complete'
       when private.session_status_rank(v_status) > private.session_status_rank(s.status) then v_status
       else s.status
     end,

@@ -1,7 +1,7 @@
 -- begin_checkout / attach_checkout_session / checkout_session_for_user: the price comes from the
 -- database, owned and unknown lessons are refused, an open session is handed back.
 begin;
-select plan(22);
+select plan(24);
 
 select tests.create_user('shopper@example.com') as shopper \gset
 select tests.create_user('bystander@example.com') as bystander \gset
@@ -49,6 +49,13 @@ select is(:'again'::jsonb ->> 'action', 'create', 'an expired session is not reu
 select isnt(:'again'::jsonb ->> 'idempotency_key', :'begun'::jsonb ->> 'idempotency_key', 'the new session gets a new key');
 select results_eq($$select status from public.checkout_sessions where id = 'cs_test_co_1'$$, array['expired'],
   'the stale session is marked expired');
+
+-- paid at Stripe just before it expired, the webhook arriving after we marked it expired
+select is(public.handle_stripe_event(tests.event('evt_co_1', 'checkout.session.completed',
+  tests.checkout_session('cs_test_co_1', :'shopper', :'joins', 1200))), 'recorded',
+  'a payment for a session taken for expired is still recorded');
+select results_eq($$select status, payment_status from public.checkout_sessions where id = 'cs_test_co_1'$$,
+  $$values ('complete', 'paid')$$, 'and the session is complete');
 
 -- a delayed payment under way blocks a second checkout; ownership blocks it for good
 select public.handle_stripe_event(tests.event('evt_co_3', 'checkout.session.completed',
