@@ -7,11 +7,11 @@ create extension if not exists pgtap with schema extensions;
 create schema if not exists tests;
 grant usage on schema tests to anon, authenticated, service_role;
 
--- A learner in auth.users, as Supabase Auth would create one.
+-- A learner in auth.users, as Supabase Auth would create one (callable by the test's own
+-- superuser session only).
 create or replace function tests.create_user(p_email text)
 returns uuid
 language sql
-security definer
 set search_path = ''
 as $$
   insert into auth.users (id, aud, role, email, email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
@@ -144,7 +144,11 @@ as $$
   );
 $$;
 
+-- Nothing here may write for an API role: the role switchers only change the caller's own
+-- session, and the Stripe-shaped builders only build JSON.
+revoke all on all functions in schema tests from public;
 grant execute on all functions in schema tests to anon, authenticated, service_role;
+revoke execute on function tests.create_user(text) from anon, authenticated, service_role;
 
 select plan(1);
 select has_schema('tests', 'test helpers are installed');
