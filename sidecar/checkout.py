@@ -7,6 +7,8 @@ from the verified token, the price from `begin_checkout`, the redirect URLs from
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from typing import Any
@@ -128,6 +130,17 @@ def session_params(settings: Settings, learner: Learner, plan: dict[str, Any]) -
     return params
 
 
+def idempotency_key(attempt_key: str, params: dict[str, Any]) -> str:
+    """The database's key for this purchase attempt, bound to the exact parameters sent.
+
+    Identical requests (double clicks, retries) share it, so Stripe opens one session; any
+    change of parameters (a new SITE_URL, an edited lesson) makes a new key instead of
+    Stripe's "same key, other parameters" error.
+    """
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{attempt_key}:{digest}"
+
+
 def _as_dict(value: object, function: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"{function} returned {type(value).__name__}, not a JSON object")
@@ -197,10 +210,11 @@ class CheckoutController(Controller):
         if action != "create":
             raise TypeError(f"begin_checkout returned unknown action {action!r}")
 
+        params = session_params(settings, learner, plan)
         try:
             session = await stripe_client.v1.checkout.sessions.create_async(
-                session_params(settings, learner, plan),  # type: ignore[arg-type]
-                {"idempotency_key": plan["idempotency_key"]},
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key(plan["idempotency_key"], params)},
             )
         except stripe.StripeError as exc:
             bound.warning(

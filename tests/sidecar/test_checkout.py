@@ -12,6 +12,7 @@ import anyio.to_thread
 import pytest
 
 from devstack.stripe.testing import StandIn
+from sidecar.checkout import idempotency_key
 from sidecar.settings import Settings
 from tests.sidecar.conftest import (
     LESSON_FREE,
@@ -115,6 +116,17 @@ async def test_double_click_opens_one_session(
     assert {response.status_code for response in answers} <= {200, 201}
     assert len({response.json()["id"] for response in answers}) == 1
     assert len(session_rows(database_url, learner)) == 1
+
+
+def test_the_idempotency_key_follows_the_attempt_and_the_parameters() -> None:
+    params = {"mode": "payment", "success_url": "https://shop.test/lessons"}
+    key = idempotency_key("lesson-checkout:a:b:1:0", params)
+    assert key.startswith("lesson-checkout:a:b:1:0:")
+    assert idempotency_key("lesson-checkout:a:b:1:0", dict(params)) == key
+    moved = {**params, "success_url": "https://shop.example/lessons"}
+    assert idempotency_key("lesson-checkout:a:b:1:0", moved) != key
+    assert idempotency_key("lesson-checkout:a:b:1:1", params) != key
+    assert len(key) <= 255  # Stripe's limit
 
 
 @pytest.mark.parametrize(
