@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -16,7 +21,11 @@ import pytest
 
 from sidecar.settings import Settings
 from tests.sidecar.conftest import (
+    JWT_SECRET,
     LESSON_JOINS,
+    SITE_URL,
+    UNREACHABLE_STRIPE,
+    WEBHOOK_SECRET,
     Client,
     as_service_role,
     bearer,
@@ -24,6 +33,7 @@ from tests.sidecar.conftest import (
     deliver,
     event,
     make_settings,
+    new_learner,
     purchase_count,
     purchase_status,
     running_client,
@@ -194,3 +204,78 @@ async def test_two_replicas_receiving_the_same_events_record_one_purchase(
     assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
     assert outcomes.count("recorded") == 1
     assert set(outcomes) <= {"recorded", "duplicate"}
+
+
+def test_two_sidecar_processes_receiving_the_same_events_record_one_purchase_each(
+    database_url: str,
+) -> None:
+    learners = [new_learner(database_url) for _ in range(10)]
+    deliveries = []
+    for learner in learners:
+        session = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+        completed = signed(event("checkout.session.completed", session))
+        succeeded = signed(event("checkout.session.async_payment_succeeded", session))
+        deliveries += [completed, succeeded, completed]  # and Stripe retries one
+    env = {
+        **os.environ,
+        "STRIPE_SECRET_KEY": "sk_test_sidecar",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": UNREACHABLE_STRIPE,
+        "SITE_URL": SITE_URL,
+        "DATABASE_URL": as_service_role(database_url),
+        "SUPABASE_JWT_SECRET": JWT_SECRET,
+        "LOG_LEVEL": "WARNING",
+    }
+    ports = [free_port(), free_port()]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sidecar.cli"],
+            env={**env, "PORT": str(port)},
+            cwd="/",  # no .env there
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            wait_until_live(base)
+        jobs = [(base, delivery) for delivery in deliveries for base in bases]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(
+                pool.map(
+                    lambda job: httpx.post(
+                        f"{job[0]}/v1/webhooks/stripe", content=job[1][0], headers=job[1][1]
+                    ),
+                    jobs,
+                )
+            )
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+    assert {answer.status_code for answer in answers} == {200}
+    outcomes = [answer.json()["outcome"] for answer in answers]
+    assert outcomes.count("recorded") == len(learners)
+    assert set(outcomes) == {"recorded", "duplicate"}
+    for learner in learners:
+        assert purchase_count(database_url, learner) == 1
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_live(base: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(f"no sidecar answered at {base}")
