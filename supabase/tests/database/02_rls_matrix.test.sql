@@ -2,7 +2,7 @@
 -- every table. A never sees or changes B's rows; no learner can write a purchase, an event or
 -- a session; only service_role writes.
 begin;
-select plan(74);
+select plan(86);
 
 -- fixtures: A owns lesson 2, B owns lesson 3, each with a checkout session and an event --------
 
@@ -97,10 +97,33 @@ select results_eq('select count(*)::int from public.stripe_events', array[2], 's
 select results_eq('select count(*)::int from public.lessons', array[7], 'service_role sees unpublished lessons too');
 select lives_ok($$update public.lessons set title = 'Joins, fearlessly' where slug = 'joins-without-fear'$$,
   'service_role updates lessons');
-select lives_ok($$insert into public.lessons (slug, title, price_cents) values ('service-made', 'Made by service', 100)$$,
+select lives_ok($$insert into public.lessons (id, slug, title, price_cents)
+  values ('e0000000-0000-4000-8000-000000000001', 'service-made', 'Made by service', 100)$$,
   'service_role inserts lessons');
-select lives_ok($$delete from public.lessons where slug = 'service-made'$$, 'service_role deletes lessons');
+select lives_ok($$insert into public.lesson_content (lesson_id, body) values ('e0000000-0000-4000-8000-000000000001', 'x')$$,
+  'service_role inserts lesson content');
+select lives_ok($$update public.lesson_content set body = 'y' where lesson_id = 'e0000000-0000-4000-8000-000000000001'$$,
+  'service_role updates lesson content');
+select lives_ok(format($$insert into public.checkout_sessions (id, user_id, lesson_id, amount_total, currency, expires_at)
+  values ('cs_test_rls_service', %L, 'e0000000-0000-4000-8000-000000000001', 100, 'usd', now())$$, :'a'),
+  'service_role inserts checkout sessions');
+select lives_ok($$update public.checkout_sessions set status = 'expired' where id = 'cs_test_rls_service'$$,
+  'service_role updates checkout sessions');
+select lives_ok(format($$insert into public.purchased_lessons (user_id, lesson_id, status, amount_total, currency, stripe_checkout_session_id, purchased_at)
+  values (%L, 'e0000000-0000-4000-8000-000000000001', 'paid', 100, 'usd', 'cs_test_rls_service', now())$$, :'a'),
+  'service_role inserts purchases');
+select lives_ok($$update public.purchased_lessons set amount_total = amount_total$$, 'service_role updates purchases');
+select lives_ok($$insert into public.stripe_events (id, type, created, payload) values ('evt_rls_service', 'ping', now(), '{}')$$,
+  'service_role inserts events');
 select lives_ok($$update public.stripe_events set outcome = outcome$$, 'service_role updates events');
+select lives_ok($$delete from public.stripe_events where id = 'evt_rls_service'$$, 'service_role deletes events');
+select lives_ok($$delete from public.purchased_lessons where stripe_checkout_session_id = 'cs_test_rls_service'$$,
+  'service_role deletes purchases');
+select lives_ok($$delete from public.checkout_sessions where id = 'cs_test_rls_service'$$, 'service_role deletes checkout sessions');
+select lives_ok($$delete from public.lesson_content where lesson_id = 'e0000000-0000-4000-8000-000000000001'$$,
+  'service_role deletes lesson content');
+select lives_ok($$delete from public.lessons where slug = 'service-made'$$, 'service_role deletes lessons');
+select results_eq('select count(*)::int from public.purchased_lessons', array[2], 'and what it made is gone again');
 
 select tests.clear_authentication();
 
