@@ -44,6 +44,9 @@ alter role authenticated set statement_timeout = '8s';
 
 create schema if not exists extensions;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
+-- Supabase's image installs pgcrypto there; GoTrue-style bcrypt hashes (crypt with a bf
+-- salt) for the devstack's users need it.
+create extension if not exists pgcrypto with schema extensions;
 
 grant usage on schema public to postgres, anon, authenticated, service_role;
 
@@ -120,6 +123,40 @@ create table if not exists auth.refresh_tokens (
   session_id uuid
 );
 alter table auth.refresh_tokens owner to supabase_auth_admin;
+create index if not exists refresh_tokens_session_id_revoked_idx
+  on auth.refresh_tokens (session_id, revoked);
+
+-- GoTrue's sessions and identities (supabase/auth migrations), as the devstack's /auth/v1
+-- stand-in writes them: a refresh-token family belongs to one session, and logging out
+-- deletes sessions. The aal/factor columns are left out: the stand-in has no MFA.
+create table if not exists auth.sessions (
+  id uuid not null primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz,
+  updated_at timestamptz,
+  not_after timestamptz,
+  refreshed_at timestamp,
+  user_agent text,
+  ip inet,
+  tag text
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+alter table auth.sessions owner to supabase_auth_admin;
+
+create table if not exists auth.identities (
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  identity_data jsonb not null,
+  provider text not null,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text generated always as (lower(identity_data ->> 'email')) stored,
+  id uuid not null default gen_random_uuid() primary key,
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+alter table auth.identities owner to supabase_auth_admin;
 
 -- auth.uid(), auth.role() and auth.jwt() exactly as supabase/auth defines them: claims come
 -- from request.jwt.claims (PostgREST ≥ 9) or the older per-claim settings.

@@ -1,0 +1,61 @@
+"""`create_app(config)`: the Supabase API stand-in as one Litestar app over one psycopg pool."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+
+from devstack.supabase import auth, rest
+from devstack.supabase.config import StandInConfig
+from devstack.supabase.database import make_pool
+from devstack.supabase.errors import (
+    AuthError,
+    GatewayError,
+    RestError,
+    auth_error,
+    gateway_error,
+    rest_error,
+)
+
+
+def _not_found(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    # What Supabase's gateway answers for a path no service is routed at.
+    return Response(
+        content={"message": "no Route matched with those values"}, status_code=exc.status_code
+    )
+
+
+def create_app(config: StandInConfig) -> Litestar:
+    """The stand-in; its pool is opened by the lifespan and kept on `app.state.pool`."""
+    pool = make_pool(config)
+
+    @contextlib.asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        # wait=False: start while the database is down; requests answer 503/500 until it is up.
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    def provide_config() -> StandInConfig:
+        return config
+
+    return Litestar(
+        route_handlers=[auth.ROUTER, rest.ROUTER],
+        dependencies={"config": Provide(provide_config, sync_to_thread=False)},
+        exception_handlers={
+            GatewayError: gateway_error,
+            AuthError: auth_error,
+            RestError: rest_error,
+            HTTPException: _not_found,
+        },
+        lifespan=[database],
+        openapi_config=None,
+    )

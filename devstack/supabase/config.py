@@ -1,0 +1,28 @@
+"""How one stand-in runs: its database, the project's JWT secret and GoTrue's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_PORT = 54321
+# The Supabase CLI's local JWT secret: the demo keys in .env.example are signed with it.
+DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class StandInConfig:
+    database_url: str = field(repr=False)
+    jwt_secret: str = field(default=DEMO_JWT_SECRET, repr=False)
+    # The address clients use (SUPABASE_URL); access tokens name `<public_url>/auth/v1` as iss.
+    public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
+    # GoTrue's defaults: GOTRUE_JWT_EXP, GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL,
+    # GOTRUE_PASSWORD_MIN_LENGTH; email sign-ups are confirmed at once (mailer_autoconfirm).
+    jwt_expiry_seconds: int = 3600
+    refresh_token_reuse_interval: float = 10.0
+    password_min_length: int = 6
+    pool_max_size: int = 10
+    pool_timeout: float = 5.0
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.public_url.rstrip('/')}/auth/v1"

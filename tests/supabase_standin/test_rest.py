@@ -1,0 +1,199 @@
+"""/rest/v1 through supabase-py: each call runs as the JWT's role, so grants and RLS decide."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, cast
+
+import httpx
+import jwt
+import pytest
+from postgrest.exceptions import APIError
+
+from devstack.supabase.testing import StandIn, running_standin
+from tests.sidecar.conftest import LESSON_JOINS, LESSON_RLS, checkout_session
+from tests.supabase_standin.conftest import Learner, client, query, sign_up
+
+
+def buy(api: StandIn, learner: Learner, lesson: uuid.UUID, amount: int) -> None:
+    """A paid Checkout Session handed to SQL by the service role, as the sidecar hands it."""
+    session = checkout_session(user_id=learner.id, lesson_id=lesson, amount_total=amount)
+    outcome = (
+        client(api, api.service_role_key)
+        .rpc("sync_checkout_session", {"p_session": session})
+        .execute()
+    )
+    assert outcome.data == "recorded"
+
+
+def as_learner(api: StandIn, learner: Learner) -> dict[str, str]:
+    return {"apikey": api.anon_key, "Authorization": f"Bearer {learner.access_token}"}
+
+
+def rows(data: object) -> list[dict[str, Any]]:
+    """A PostgREST array of objects (supabase-py types `.data` as any JSON)."""
+    assert isinstance(data, list)
+    return cast(list[dict[str, Any]], data)
+
+
+def document(data: object) -> dict[str, Any]:
+    assert isinstance(data, dict)
+    return cast(dict[str, Any], data)
+
+
+def catalog_owned(data: object) -> dict[str, bool]:
+    return {row["id"]: row["owned"] for row in rows(data)}
+
+
+def test_lesson_catalog_shows_ownership_to_its_owner_only(api: StandIn, database_url: str) -> None:
+    owner, other = sign_up(api), sign_up(api)
+    buy(api, owner, LESSON_JOINS, 1200)
+    published = {str(r[0]) for r in query(database_url, "select id from lessons where published")}
+
+    anon = rows(client(api).rpc("lesson_catalog", {}).execute().data)
+    assert {row["id"] for row in anon} == published
+    assert not any(row["owned"] for row in anon)
+
+    mine = catalog_owned(owner.client.rpc("lesson_catalog", {}).execute().data)
+    assert [lesson for lesson, owned in mine.items() if owned] == [str(LESSON_JOINS)]
+    theirs = catalog_owned(other.client.rpc("lesson_catalog", {}).execute().data)
+    assert not any(theirs.values())
+
+
+def test_lesson_catalog_through_get_is_the_same_array(api: StandIn) -> None:
+    response = httpx.get(f"{api.url}/rest/v1/rpc/lesson_catalog", headers={"apikey": api.anon_key})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert isinstance(response.json(), list)
+    assert {"id", "slug", "price_cents", "currency", "owned", "pending"} <= set(response.json()[0])
+
+
+def test_record_purchase_is_refused_to_anon_401_and_learners_403(
+    api: StandIn, learner: Learner
+) -> None:
+    body = {"p_session": {"object": "checkout.session", "id": "cs_test_x"}}
+    url = f"{api.url}/rest/v1/rpc/record_purchase"
+    anon = httpx.post(url, json=body, headers={"apikey": api.anon_key})
+    assert anon.status_code == 401
+    assert anon.json()["code"] == "42501"
+    signed_in = httpx.post(url, json=body, headers=as_learner(api, learner))
+    assert signed_in.status_code == 403
+    assert signed_in.json() == {
+        "code": "42501",
+        "details": None,
+        "hint": None,
+        "message": "permission denied for function record_purchase",
+    }
+    with pytest.raises(APIError) as error:
+        learner.client.rpc("record_purchase", body).execute()
+    assert error.value.code == "42501"
+
+
+def test_service_role_may_call_what_learners_may_not(api: StandIn) -> None:
+    service = client(api, api.service_role_key)
+    outcome = service.rpc(
+        "record_purchase", {"p_session": {"object": "checkout.session", "id": "cs_test_none"}}
+    ).execute()
+    assert isinstance(outcome.data, str)
+    assert outcome.data.startswith("ignored")
+
+
+def test_jsonb_and_null_results_come_back_as_json(api: StandIn, learner: Learner) -> None:
+    service = client(api, api.service_role_key)
+    plan = service.rpc(
+        "begin_checkout", {"p_user_id": str(learner.id), "p_lesson_id": str(LESSON_RLS)}
+    ).execute()
+    assert document(plan.data)["action"] == "create"
+    assert document(plan.data)["lesson"]["price_cents"] == 2500
+    missing = service.rpc(
+        "checkout_session_for_user", {"p_user_id": str(learner.id), "p_session_id": "cs_test_no"}
+    ).execute()
+    assert missing.data is None
+
+
+def test_a_learner_reads_only_their_own_purchases(api: StandIn) -> None:
+    owner, other = sign_up(api), sign_up(api)
+    buy(api, owner, LESSON_JOINS, 1200)
+    buy(api, other, LESSON_RLS, 2500)
+
+    def lessons(who: Any, **eq: str) -> list[str]:
+        request = who.table("purchased_lessons").select("lesson_id,status")
+        for column, value in eq.items():
+            request = request.eq(column, value)
+        return [row["lesson_id"] for row in rows(request.order("lesson_id").execute().data)]
+
+    assert lessons(owner.client) == [str(LESSON_JOINS)]
+    assert lessons(owner.client, user_id=str(other.id)) == [], "RLS hides the other's rows"
+    assert lessons(client(api)) == [], "anon reads nothing"
+    service = client(api, api.service_role_key)
+    assert lessons(service, user_id=str(other.id)) == [str(LESSON_RLS)]
+    row = rows(owner.client.table("purchased_lessons").select("*").limit(1).execute().data)[0]
+    assert row["user_id"] == str(owner.id)
+    assert row["status"] == "paid"
+
+
+def test_table_reads_filter_order_and_limit(api: StandIn) -> None:
+    found = rows(
+        client(api)
+        .table("lessons")
+        .select("slug,price_cents")
+        .eq("currency", "usd")
+        .order("price_cents", desc=True)
+        .limit(2)
+        .execute()
+        .data
+    )
+    assert len(found) == 2
+    assert found[0]["price_cents"] >= found[1]["price_cents"]
+    assert set(found[0]) == {"slug", "price_cents"}
+
+
+def test_unknown_function_and_table_are_404(api: StandIn) -> None:
+    with pytest.raises(APIError) as unknown_function:
+        client(api).rpc("no_such_function", {"x": 1}).execute()
+    assert unknown_function.value.code == "PGRST202"
+    wrong_args = httpx.post(
+        f"{api.url}/rest/v1/rpc/lesson_catalog",
+        json={"p_user_id": "x"},
+        headers={"apikey": api.anon_key},
+    )
+    assert (wrong_args.status_code, wrong_args.json()["code"]) == (404, "PGRST202")
+    injected = httpx.get(
+        f'{api.url}/rest/v1/lessons";drop table lessons;--', headers={"apikey": api.anon_key}
+    )
+    assert (injected.status_code, injected.json()["code"]) == (404, "PGRST205")
+    assert client(api).table("lessons").select("id").limit(1).execute().data, "lessons still there"
+
+
+def test_bad_and_expired_jwts_are_postgrest_401s(api: StandIn, learner: Learner) -> None:
+    claims = jwt.decode(learner.access_token, options={"verify_signature": False})
+    forged = jwt.encode(claims, "another-secret-another-secret-0123456789", algorithm="HS256")
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 10}, api.jwt_secret)
+    for token, code in ((forged, "PGRST301"), (expired, "PGRST303"), ("garbage", "PGRST301")):
+        response = httpx.post(
+            f"{api.url}/rest/v1/rpc/lesson_catalog",
+            json={},
+            headers={"apikey": api.anon_key, "Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == code
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_role_other_than_the_api_roles_is_refused(api: StandIn) -> None:
+    superuser = jwt.encode({"role": "postgres", "exp": int(time.time()) + 60}, api.jwt_secret)
+    response = httpx.get(
+        f"{api.url}/rest/v1/stripe_events",
+        headers={"apikey": api.anon_key, "Authorization": f"Bearer {superuser}"},
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "42501")
+
+
+def test_unreachable_database_is_503() -> None:
+    with running_standin("postgresql://postgres@127.0.0.1:9/none", pool_timeout=0.5) as down:
+        response = httpx.post(
+            f"{down.url}/rest/v1/rpc/lesson_catalog", json={}, headers={"apikey": down.anon_key}
+        )
+    assert response.status_code == 503
+    assert response.json()["code"] == "PGRST001"
