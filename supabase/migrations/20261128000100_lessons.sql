@@ -108,7 +108,7 @@ using (
 -- grants: the catalogue is written by service_role (dashboard, seed) only
 -- =============================================================================================
 
-revoke insert, update, delete, truncate, references, trigger on public.lessons from anon, authenticated;
-revoke insert, update, delete, truncate, references, trigger on public.lesson_content from anon, authenticated;
+-- revoke all (not a list): newer Postgres versions add privileges (maintain) to "all"
+revoke all on public.lessons, public.lesson_content from anon, authenticated;
 grant select on public.lessons, public.lesson_content to anon, authenticated;
 grant all on public.lessons, public.lesson_content to service_role;

@@ -158,6 +158,8 @@ declare
   v_purchased_at timestamptz;
   v_refunded_at timestamptz;
   v_disputed_at timestamptz;
+  -- the granting payment's disputes, by dispute id: 'open', 'won' or 'lost'
+  v_disputes jsonb := '{}';
 begin
   for v_fact in
     with payments as (
@@ -171,12 +173,13 @@ begin
     )
     select
       'payment' as kind, p.paid_at as occurred_at, 2 as rank, p.session_id as ref, p.session_id,
-      p.payment_intent_id
+      p.payment_intent_id, null as dispute_id
     from payments as p
     union all
     -- Stripe's times are whole seconds. A revocation never precedes its own payment, and one
     -- of an earlier payment comes before a new payment made in the same second (a refund,
-    -- then a repurchase); a dispute closes after it opens.
+    -- then a repurchase). A dispute's close may sort before its open: each dispute is tracked
+    -- by its id below, so the order of the two does not matter.
     select
       case
         when e.type = 'charge.refunded' then 'refund'
@@ -185,9 +188,9 @@ begin
         else 'dispute_lost'
       end,
       greatest(e.created, p.paid_at),
-      case when e.created > p.paid_at then 0 else 3 end
-        + case when e.type = 'charge.dispute.closed' then 1 else 0 end,
-      e.id, null, e.payment_intent_id
+      case when e.created > p.paid_at then 0 else 3 end,
+      e.id, null, e.payment_intent_id,
+      case when e.type <> 'charge.refunded' then e.payload -> 'data' -> 'object' ->> 'id' end
     from public.stripe_events as e
     join payments as p on p.payment_intent_id = e.payment_intent_id
     where
@@ -203,6 +206,7 @@ begin
         v_purchased_at := v_fact.occurred_at;
         v_refunded_at := null;
         v_disputed_at := null;
+        v_disputes := '{}';
         update public.checkout_sessions set fulfilment = 'granted'
         where id = v_fact.session_id and fulfilment is distinct from 'granted';
       elsif v_current.id <> v_fact.session_id then
@@ -210,16 +214,34 @@ begin
         where id = v_fact.session_id and fulfilment is distinct from 'already_owned';
       end if;
     elsif v_current.stripe_payment_intent_id is not distinct from v_fact.payment_intent_id then
-      if v_fact.kind = 'refund' and v_status in ('paid', 'disputed') then
-        v_status := 'refunded';
-        v_refunded_at := v_fact.occurred_at;
-        v_disputed_at := null;
-      elsif v_fact.kind = 'dispute_opened' and v_status = 'paid' then
-        v_status := 'disputed';
-        v_disputed_at := v_fact.occurred_at;
-      elsif v_fact.kind = 'dispute_won' and v_status = 'disputed' then
-        v_status := 'paid';
-        v_disputed_at := null;
+      if v_fact.kind = 'refund' then
+        if v_status in ('paid', 'disputed') then
+          v_status := 'refunded';
+          v_refunded_at := v_fact.occurred_at;
+          v_disputed_at := null;
+        end if;
+      else
+        if v_fact.kind <> 'dispute_opened' then
+          v_disputes := v_disputes || pg_catalog.jsonb_build_object(
+            v_fact.dispute_id, case when v_fact.kind = 'dispute_won' then 'won' else 'lost' end
+          );
+        elsif not v_disputes ? v_fact.dispute_id then
+          v_disputes := v_disputes || pg_catalog.jsonb_build_object(v_fact.dispute_id, 'open');
+        end if;
+        -- access stays revoked while any dispute of the payment is open, or was lost
+        if v_status <> 'refunded' then
+          if exists (
+            select 1 from pg_catalog.jsonb_each_text(v_disputes) as d where d.value in ('open', 'lost')
+          ) then
+            if v_status = 'paid' then
+              v_status := 'disputed';
+              v_disputed_at := v_fact.occurred_at;
+            end if;
+          elsif v_status = 'disputed' then
+            v_status := 'paid';
+            v_disputed_at := null;
+          end if;
+        end if;
       end if;
     end if;
   end loop;
@@ -253,9 +275,11 @@ begin
     (excluded.status, excluded.stripe_checkout_session_id, excluded.purchased_at,
      excluded.refunded_at, excluded.disputed_at);
 
-  -- revocations that waited for this purchase have now been applied
+  -- refunds and disputes that waited for this purchase have now been applied
   update public.stripe_events as e
-  set outcome = 'revoked', processed_at = pg_catalog.now()
+  set
+    outcome = case when e.type = 'charge.dispute.closed' then 'applied' else 'revoked' end,
+    processed_at = pg_catalog.now()
   where
     e.outcome = 'deferred'
     and e.payment_intent_id in (

@@ -20,6 +20,7 @@ declare
   v_lesson public.lessons;
   v_email text;
   v_open public.checkout_sessions;
+  v_stale text[];
   v_generation bigint;
   v_customer text;
 begin
@@ -48,13 +49,6 @@ begin
     return pg_catalog.jsonb_build_object('action', 'refuse', 'reason', 'payment_pending');
   end if;
 
-  -- sessions past their expiry are expired at Stripe too, even if the event has not arrived
-  update public.checkout_sessions as s
-  set status = 'expired', url = null
-  where
-    s.user_id = p_user_id and s.lesson_id = p_lesson_id
-    and s.status = 'open' and s.expires_at <= pg_catalog.now();
-
   select * into v_open
   from public.checkout_sessions as s
   where
@@ -66,6 +60,17 @@ begin
   limit 1;
   if found then
     return pg_catalog.jsonb_build_object('action', 'reuse', 'session_id', v_open.id, 'url', v_open.url);
+  end if;
+
+  -- Open sessions that cannot be reused (about to expire, or at an old price) may still be
+  -- paid, even with a delayed method whose event has not arrived: only Stripe knows. The
+  -- sidecar expires them there and syncs what Stripe answers before a new one is opened, so
+  -- a learner never holds two payable sessions for one lesson.
+  select pg_catalog.array_agg(s.id order by s.created_at) into v_stale
+  from public.checkout_sessions as s
+  where s.user_id = p_user_id and s.lesson_id = p_lesson_id and s.status = 'open';
+  if v_stale is not null then
+    return pg_catalog.jsonb_build_object('action', 'refresh', 'session_ids', pg_catalog.to_jsonb(v_stale));
   end if;
 
   -- the key changes only when a session closes or the lesson is edited (price, title…), so
@@ -103,7 +108,7 @@ end;
 $$;
 
 comment on function public.begin_checkout(uuid, uuid) is
-  'May this learner buy this lesson? Returns {action: reuse|create|refuse, …}; the price comes from lessons.';
+  'May this learner buy this lesson? Returns {action: reuse|create|refresh|refuse, …}; the price comes from lessons.';
 
 -- security definer: writes checkout_sessions; callable by service_role only.
 create or replace function public.attach_checkout_session(p_session jsonb)
@@ -143,6 +148,8 @@ begin
     return pg_catalog.jsonb_build_object('outcome', 'rejected:' || v_reason, 'id', v_session_id, 'url', null);
   end if;
 
+  -- the webhook may be recording this very session (the learner paid at once)
+  perform private.lock('checkout_session', v_session_id);
   insert into public.checkout_sessions (
     id, user_id, lesson_id, amount_total, currency, status, url,
     stripe_customer_id, expires_at, created_at

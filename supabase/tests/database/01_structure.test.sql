@@ -71,8 +71,9 @@ select is_empty($$
 $$, 'no policy is for all commands or for every role');
 select is_empty($$
   select policyname from pg_policies
-  where schemaname = 'public' and qual like '%auth.uid()%' and qual not like '%SELECT auth.uid() AS uid%'
-$$, 'policies call auth.uid() through a subselect');
+  where schemaname = 'public'
+    and replace(coalesce(qual, '') || coalesce(with_check, ''), '( SELECT auth.uid() AS uid)', '') like '%auth.uid()%'
+$$, 'every call of auth.uid() in a policy is wrapped in a subselect (evaluated once per statement)');
 
 -- functions: security and search_path -------------------------------------------------------
 

@@ -1,6 +1,6 @@
 -- revoke_purchase: refunds and disputes end access; a won dispute restores it.
 begin;
-select plan(22);
+select plan(26);
 
 select tests.create_user('revoked@example.com') as learner \gset
 \set joins '00000000-0000-4000-8000-000000000002'
@@ -69,6 +69,24 @@ select is(public.handle_stripe_event(tests.event('evt_rv_5o', 'charge.dispute.cr
   'ignored:no_change', 'its late opening is applied in Stripe''s order: opened then won');
 select results_eq($$select status from public.purchased_lessons where stripe_payment_intent_id = 'pi_rv_5'$$,
   array['paid'], 'the purchase ends paid, as a replay in Stripe''s order gives');
+
+-- overlapping disputes: an inquiry closing does not end a chargeback still open --------------
+
+select public.handle_stripe_event(tests.event('evt_rv_6', 'checkout.session.completed',
+  tests.checkout_session('cs_test_rv_6', :'learner', '00000000-0000-4000-8000-000000000006', 1800, 'jpy', p_payment_intent => 'pi_rv_6'), 1700000000));
+select is(public.handle_stripe_event(tests.event('evt_rv_6a', 'charge.dispute.created',
+  jsonb_set(tests.dispute('pi_rv_6', 'warning_needs_response'), '{id}', '"dp_rv_6_inquiry"'), 1700000100)),
+  'revoked', 'an inquiry revokes access');
+select public.handle_stripe_event(tests.event('evt_rv_6b', 'charge.dispute.created',
+  jsonb_set(tests.dispute('pi_rv_6'), '{id}', '"dp_rv_6_chargeback"'), 1700000200));
+select is(public.handle_stripe_event(tests.event('evt_rv_6c', 'charge.dispute.closed',
+  jsonb_set(tests.dispute('pi_rv_6', 'warning_closed'), '{id}', '"dp_rv_6_inquiry"'), 1700000200)),
+  'ignored:no_change', 'the inquiry closing in the same second as a chargeback opens restores nothing');
+select results_eq($$select status from public.purchased_lessons where stripe_payment_intent_id = 'pi_rv_6'$$,
+  array['disputed'], 'access stays revoked while the chargeback is open');
+select is(public.handle_stripe_event(tests.event('evt_rv_6d', 'charge.dispute.closed',
+  jsonb_set(tests.dispute('pi_rv_6', 'won'), '{id}', '"dp_rv_6_chargeback"'), 1700000300)),
+  'restored', 'winning the chargeback too restores access');
 
 -- deferred and bad input -------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 -- begin_checkout / attach_checkout_session / checkout_session_for_user: the price comes from the
 -- database, owned and unknown lessons are refused, an open session is handed back.
 begin;
-select plan(24);
+select plan(29);
 
 select tests.create_user('shopper@example.com') as shopper \gset
 select tests.create_user('bystander@example.com') as bystander \gset
@@ -42,13 +42,30 @@ select is(public.attach_checkout_session(tests.checkout_session('cs_test_co_2', 
   'rejected:amount_mismatch', 'a session at another price than the lesson''s is not attached');
 select is_empty($$select 1 from public.checkout_sessions where id = 'cs_test_co_2'$$, 'and nothing is stored');
 
--- once expired, a new session gets a new key
-update public.checkout_sessions set expires_at = now() - interval '1 second' where id = 'cs_test_co_1';
+-- about to expire: the sidecar must ask Stripe (expire it there) before a new one is opened
+update public.checkout_sessions set expires_at = now() + interval '30 seconds' where id = 'cs_test_co_1';
+select results_eq(format('select x ->> %L, x -> %L from (select public.begin_checkout(%L, %L) as x) s', 'action', 'session_ids', :'shopper', :'joins'),
+  $$values ('refresh', '["cs_test_co_1"]'::jsonb)$$, 'a session about to expire is handed back to be settled with Stripe');
+select results_eq($$select status from public.checkout_sessions where id = 'cs_test_co_1'$$, array['open'],
+  'the database does not guess that it expired');
+select is(public.sync_checkout_session(jsonb_set(:'created'::jsonb, '{status}', '"expired"')), 'expired',
+  'Stripe''s answer (expired) is synced');
 select public.begin_checkout(:'shopper', :'joins') as again \gset
-select is(:'again'::jsonb ->> 'action', 'create', 'an expired session is not reused');
-select isnt(:'again'::jsonb ->> 'idempotency_key', :'begun'::jsonb ->> 'idempotency_key', 'the new session gets a new key');
-select results_eq($$select status from public.checkout_sessions where id = 'cs_test_co_1'$$, array['expired'],
-  'the stale session is marked expired');
+select is(:'again'::jsonb ->> 'action', 'create', 'then a new session may be opened');
+select isnt(:'again'::jsonb ->> 'idempotency_key', :'begun'::jsonb ->> 'idempotency_key', 'under a new key');
+
+-- an open session at an old price is settled with Stripe too, not left payable beside a new one
+select jsonb_set(jsonb_set(tests.checkout_session('cs_test_co_5', :'shopper', '00000000-0000-4000-8000-000000000004', 1900, p_payment_status => 'unpaid', p_status => 'open'),
+  '{customer}', 'null'), '{url}', '"https://checkout.stripe.com/c/pay/5"') as old_price \gset
+select is(public.attach_checkout_session(:'old_price') ->> 'outcome', 'attached', 'a session at the current price is attached');
+update public.lessons set price_cents = 2100 where id = '00000000-0000-4000-8000-000000000004';
+select is(public.begin_checkout(:'shopper', '00000000-0000-4000-8000-000000000004') ->> 'action', 'refresh',
+  'after a price change the old open session is settled first');
+
+-- a deleted account cannot open a checkout
+update auth.users set deleted_at = now() where id = :'bystander';
+select is(public.begin_checkout(:'bystander', :'joins') ->> 'reason', 'unknown_user', 'a deleted user is refused');
+update auth.users set deleted_at = null where id = :'bystander';
 
 -- paid at Stripe just before it expired, the webhook arriving after we marked it expired
 select is(public.handle_stripe_event(tests.event('evt_co_1', 'checkout.session.completed',
