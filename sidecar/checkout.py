@@ -141,6 +141,42 @@ def idempotency_key(attempt_key: str, params: dict[str, Any]) -> str:
     return f"{attempt_key}:{digest}"
 
 
+async def plan_checkout(
+    database: Database, stripe_client: stripe.StripeClient, learner: Learner, lesson_id: UUID
+) -> dict[str, Any]:
+    """begin_checkout's decision, after settling with Stripe any open session it cannot reuse.
+
+    Such a session (about to expire, or at an old price) may have been paid, even by a
+    delayed method whose webhook is late; only Stripe knows. It is expired there and what
+    Stripe answers is synced, so the learner never holds two payable sessions for one lesson.
+    """
+    args = {"p_user_id": learner.id, "p_lesson_id": lesson_id}
+    for _ in range(3):
+        plan = _as_dict(await database.rpc("begin_checkout", args), "begin_checkout")
+        if plan.get("action") != "refresh":
+            return plan
+        for session_id in plan["session_ids"]:
+            await settle_with_stripe(database, stripe_client, str(session_id))
+    raise CheckoutConflict()
+
+
+async def settle_with_stripe(
+    database: Database, stripe_client: stripe.StripeClient, session_id: str
+) -> None:
+    """Expire an open session at Stripe, or read it if it is no longer open; sync the answer."""
+    sessions = stripe_client.v1.checkout.sessions
+    try:
+        try:
+            session = await sessions.expire_async(session_id)
+        except stripe.InvalidRequestError:  # not open any more: paid, processing or expired
+            session = await sessions.retrieve_async(session_id)
+    except stripe.StripeError as exc:
+        log.warning("stripe_settle_failed", session_id=session_id, error=type(exc).__name__)
+        raise PaymentProviderError() from None
+    outcome = await database.rpc("sync_checkout_session", {"p_session": as_json(session)})
+    log.info("checkout_settled", session_id=session_id, outcome=outcome)
+
+
 def _as_dict(value: object, function: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"{function} returned {type(value).__name__}, not a JSON object")
@@ -188,12 +224,7 @@ class CheckoutController(Controller):
         started = time.perf_counter()
         learner = request.user
         bound = log.bind(user_id=str(learner.id), lesson_id=str(data.lesson_id))
-        plan = _as_dict(
-            await database.rpc(
-                "begin_checkout", {"p_user_id": learner.id, "p_lesson_id": data.lesson_id}
-            ),
-            "begin_checkout",
-        )
+        plan = await plan_checkout(database, stripe_client, learner, data.lesson_id)
         action = plan.get("action")
         if action == "refuse":
             bound.info("checkout_refused", reason=plan.get("reason"))

@@ -239,6 +239,60 @@ async def test_stripe_refusing_the_key_is_502(
 # --- return from Checkout -----------------------------------------------------------------------
 
 
+def about_to_expire(database_url: str, session_id: str) -> None:
+    query(
+        database_url,
+        "update public.checkout_sessions set expires_at = now() + interval '30 seconds'"
+        " where id = %s",
+        (session_id,),
+    )
+
+
+async def test_a_session_about_to_expire_is_expired_at_stripe_before_a_new_one(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    first = (await open_checkout(client, learner, LESSON_JOINS)).json()
+    about_to_expire(database_url, first["id"])
+
+    second = await open_checkout(client, learner, LESSON_JOINS)
+
+    assert second.status_code == 201
+    assert second.json()["id"] != first["id"]
+    assert (await stripe_session(standin, first["id"])).status == "expired"
+    rows = {row[0]: row[4] for row in session_rows(database_url, learner)}
+    assert rows == {first["id"]: "expired", second.json()["id"]: "open"}
+
+
+async def test_a_late_delayed_payment_blocks_a_second_session(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    # Paid by a delayed method just before expiry; no webhook has reached us yet.
+    first = (await open_checkout(client, learner, LESSON_JOINS)).json()
+    await anyio.to_thread.run_sync(standin.control.pay_delayed, first["id"])
+    about_to_expire(database_url, first["id"])
+
+    again = await open_checkout(client, learner, LESSON_JOINS)
+
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "payment_pending"
+    rows = session_rows(database_url, learner)
+    assert [(row[0], row[4]) for row in rows] == [(first["id"], "processing")]
+
+
+async def test_a_session_paid_before_expiry_is_recorded_instead_of_a_second_one(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    first = (await open_checkout(client, learner, LESSON_JOINS)).json()
+    await anyio.to_thread.run_sync(standin.control.pay, first["id"])
+    about_to_expire(database_url, first["id"])
+
+    again = await open_checkout(client, learner, LESSON_JOINS)
+
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_owned"
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
 async def test_return_after_paying_records_the_purchase_without_a_webhook(
     client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
 ) -> None:
