@@ -67,7 +67,8 @@ async def _reconcile(settings: Settings, ago: timedelta) -> int:
         await database.close()
         await http_client.close_async()  # type: ignore[no-untyped-call]
     print(report.summary(since))
-    return 0
+    # non-zero so that a scheduler alerts: see public.payments_needing_attention
+    return 1 if report.needing_attention else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

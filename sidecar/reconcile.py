@@ -59,6 +59,14 @@ class ReconcileReport:
     event_outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
+    def needing_attention(self) -> int:
+        """Paid but rejected, or failing to apply: money an operator must look at."""
+        words = self.outcomes + self.event_outcomes
+        return sum(
+            n for word, n in words.items() if word.startswith("rejected:") or word == "error"
+        )
+
+    @property
     def fixed(self) -> int:
         events = sum(self.event_outcomes[word] for word in _EVENT_FIXES)
         return self.outcomes["recorded"] + events

@@ -80,6 +80,15 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
+        def number(name: str, default: float) -> float:
+            raw = optional(name)
+            if raw is None:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+
         supabase_url = optional("SUPABASE_URL")
         jwks_url = optional("SUPABASE_JWKS_URL")
         if jwks_url is None and supabase_url is not None:
@@ -100,7 +109,7 @@ class Settings:
             log_level=(optional("LOG_LEVEL") or "INFO").upper(),
             database_pool_min=integer("DATABASE_POOL_MIN", 1),
             database_pool_max=integer("DATABASE_POOL_MAX", 10),
-            database_pool_timeout=float(integer("DATABASE_POOL_TIMEOUT", 5)),
+            database_pool_timeout=number("DATABASE_POOL_TIMEOUT", 5.0),
             database_prepare_threshold=(
                 None
                 if threshold is None or threshold.lower() == "none"

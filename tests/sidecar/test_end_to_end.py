@@ -23,7 +23,7 @@ import stripe
 
 from devstack.stripe.testing import StandIn, running_standin
 from sidecar.app import open_database
-from sidecar.db import PsycopgDatabase
+from sidecar.db import OwnedDatabase
 from sidecar.payments import make_stripe_client
 from sidecar.reconcile import reconcile, since_now
 from sidecar.settings import Settings
@@ -294,7 +294,7 @@ def five_minutes_ago() -> datetime:
 @asynccontextmanager
 async def reconcile_tools(
     settings: Settings,
-) -> AsyncIterator[tuple[stripe.StripeClient, PsycopgDatabase]]:
+) -> AsyncIterator[tuple[stripe.StripeClient, OwnedDatabase]]:
     """What `sidecar reconcile` builds from settings: a Stripe client and an open database."""
     database = open_database(settings)
     http_client = stripe.HTTPXClient()
@@ -332,6 +332,52 @@ def test_reconcile_command_prints_fixes_and_a_summary(
     assert "fixed cs_" not in second.stdout
     assert " 0 fixed" in second.stdout
     assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
+def test_reconcile_exits_1_when_a_paid_session_needs_attention(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    # A session made outside the sidecar, for one of our lessons at the wrong price, and paid.
+    tampered = standin.stripe_client().v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 1,
+                        "product_data": {"name": "Joins without fear"},
+                    },
+                }
+            ],
+            "metadata": {"user_id": str(learner), "lesson_id": str(LESSON_JOINS)},
+            "client_reference_id": str(learner),
+            "success_url": "https://shop.test/ok",
+            "cancel_url": "https://shop.test/no",
+        }
+    )
+    standin.control.pay(tampered.id)
+    settings = sidecar_settings(database_url, standin)
+    env = {
+        **os.environ,
+        "STRIPE_SECRET_KEY": standin.api_key,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": standin.api_base,
+        "SITE_URL": "http://shop.test:3000",
+        "DATABASE_URL": settings.database_url or "",
+        "SUPABASE_JWT_SECRET": "unused-here",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "sidecar.cli", "reconcile", "--since", "1h"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"attention {tampered.id}: paid but rejected:amount_mismatch" in result.stdout
+    assert purchase_status(database_url, learner, LESSON_JOINS) is None
 
 
 def test_cli_names_a_missing_variable_and_exits_2() -> None:

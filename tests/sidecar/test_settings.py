@@ -91,3 +91,11 @@ def test_settings_are_frozen() -> None:
 def test_pinned_api_version_matches_the_installed_stripe_library() -> None:
     # The library's types describe one API version; pinning another would mislead them.
     assert stripe.api_version == STRIPE_API_VERSION
+
+
+def test_pool_timeout_takes_fractions_of_a_second() -> None:
+    assert (
+        Settings.from_env({**COMPLETE, "DATABASE_POOL_TIMEOUT": "2.5"}).database_pool_timeout == 2.5
+    )
+    with pytest.raises(SettingsError, match="DATABASE_POOL_TIMEOUT"):
+        Settings.from_env({**COMPLETE, "DATABASE_POOL_TIMEOUT": "soon"})
