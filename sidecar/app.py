@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from sidecar.auth import TokenVerifier
 from sidecar.checkout import CheckoutController
-from sidecar.db import Database, PsycopgDatabase
+from sidecar.db import Database, OwnedDatabase, PsycopgDatabase, SupabaseDatabase
 from sidecar.dependencies import DEPENDENCIES
 from sidecar.errors import EXCEPTION_HANDLERS
 from sidecar.health import HealthController
@@ -24,10 +24,18 @@ from sidecar.settings import Settings, SettingsError
 from sidecar.webhooks import WebhookController
 
 
-def open_database(settings: Settings) -> PsycopgDatabase:
+def open_database(settings: Settings) -> OwnedDatabase:
+    """DATABASE_URL (direct psycopg) when set, else PostgREST with the service role key."""
     if not settings.database_url:
-        # The PostgREST adapter (SUPABASE_URL + service role key) plugs in here.
-        raise SettingsError("DATABASE_URL is not set (the PostgREST adapter is not built yet)")
+        if not (settings.supabase_url and settings.supabase_service_role_key):
+            raise SettingsError(
+                "DATABASE_URL is not set (or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)"
+            )
+        return SupabaseDatabase(
+            settings.supabase_url,
+            settings.supabase_service_role_key,
+            timeout=settings.database_pool_timeout,
+        )
     return PsycopgDatabase(
         settings.database_url,
         min_size=settings.database_pool_min,

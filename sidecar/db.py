@@ -1,25 +1,32 @@
 """The sidecar's whole interface to the database: call one SQL function, get its JSON back.
 
-`Database` is the port; `PsycopgDatabase` is the direct-connection adapter. A PostgREST
-(supabase-py) adapter fits the same port: `rpc(name, args)` with the function's named
-arguments, returning the function's result decoded to Python objects (jsonb → dict/list,
-text → str, null → None). Callers never see a driver type or a driver error: an unreachable
-database is `DatabaseUnavailable`, whatever the adapter.
+`Database` is the port; `PsycopgDatabase` is the direct-connection adapter and
+`SupabaseDatabase` the PostgREST one (supabase-py with the service role key). Both take
+`rpc(name, args)` with the function's named arguments and return its result decoded to
+Python objects (jsonb → dict/list, text → str, null → None). Callers never see a driver
+type or a driver error for an outage: an unreachable database is `DatabaseUnavailable`,
+whatever the adapter.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from datetime import date, datetime
+from typing import Any, Protocol, cast, runtime_checkable
 
+import httpx
 import psycopg
 import structlog
+from postgrest.exceptions import APIError
 from psycopg import errors, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sidecar.errors import DatabaseUnavailable
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 log = structlog.get_logger("sidecar.db")
 
@@ -37,6 +44,14 @@ class Database(Protocol):
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers now."""
         ...
+
+
+class OwnedDatabase(Database, Protocol):
+    """An adapter the app opens in its lifespan and closes after it."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 def rpc_query(name: str, args: Mapping[str, object]) -> sql.Composed:
@@ -114,4 +129,88 @@ class PsycopgDatabase:
             async with self.pool.connection() as conn:
                 await conn.execute("select 1")
         except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise DatabaseUnavailable() from exc
+
+
+# PostgREST's answers when it cannot reach Postgres (PGRST000-002, 503; PGRST003, 504 pool
+# timeout), and the status code supabase-py reports for a gateway's non-JSON error page.
+_POSTGREST_UNAVAILABLE = frozenset(
+    {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "502", "503", "504", "520"}
+)
+# Postgres rolled the whole call back; PostgREST passes the SQLSTATE through.
+_POSTGREST_ROLLED_BACK = frozenset({"40001", "40P01"})
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_args(args: Mapping[str, object]) -> dict[str, Any]:
+    """The arguments as the JSON PostgREST takes (uuids and dates as their text)."""
+    return cast(dict[str, Any], json.loads(json.dumps(dict(args), default=_json_default)))
+
+
+class SupabaseDatabase:
+    """`Database` over PostgREST with supabase-py's async client and the service role key.
+
+    One httpx client of its own (closed with the adapter) and supabase-py's own retries off:
+    an outage must come back as `DatabaseUnavailable` at once, so the webhook answers 503 and
+    Stripe retries, rather than hang in a client retry loop.
+    """
+
+    def __init__(self, url: str, service_role_key: str, *, timeout: float = 5.0) -> None:
+        self._url = url
+        self._key = service_role_key
+        self._http = httpx.AsyncClient(timeout=timeout)
+        self._client: AsyncClient | None = None
+
+    async def open(self) -> None:
+        options = AsyncClientOptions(
+            httpx_client=self._http,
+            auto_refresh_token=False,
+            persist_session=False,
+            postgrest_client_retry=False,
+        )
+        self._client = await acreate_client(self._url, self._key, options)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def client(self) -> AsyncClient:
+        if self._client is None:
+            raise RuntimeError("SupabaseDatabase.open() was not awaited")
+        return self._client
+
+    async def rpc(self, name: str, args: Mapping[str, object]) -> object:
+        params = json_args(args)
+        for attempt in range(_ROLLBACK_RETRIES + 1):
+            try:
+                response = await self.client.rpc(name, params).execute()
+                return response.data
+            except httpx.TransportError as exc:
+                log.warning("database_unavailable", function=name, error=type(exc).__name__)
+                raise DatabaseUnavailable() from None
+            except APIError as exc:
+                if exc.code in _POSTGREST_UNAVAILABLE:
+                    log.warning("database_unavailable", function=name, error=exc.code)
+                    raise DatabaseUnavailable() from None
+                if exc.code not in _POSTGREST_ROLLED_BACK:
+                    raise
+                if attempt == _ROLLBACK_RETRIES:
+                    log.warning("database_call_rolled_back", function=name, attempts=attempt + 1)
+                    raise DatabaseUnavailable() from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def ping(self) -> None:
+        """A one-row read through PostgREST: answers only when PostgREST and Postgres both do."""
+        try:
+            await self.client.table("lessons").select("id").limit(1).execute()
+        except httpx.TransportError as exc:
+            raise DatabaseUnavailable() from exc
+        except APIError as exc:
             raise DatabaseUnavailable() from exc

@@ -30,6 +30,8 @@ from psycopg import conninfo
 from devstack.serving import listening_socket, serving
 from devstack.stripe.objects import template
 from devstack.stripe.testing import StandIn, running_standin
+from devstack.supabase.testing import StandIn as SupabaseStandIn
+from devstack.supabase.testing import running_standin as running_supabase
 from sidecar.app import create_app
 from sidecar.db import Database
 from sidecar.settings import Settings
@@ -279,6 +281,24 @@ def standin() -> Iterator[StandIn]:
     """One Stripe stand-in for the session (no webhook endpoints; tests add their own)."""
     with running_standin() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def supabase_api(database_url: str) -> Iterator[SupabaseStandIn]:
+    """The Supabase API stand-in over the session's database, for the PostgREST adapter."""
+    with running_supabase(database_url) as api:
+        yield api
+
+
+def supabase_settings(database_url: str, api: SupabaseStandIn, /, **overrides: Any) -> Settings:
+    """Settings with no DATABASE_URL: the sidecar reaches SQL through PostgREST only."""
+    return make_settings(
+        database_url,
+        database_url=None,
+        supabase_url=api.url,
+        supabase_service_role_key=api.service_role_key,
+        **overrides,
+    )
 
 
 @contextmanager

@@ -1,5 +1,5 @@
-"""The `Database` port: contract tests every adapter must pass (the PostgREST one joins the
-`adapter` fixture's params when it lands), plus what is particular to psycopg."""
+"""The `Database` port: contract tests every adapter must pass (psycopg directly, and
+supabase-py over HTTP to the Supabase stand-in's PostgREST), plus what is particular to each."""
 
 from __future__ import annotations
 
@@ -9,17 +9,37 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
-from sidecar.db import Database, PsycopgDatabase, rpc_query
+from devstack.supabase.testing import StandIn as SupabaseStandIn
+from devstack.supabase.testing import running_standin as running_supabase
+from sidecar.app import open_database
+from sidecar.db import (
+    Database,
+    OwnedDatabase,
+    PsycopgDatabase,
+    SupabaseDatabase,
+    json_args,
+    rpc_query,
+)
 from sidecar.errors import DatabaseUnavailable
-from tests.sidecar.conftest import LESSON_FREE, LESSON_JOINS, as_service_role
+from tests.sidecar.conftest import (
+    LESSON_FREE,
+    LESSON_JOINS,
+    as_service_role,
+    make_settings,
+    supabase_settings,
+)
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["psycopg"])
+@pytest.fixture(params=["psycopg", "supabase"])
 async def adapter(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Database]:
-    assert request.param == "psycopg"
-    database = PsycopgDatabase(as_service_role(database_url), max_size=2, timeout=2)
+    database: OwnedDatabase
+    if request.param == "psycopg":
+        database = PsycopgDatabase(as_service_role(database_url), max_size=2, timeout=2)
+    else:
+        api: SupabaseStandIn = request.getfixturevalue("supabase_api")
+        database = SupabaseDatabase(api.url, api.service_role_key, timeout=2)
     await database.open()
     try:
         yield database
@@ -77,3 +97,45 @@ async def test_unreachable_database_is_database_unavailable() -> None:
             await dead.ping()
     finally:
         await dead.close()
+
+
+async def test_postgrest_unreachable_is_database_unavailable() -> None:
+    dead = SupabaseDatabase("http://127.0.0.1:9", "service-role-key", timeout=0.5)
+    await dead.open()
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await dead.rpc("handle_stripe_event", {"p_event": {}})
+        with pytest.raises(DatabaseUnavailable):
+            await dead.ping()
+    finally:
+        await dead.close()
+
+
+async def test_postgrest_up_with_its_database_down_is_database_unavailable() -> None:
+    with running_supabase("postgresql://postgres@127.0.0.1:9/none", pool_timeout=0.5) as api:
+        database = SupabaseDatabase(api.url, api.service_role_key, timeout=5)
+        await database.open()
+        try:
+            with pytest.raises(DatabaseUnavailable):
+                await database.rpc("handle_stripe_event", {"p_event": {}})
+            with pytest.raises(DatabaseUnavailable):
+                await database.ping()
+        finally:
+            await database.close()
+
+
+def test_uuid_and_nested_args_become_json() -> None:
+    user = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
+    assert json_args({"p_user_id": user, "p_session": {"metadata": {"user_id": user}}}) == {
+        "p_user_id": str(user),
+        "p_session": {"metadata": {"user_id": str(user)}},
+    }
+
+
+def test_open_database_picks_the_adapter_the_settings_name(
+    database_url: str, supabase_api: SupabaseStandIn
+) -> None:
+    assert isinstance(open_database(make_settings(database_url)), PsycopgDatabase)
+    assert isinstance(
+        open_database(supabase_settings(database_url, supabase_api)), SupabaseDatabase
+    )
