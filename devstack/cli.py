@@ -1,8 +1,9 @@
 """`make dev` / `uv run devstack up`: the whole shop running offline, in the foreground.
 
 Starts, in order: Postgres (DATABASE_URL, else a private cluster on 54322), the schema and
-demo data, the Stripe stand-in on 12111 delivering webhooks to the sidecar, and the sidecar
-on 8000. Output of every part is streamed with its name in front; Ctrl-C stops them all.
+demo data, the Supabase API stand-in on 54321 (/auth/v1, /rest/v1), the Stripe stand-in on
+12111 delivering webhooks to the sidecar, and the sidecar on 8000. Output of every part is
+streamed with its name in front; Ctrl-C stops them all.
 Configuration comes from `.env`, created from `.env.example` on the first run.
 """
 
@@ -131,12 +132,34 @@ def sidecar_url(env: dict[str, str]) -> str:
     return f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
 
 
+def supabase_url(env: dict[str, str]) -> str:
+    return (env.get("SUPABASE_URL") or "http://127.0.0.1:54321").rstrip("/")
+
+
 def services(env: dict[str, str], database_url: str) -> list[Service]:
     python = sys.executable
     stripe_base = env["STRIPE_API_BASE"]
     sidecar = sidecar_url(env)
+    supabase = supabase_url(env)
     child_env = {**os.environ, **env, "DATABASE_URL": database_url}
     return [
+        # First: the sidecar's PostgREST adapter (when configured) and learners' sign-ins need it.
+        # The database URL and JWT secret reach it through DATABASE_URL / SUPABASE_JWT_SECRET
+        # in its environment, not its argv, where `ps` would show them.
+        Service(
+            "supabase",
+            [
+                python,
+                "-m",
+                "devstack.supabase",
+                "--port",
+                str(port_of(supabase)),
+                "--public-url",
+                supabase,
+            ],
+            f"{supabase}/auth/v1/health",
+            child_env,
+        ),
         Service(
             "stripe",
             [
@@ -222,6 +245,7 @@ def print_ready(env: dict[str, str], database_url: str) -> None:
                 "",
                 "devstack: the shop is running",
                 f"  database         postgres @ {safe_db}",
+                f"  Supabase API     {supabase_url(env)} (/auth/v1, /rest/v1)",
                 f"  Stripe stand-in  {env['STRIPE_API_BASE']} (hosted pages at /c/pay/…)",
                 f"  sidecar          {sidecar_url(env)} (OpenAPI at /schema/openapi.json)",
                 f"  demo learner     {env.get('DEMO_LEARNER_EMAIL', 'learner@example.com')}",

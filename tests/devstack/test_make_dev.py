@@ -1,9 +1,11 @@
 """`make dev` brings the whole shop up offline: a learner can buy a lesson end to end.
 
 Runs `devstack up` as `make dev` does, on free ports and a private cluster of its own, then
-drives one purchase through it: the sidecar opens a Checkout Session at the Stripe stand-in,
-the learner pays on the hosted page, the stand-in delivers the signed webhook to the sidecar,
-and SQL records the purchase. Ctrl-C (SIGINT) must stop every part.
+drives one purchase through it: the demo learner signs in through the Supabase stand-in with
+supabase-py, the sidecar accepts that token and opens a Checkout Session at the Stripe
+stand-in, the learner pays on the hosted page, the stand-in delivers the signed webhook to
+the sidecar, SQL records the purchase, and the catalogue read through /rest/v1 shows the
+lesson owned. Ctrl-C (SIGINT) must stop every part.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import jwt
 import psycopg
 import pytest
 
 from devstack import database
 from devstack.cluster import PrivateCluster
+from supabase import Client, ClientOptions, create_client
 
 JOINS = "00000000-0000-4000-8000-000000000002"
 
@@ -69,6 +71,7 @@ def devstack() -> Iterator[Devstack]:
     env_file = state / ".env"
     overrides = {
         "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",
+        "SUPABASE_URL": f"http://127.0.0.1:{free_port()}",
         "PORT": str(free_port()),
         "DEVSTACK_DIR": str(state),
         "DEVSTACK_DB_PORT": str(free_port()),
@@ -123,16 +126,20 @@ def _env_values(path: Path) -> dict[str, str]:
     )
 
 
-def access_token(secret: str, user_id: uuid.UUID) -> str:
-    now = int(time.time())
-    claims = {
-        "sub": str(user_id),
-        "aud": "authenticated",
-        "role": "authenticated",
-        "iat": now,
-        "exp": now + 600,
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
+def signed_in(devstack: Devstack) -> Client:
+    """The demo learner, signed in with the password grant as the frontend would."""
+    learner = create_client(
+        devstack.env["SUPABASE_URL"],
+        devstack.env["SUPABASE_ANON_KEY"],
+        ClientOptions(auto_refresh_token=False, persist_session=False),
+    )
+    learner.auth.sign_in_with_password(
+        {
+            "email": devstack.env["DEMO_LEARNER_EMAIL"],
+            "password": devstack.env["DEMO_LEARNER_PASSWORD"],
+        }
+    )
+    return learner
 
 
 def test_a_learner_buys_a_lesson_on_the_devstack(devstack: Devstack) -> None:
@@ -142,9 +149,11 @@ def test_a_learner_buys_a_lesson_on_the_devstack(devstack: Devstack) -> None:
         ).fetchone()
     assert row is not None, "the demo learner exists"
     learner = uuid.UUID(str(row[0]))
-    headers = {
-        "Authorization": f"Bearer {access_token(devstack.env['SUPABASE_JWT_SECRET'], learner)}"
-    }
+    client = signed_in(devstack)
+    session_now = client.auth.get_session()
+    assert session_now is not None
+    assert session_now.user.id == str(learner)
+    headers = {"Authorization": f"Bearer {session_now.access_token}"}
 
     created = httpx.post(
         f"{devstack.sidecar}/v1/checkout/sessions", json={"lesson_id": JOINS}, headers=headers
@@ -178,11 +187,20 @@ def test_a_learner_buys_a_lesson_on_the_devstack(devstack: Devstack) -> None:
     )
     assert again.status_code == 409
 
+    catalog = client.rpc("lesson_catalog", {}).execute().data
+    assert isinstance(catalog, list)
+    owned = [row["id"] for row in catalog if isinstance(row, dict) and row["owned"]]
+    assert owned == [JOINS], "the learner's own token reads their ownership through RLS"
+
 
 def test_ctrl_c_stops_every_part(devstack: Devstack) -> None:
     devstack.process.send_signal(signal.SIGINT)
     assert devstack.process.wait(timeout=30) == 0
-    for url in (f"{devstack.sidecar}/healthz", f"{devstack.env['STRIPE_API_BASE']}/v1/events"):
+    for url in (
+        f"{devstack.sidecar}/healthz",
+        f"{devstack.env['STRIPE_API_BASE']}/v1/events",
+        f"{devstack.env['SUPABASE_URL']}/auth/v1/health",
+    ):
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=2)
     assert not devstack.cluster.running()
