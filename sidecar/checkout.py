@@ -122,6 +122,10 @@ def session_params(settings: Settings, learner: Learner, plan: dict[str, Any]) -
             f"{settings.site_url}/lessons?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
         ),
         "cancel_url": f"{settings.site_url}/lessons?checkout=cancelled",
+        # Charged in the lesson's own currency: with Adaptive Pricing, events rendered at
+        # older API versions carry the buyer's local currency and amount, which SQL would
+        # (rightly) refuse as not the price.
+        "adaptive_pricing": {"enabled": False},
     }
     if plan.get("stripe_customer_id"):
         params["customer"] = plan["stripe_customer_id"]

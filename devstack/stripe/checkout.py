@@ -32,7 +32,9 @@ _TOP = {
     "locale",
     "payment_method_types",
     "submit_type",
+    "adaptive_pricing",
 }
+_ADAPTIVE_PRICING = {"enabled"}
 _LINE_ITEM = {"price_data", "quantity", "price"}
 _PRICE_DATA = {"currency", "unit_amount", "product_data", "product"}
 _PRODUCT_DATA = {"name", "description", "metadata", "images"}
@@ -175,6 +177,15 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
                 f"Invalid customer_creation: {creation}", param="customer_creation"
             )
         clean["customer_creation"] = creation
+    adaptive = _hash(params.get("adaptive_pricing"), "adaptive_pricing")
+    _known(adaptive, _ADAPTIVE_PRICING, "adaptive_pricing")
+    if "enabled" in adaptive:
+        if adaptive["enabled"] not in ("true", "false"):
+            raise StripeError.invalid(
+                "Invalid boolean: adaptive_pricing[enabled]", param="adaptive_pricing[enabled]"
+            )
+        # the stand-in never converts currencies; the flag is only reflected back
+        clean["adaptive_pricing"] = {"enabled": adaptive["enabled"] == "true"}
     methods = params.get("payment_method_types")
     if methods:
         clean["payment_method_types"] = list(methods)

@@ -169,7 +169,8 @@ def checkout_session(
         total_details={"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         ui_mode="hosted",
         url=url.format(id=session_id),
-        adaptive_pricing={"enabled": False},
+        # Stripe turns Adaptive Pricing on by default (account setting); the fixture shows it on
+        adaptive_pricing=params.get("adaptive_pricing", {"enabled": True}),
         discounts=[],
         collected_information=None,
         permissions=None,

@@ -89,6 +89,7 @@ async def test_create_opens_a_session_priced_by_the_database(
         f"{SITE_URL}/lessons?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
     )
     assert session.cancel_url == f"{SITE_URL}/lessons?checkout=cancelled"
+    assert session.adaptive_pricing.enabled is False  # charged in the lesson's currency
     assert session_rows(database_url, learner) == [(body["id"], LESSON_JOINS, 1200, "usd", "open")]
 
 
