@@ -30,6 +30,7 @@ from sidecar.errors import (
     error_responses,
 )
 from sidecar.logging import milliseconds_since
+from sidecar.payments import STRIPE_API_VERSION
 from sidecar.settings import Settings
 
 log = structlog.get_logger("sidecar.webhooks")
@@ -132,6 +133,13 @@ class WebhookController(Controller):
             log.warning("webhook_refused", code=exc.detail.code, bytes=len(raw))
             raise
         bound = log.bind(event_id=event["id"], event_type=event["type"])
+        if event.get("api_version") not in (None, STRIPE_API_VERSION):
+            # payloads follow the endpoint's API version; SQL reads the pinned version's shape
+            bound.warning(
+                "event_api_version_differs",
+                api_version=event.get("api_version"),
+                expected=STRIPE_API_VERSION,
+            )
         session_id = event["data"]["object"].get("id")
         if event["data"]["object"].get("object") == "checkout.session":
             bound = bound.bind(session_id=session_id)

@@ -298,3 +298,33 @@ async def test_webhook_needs_no_token_and_logs_no_secret(
     assert WEBHOOK_SECRET not in logged
     assert headers["Stripe-Signature"].split("v1=")[1] not in logged
     assert "customer_details" not in logged  # no payload in logs
+
+
+async def test_an_event_at_another_api_version_is_applied_and_flagged(
+    client: Client, learner: uuid.UUID, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event_obj = completed(learner)
+    event_obj["api_version"] = "2024-06-20"
+    payload, headers = signed(event_obj)
+    response = await client.post(URL, content=payload, headers=headers)
+    assert response.json()["outcome"] == "recorded"
+    assert "event_api_version_differs" in capsys.readouterr().out
+
+
+async def test_a_utf8_body_as_stripe_sends_it_is_verified_and_recorded(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    event_obj = completed(learner)
+    event_obj["data"]["object"]["customer_details"] = {"name": "Zoë Ångström 山田", "email": None}  # type: ignore[index]
+    payload = json.dumps(event_obj, ensure_ascii=False).encode()  # raw UTF-8, not \\u escapes
+    headers = {"Stripe-Signature": signature_header(payload), "Content-Type": "application/json"}
+    response = await client.post(URL, content=payload, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "recorded"
+    stored = query(
+        database_url,
+        "select payload -> 'data' -> 'object' -> 'customer_details' ->> 'name'"
+        " from public.stripe_events where id = %s",
+        (event_obj["id"],),
+    )
+    assert stored == [("Zoë Ångström 山田",)]
