@@ -46,6 +46,8 @@ from sidecar.settings import Settings
 log = structlog.get_logger("sidecar.checkout")
 
 CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,250}")
+# The return page polls; each learner's session is read back from Stripe at most this often.
+MIN_SECONDS_BETWEEN_SYNCS = 2.0
 
 
 class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -310,6 +312,9 @@ class CheckoutController(Controller):
         known = msgspec.convert(row, CheckoutSessionStatus)
         if known.owned or known.status in ("expired", "failed"):
             return known  # settled: nothing Stripe could add
+        since_sync = _as_dict(row, "checkout_session_for_user").get("seconds_since_sync")
+        if since_sync is not None and float(since_sync) < MIN_SECONDS_BETWEEN_SYNCS:
+            return known  # a polling page must not spend the account's Stripe rate limit
 
         try:
             session = await stripe_client.v1.checkout.sessions.retrieve_async(session_id)

@@ -37,6 +37,8 @@ create table public.checkout_sessions (
   -- earliest time the payment is known to have succeeded (event created, or when observed)
   paid_at timestamptz,
   -- why a paid session granted nothing: 'already_owned' or 'rejected:<reason>'
+  -- when the sidecar last read this session back from Stripe (the return page polls)
+  synced_at timestamptz,
   fulfilment text
     constraint checkout_sessions_fulfilment_check
     check (fulfilment in ('granted', 'already_owned') or fulfilment like 'rejected:%'),

@@ -619,12 +619,17 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_outcome text;
 begin
   perform private.assert_read_committed();
   if p_session ->> 'status' = 'expired' then
-    return private.close_checkout_session(p_session, 'expired');
+    v_outcome := private.close_checkout_session(p_session, 'expired');
+  else
+    v_outcome := private.apply_checkout_session(p_session, pg_catalog.now());
   end if;
-  return private.apply_checkout_session(p_session, pg_catalog.now());
+  update public.checkout_sessions set synced_at = pg_catalog.now() where id = p_session ->> 'id';
+  return v_outcome;
 end;
 $$;
 

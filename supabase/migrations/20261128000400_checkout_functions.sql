@@ -187,6 +187,7 @@ as $$
     'lesson_id', s.lesson_id,
     'status', s.status,
     'payment_status', s.payment_status,
+    'seconds_since_sync', extract(epoch from pg_catalog.now() - s.synced_at),
     'owned', exists (
       select 1 from public.purchased_lessons as p
       where p.user_id = s.user_id and p.lesson_id = s.lesson_id and p.status = 'paid'
@@ -197,7 +198,7 @@ as $$
 $$;
 
 comment on function public.checkout_session_for_user(uuid, text) is
-  'One learner''s Checkout Session, or null when it is not theirs.';
+  'One learner''s Checkout Session (and how long ago it was read back from Stripe), or null when it is not theirs.';
 
 -- =============================================================================================
 -- grants

@@ -294,6 +294,30 @@ async def test_a_session_paid_before_expiry_is_recorded_instead_of_a_second_one(
     assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
 
 
+def synced_a_while_ago(database_url: str, session_id: str) -> None:
+    query(
+        database_url,
+        "update public.checkout_sessions set synced_at = now() - interval '1 minute' where id = %s",
+        (session_id,),
+    )
+
+
+async def test_a_polling_return_page_reads_stripe_at_most_every_two_seconds(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    created = (await open_checkout(client, learner, LESSON_JOINS)).json()
+    first = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
+    assert first.json()["status"] == "open"
+    await anyio.to_thread.run_sync(standin.control.pay, created["id"])
+
+    soon = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
+    assert soon.json()["status"] == "open", "answered from the database, Stripe not asked"
+
+    synced_a_while_ago(database_url, created["id"])
+    later = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
+    assert (later.json()["status"], later.json()["owned"]) == ("complete", True)
+
+
 async def test_return_after_paying_records_the_purchase_without_a_webhook(
     client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
 ) -> None:
@@ -313,6 +337,7 @@ async def test_return_after_paying_records_the_purchase_without_a_webhook(
     assert f"{redirect.scheme}://{redirect.netloc}" == SITE_URL
     assert parse_qs(redirect.query)["session_id"] == [created["id"]]
 
+    synced_a_while_ago(database_url, created["id"])
     after = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
     assert after.status_code == 200
     assert after.json() == {

@@ -18,7 +18,7 @@ select columns_are('public', 'purchased_lessons',
         'purchased_at', 'refunded_at', 'disputed_at', 'updated_at']);
 select columns_are('public', 'checkout_sessions',
   array['id', 'user_id', 'lesson_id', 'amount_total', 'currency', 'status', 'payment_status', 'url',
-        'stripe_payment_intent_id', 'stripe_customer_id', 'expires_at', 'paid_at', 'fulfilment',
+        'stripe_payment_intent_id', 'stripe_customer_id', 'expires_at', 'paid_at', 'synced_at', 'fulfilment',
         'created_at', 'updated_at']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
