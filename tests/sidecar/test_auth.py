@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -12,6 +15,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sidecar.auth import TokenVerifier
@@ -194,9 +198,38 @@ async def test_expired_es256_token(jwks: JwksServer) -> None:
 
 
 async def test_hs256_token_is_not_checked_against_a_public_key(jwks: JwksServer) -> None:
-    # Only a JWKS configured: an HS256 token (e.g. signed with the public key as secret) fails.
+    # Only a JWKS configured: an HS256 token fails, whatever its secret.
     token = access_token(uuid.uuid4())
     assert await code_of(verifier(jwks.url, secret=None), f"Bearer {token}") == "invalid_token"
+
+
+async def test_alg_confusion_with_the_public_key_as_hmac_secret_is_refused(
+    jwks: JwksServer,
+) -> None:
+    # The classic attack: HS256 "signed" with the published public key, naming its kid.
+    public_pem = EC_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    now = int(time.time())
+    header = {"alg": "HS256", "typ": "JWT", "kid": "ec-1"}
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + 600,
+    }
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{b64(mac)}"
+    for secret in (None, JWT_SECRET):  # with or without an HS256 secret configured as well
+        assert await code_of(verifier(jwks.url, secret=secret), f"Bearer {forged}") == (
+            "invalid_token"
+        )
 
 
 async def test_asymmetric_token_without_a_jwks_is_refused() -> None:
