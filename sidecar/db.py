@@ -62,9 +62,24 @@ def rpc_query(name: str, args: Mapping[str, object]) -> sql.Composed:
     return sql.SQL("select {}({})").format(sql.Identifier("public", name), named)
 
 
+def without_nul(value: Any) -> Any:
+    """`value` with every U+0000 in its strings replaced by U+FFFD.
+
+    Postgres text and jsonb cannot hold U+0000; a Stripe object carrying one (a name a buyer
+    typed) would otherwise fail to store and be redelivered forever.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 def _adapt(value: object) -> object:
     # dicts and lists are Stripe objects or JSON documents: always sent as jsonb.
-    return Jsonb(value) if isinstance(value, dict | list) else value
+    return Jsonb(without_nul(value)) if isinstance(value, dict | list) else without_nul(value)
 
 
 class PsycopgDatabase:
@@ -151,7 +166,8 @@ def _json_default(value: object) -> object:
 
 def json_args(args: Mapping[str, object]) -> dict[str, Any]:
     """The arguments as the JSON PostgREST takes (uuids and dates as their text)."""
-    return cast(dict[str, Any], json.loads(json.dumps(dict(args), default=_json_default)))
+    encoded = json.dumps(without_nul(dict(args)), default=_json_default)
+    return cast(dict[str, Any], json.loads(encoded))
 
 
 class SupabaseDatabase:

@@ -25,6 +25,8 @@ from tests.sidecar.conftest import (
     LESSON_FREE,
     LESSON_JOINS,
     as_service_role,
+    checkout_session,
+    event,
     make_settings,
     supabase_settings,
 )
@@ -74,6 +76,18 @@ async def test_create_plan_names_the_database_price(adapter: Database, learner: 
     assert isinstance(plan, dict)
     assert plan["action"] == "create"
     assert (plan["lesson"]["price_cents"], plan["lesson"]["currency"]) == (1200, "usd")
+
+
+async def test_a_nul_in_a_stripe_object_is_stored_not_refused(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    # Postgres cannot store U+0000; a buyer-typed name with one must not wedge the webhook.
+    session = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    session["customer_details"] = {"name": "Nul\x00Name", "email": None}
+    outcome = await adapter.rpc(
+        "handle_stripe_event", {"p_event": event("checkout.session.completed", session)}
+    )
+    assert outcome == "recorded"
 
 
 async def test_ping(adapter: Database) -> None:
