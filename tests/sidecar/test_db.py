@@ -4,7 +4,7 @@ supabase-py over HTTP to the Supabase stand-in's PostgREST), plus what is partic
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import psycopg
 import pytest
@@ -101,20 +101,18 @@ def test_names_are_quoted_identifiers_never_spliced_text(database_url: str) -> N
     assert text == ('select "public"."x""); drop table lessons; --"("p_a" => %s, "p""b" => %s)')
 
 
-async def test_unreachable_database_is_database_unavailable() -> None:
-    dead = PsycopgDatabase("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
-    await dead.open()
-    try:
-        with pytest.raises(DatabaseUnavailable):
-            await dead.rpc("handle_stripe_event", {"p_event": {}})
-        with pytest.raises(DatabaseUnavailable):
-            await dead.ping()
-    finally:
-        await dead.close()
-
-
-async def test_postgrest_unreachable_is_database_unavailable() -> None:
-    dead = SupabaseDatabase("http://127.0.0.1:9", "service-role-key", timeout=0.5)
+@pytest.mark.parametrize(
+    "dead_adapter",
+    [
+        lambda: PsycopgDatabase("postgresql://postgres@127.0.0.1:9/none", timeout=0.5),
+        lambda: SupabaseDatabase("http://127.0.0.1:9", "service-role-key", timeout=0.5),
+    ],
+    ids=["postgres unreachable", "postgrest unreachable"],
+)
+async def test_unreachable_is_database_unavailable(
+    dead_adapter: Callable[[], OwnedDatabase],
+) -> None:
+    dead = dead_adapter()
     await dead.open()
     try:
         with pytest.raises(DatabaseUnavailable):
