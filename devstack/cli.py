@@ -225,6 +225,9 @@ def up(env_file: Path) -> int:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1
     finally:
+        # a second Ctrl-C (or make and uv passing the first one on) must not cut the clean-up
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("devstack: stopping…", flush=True)
         for service in reversed(parts):
             if service.process is not None and service.process.poll() is None:
                 service.process.terminate()
