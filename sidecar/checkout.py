@@ -166,6 +166,36 @@ async def plan_checkout(
     raise CheckoutConflict()
 
 
+async def create_at_stripe(
+    stripe_client: stripe.StripeClient,
+    settings: Settings,
+    learner: Learner,
+    plan: dict[str, Any],
+    bound: Any,
+) -> stripe.checkout.Session:
+    """Create the Checkout Session begin_checkout planned (or get Stripe's replay of it)."""
+    params = session_params(settings, learner, plan)
+    sessions = stripe_client.v1.checkout.sessions
+    try:
+        session = await sessions.create_async(
+            params,  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key(plan["idempotency_key"], params)},
+        )
+        response = session.last_response
+        if response is not None and response.headers.get("idempotent-replayed") == "true":
+            # a replay is the session as it was created; what matters is what it is now
+            session = await sessions.retrieve_async(session.id)
+        return session
+    except stripe.StripeError as exc:
+        bound.warning(
+            "stripe_create_failed",
+            error=type(exc).__name__,
+            stripe_code=exc.code,
+            stripe_request_id=exc.request_id,
+        )
+        raise PaymentProviderError() from None
+
+
 async def settle_with_stripe(
     database: Database, stripe_client: stripe.StripeClient, session_id: str
 ) -> None:
@@ -230,56 +260,54 @@ class CheckoutController(Controller):
         started = time.perf_counter()
         learner = request.user
         bound = log.bind(user_id=str(learner.id), lesson_id=str(data.lesson_id))
-        plan = await plan_checkout(database, stripe_client, learner, data.lesson_id)
-        action = plan.get("action")
-        if action == "refuse":
-            bound.info("checkout_refused", reason=plan.get("reason"))
-            raise refusal(str(plan.get("reason")))
-        if action == "reuse":
+        # Twice at most: Stripe may replay, under a reused Idempotency-Key, a session created
+        # earlier whose attach never ran and which has closed since; it is synced and the
+        # database then hands out a new key.
+        for _ in range(2):
+            plan = await plan_checkout(database, stripe_client, learner, data.lesson_id)
+            action = plan.get("action")
+            if action == "refuse":
+                bound.info("checkout_refused", reason=plan.get("reason"))
+                raise refusal(str(plan.get("reason")))
+            if action == "reuse":
+                bound.info(
+                    "checkout_reused",
+                    session_id=plan["session_id"],
+                    duration_ms=milliseconds_since(started),
+                )
+                return Response(
+                    CheckoutSessionLink(id=plan["session_id"], url=plan["url"]), status_code=200
+                )
+            if action != "create":
+                raise TypeError(f"begin_checkout returned unknown action {action!r}")
+
+            session = await create_at_stripe(stripe_client, settings, learner, plan, bound)
+            if session.status != "open":
+                outcome = await database.rpc(
+                    "sync_checkout_session", {"p_session": as_json(session)}
+                )
+                bound.warning("checkout_replayed_closed", session_id=session.id, outcome=outcome)
+                continue
+
+            attached = _as_dict(
+                await database.rpc("attach_checkout_session", {"p_session": as_json(session)}),
+                "attach_checkout_session",
+            )
+            outcome = str(attached.get("outcome"))
             bound.info(
-                "checkout_reused",
-                session_id=plan["session_id"],
+                "checkout_created",
+                session_id=session.id,
+                outcome=outcome,
                 duration_ms=milliseconds_since(started),
             )
+            if outcome.startswith("rejected:"):
+                await _expire_quietly(stripe_client, session.id)
+                raise CheckoutConflict()
+            status = 201 if outcome == "attached" else 200
             return Response(
-                CheckoutSessionLink(id=plan["session_id"], url=plan["url"]), status_code=200
+                CheckoutSessionLink(id=session.id, url=str(session.url)), status_code=status
             )
-        if action != "create":
-            raise TypeError(f"begin_checkout returned unknown action {action!r}")
-
-        params = session_params(settings, learner, plan)
-        try:
-            session = await stripe_client.v1.checkout.sessions.create_async(
-                params,  # type: ignore[arg-type]
-                {"idempotency_key": idempotency_key(plan["idempotency_key"], params)},
-            )
-        except stripe.StripeError as exc:
-            bound.warning(
-                "stripe_create_failed",
-                error=type(exc).__name__,
-                stripe_code=exc.code,
-                stripe_request_id=exc.request_id,
-            )
-            raise PaymentProviderError() from None
-
-        attached = _as_dict(
-            await database.rpc("attach_checkout_session", {"p_session": as_json(session)}),
-            "attach_checkout_session",
-        )
-        outcome = str(attached.get("outcome"))
-        bound.info(
-            "checkout_created",
-            session_id=session.id,
-            outcome=outcome,
-            duration_ms=milliseconds_since(started),
-        )
-        if outcome.startswith("rejected:"):
-            await _expire_quietly(stripe_client, session.id)
-            raise CheckoutConflict()
-        status = 201 if outcome == "attached" else 200
-        return Response(
-            CheckoutSessionLink(id=session.id, url=str(session.url)), status_code=status
-        )
+        raise CheckoutConflict()
 
     @get(
         "/{session_id:str}",

@@ -115,6 +115,18 @@ as $$
   where id = p_event_id;
 $$;
 
+-- A session that does not match what we sold: 'rejected:<reason>' when money was taken (an
+-- operator must act: payments_needing_attention lists it), 'ignored:<reason>' otherwise.
+create or replace function private.refusal(p_paid boolean, p_reason text)
+returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case when p_paid then 'rejected:' else 'ignored:' end || p_reason;
+$$;
+
 -- Checkout Session status in this project's words, from the session object Stripe returns.
 create or replace function private.session_status(p_session jsonb)
 returns text
@@ -289,8 +301,8 @@ begin
 end;
 $$;
 
--- Validate a paid-or-pending Checkout Session against what we sold and apply it. Returns the
--- outcome word. The caller has stored the event (if any) and handles errors.
+-- Validate a Checkout Session (paid, pending, open or expired) against what we sold and apply
+-- it. Returns the outcome word. The caller has stored the event (if any) and handles errors.
 create or replace function private.apply_checkout_session(p_session jsonb, p_seen_at timestamptz)
 returns text
 language plpgsql
@@ -317,20 +329,20 @@ begin
   if p_session ->> 'object' is distinct from 'checkout.session'
     or coalesce(v_session_id, '') !~ '^cs_[A-Za-z0-9_]+$'
   then
-    return 'rejected:not_a_checkout_session';
+    return private.refusal(v_paid, 'not_a_checkout_session');
   end if;
   -- the Stripe account may sell other things: sessions without our metadata are not ours
   if not v_metadata ? 'lesson_id' then
     return 'ignored:not_a_lesson_checkout';
   end if;
   if p_session ->> 'mode' is distinct from 'payment' then
-    return 'rejected:not_a_payment';
+    return private.refusal(v_paid, 'not_a_payment');
   end if;
   if v_user_id is null or v_lesson_id is null then
-    return 'rejected:bad_metadata';
+    return private.refusal(v_paid, 'bad_metadata');
   end if;
   if p_session ->> 'client_reference_id' is distinct from v_user_id::text then
-    return 'rejected:user_mismatch';
+    return private.refusal(v_paid, 'user_mismatch');
   end if;
 
   perform private.lock('checkout_session', v_session_id);
@@ -352,10 +364,10 @@ begin
     -- a session we have no row for (its attach never ran): check it against the lesson price
     select * into v_lesson from public.lessons where id = v_lesson_id;
     if not found then
-      return 'rejected:unknown_lesson';
+      return private.refusal(v_paid, 'unknown_lesson');
     end if;
     if not exists (select 1 from auth.users where id = v_user_id) then
-      return 'rejected:unknown_user';
+      return private.refusal(v_paid, 'unknown_user');
     end if;
     if v_amount is distinct from v_lesson.price_cents then
       v_reason := 'amount_mismatch';
@@ -395,10 +407,10 @@ begin
   where s.id = v_session_id;
 
   if v_reason is not null then
-    return 'rejected:' || v_reason;
+    return private.refusal(v_paid, v_reason);
   end if;
   if not v_paid then
-    return case when v_status = 'open' then 'ignored:still_open' else 'pending' end;
+    return case v_status when 'open' then 'ignored:still_open' when 'expired' then 'expired' else 'pending' end;
   end if;
 
   select * into v_before from public.purchased_lessons where user_id = v_user_id and lesson_id = v_lesson_id;
@@ -481,14 +493,14 @@ declare
 begin
   begin
     v_outcome := case
-      when v_type in ('checkout.session.completed', 'checkout.session.async_payment_succeeded') then
+      when v_type in (
+        'checkout.session.completed', 'checkout.session.async_payment_succeeded', 'checkout.session.expired'
+      ) then
         private.apply_checkout_session(
           v_object, pg_catalog.to_timestamp((p_event ->> 'created')::double precision)
         )
-      when v_type in ('checkout.session.async_payment_failed', 'checkout.session.expired') then
-        private.close_checkout_session(
-          v_object, case when v_type = 'checkout.session.expired' then 'expired' else 'failed' end
-        )
+      when v_type = 'checkout.session.async_payment_failed' then
+        private.close_checkout_session(v_object, 'failed')
       when v_type in ('charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
         private.apply_revocation(v_type, v_object)
       else 'ignored'
@@ -504,7 +516,7 @@ begin
 end;
 $$;
 
--- A session that ended without payment (expired, or its delayed payment failed).
+-- A session whose delayed payment failed.
 create or replace function private.close_checkout_session(p_session jsonb, p_status text)
 returns text
 language plpgsql
@@ -623,11 +635,8 @@ declare
   v_outcome text;
 begin
   perform private.assert_read_committed();
-  if p_session ->> 'status' = 'expired' then
-    v_outcome := private.close_checkout_session(p_session, 'expired');
-  else
-    v_outcome := private.apply_checkout_session(p_session, pg_catalog.now());
-  end if;
+  -- a session we never attached (its attach failed) is validated and recorded like any other
+  v_outcome := private.apply_checkout_session(p_session, pg_catalog.now());
   update public.checkout_sessions set synced_at = pg_catalog.now() where id = p_session ->> 'id';
   return v_outcome;
 end;

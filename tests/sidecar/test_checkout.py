@@ -12,7 +12,8 @@ import anyio.to_thread
 import pytest
 
 from devstack.stripe.testing import StandIn
-from sidecar.checkout import idempotency_key
+from sidecar.auth import Learner
+from sidecar.checkout import idempotency_key, session_params
 from sidecar.settings import Settings
 from tests.sidecar.conftest import (
     LESSON_FREE,
@@ -316,6 +317,32 @@ async def test_a_polling_return_page_reads_stripe_at_most_every_two_seconds(
     synced_a_while_ago(database_url, created["id"])
     later = await client.get(f"{URL}/{created['id']}", headers=bearer(learner))
     assert (later.json()["status"], later.json()["owned"]) == ("complete", True)
+
+
+async def test_a_replayed_session_that_closed_meanwhile_is_synced_and_a_new_one_opened(
+    client: Client, settings: Settings, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    # Stripe made a session under this attempt's key, its attach never ran (database down),
+    # and it expired since: the same key now replays that expired session.
+    [(plan,)] = query(database_url, "select public.begin_checkout(%s, %s)", (learner, LESSON_JOINS))
+    params = session_params(settings, Learner(learner), plan)
+    stripe_client = standin.stripe_client()
+    orphan = await anyio.to_thread.run_sync(
+        lambda: stripe_client.v1.checkout.sessions.create(
+            params,  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key(plan["idempotency_key"], params)},
+        )
+    )
+    await anyio.to_thread.run_sync(stripe_client.v1.checkout.sessions.expire, orphan.id)
+
+    response = await open_checkout(client, learner, LESSON_JOINS)
+
+    assert response.status_code == 201
+    fresh = response.json()
+    assert fresh["id"] != orphan.id
+    assert fresh["url"].startswith(standin.api_base)
+    rows = {row[0]: row[4] for row in session_rows(database_url, learner)}
+    assert rows == {orphan.id: "expired", fresh["id"]: "open"}
 
 
 async def test_return_after_paying_records_the_purchase_without_a_webhook(

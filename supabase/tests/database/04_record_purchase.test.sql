@@ -1,6 +1,6 @@
 -- record_purchase and handle_stripe_event: every outcome, each written on the event's row.
 begin;
-select plan(54);
+select plan(58);
 
 select tests.create_user('buyer@example.com') as buyer \gset
 select tests.create_user('second@example.com') as second \gset
@@ -155,6 +155,20 @@ select public.record_purchase(tests.checkout_session('cs_test_rec_19', :'buyer',
 select is(public.handle_stripe_event(tests.event('evt_rec_19r', 'charge.refunded',
   tests.refunded_charge('pi_rec_19', 1800, 1800), 1700000000)),
   'revoked', 'a refund never counts as happening before its own payment');
+
+-- unpaid sessions that do not match cost nobody anything: ignored, not listed -----------------
+
+select is(public.handle_stripe_event(tests.event('evt_rec_20', 'checkout.session.expired',
+  jsonb_set(tests.checkout_session('cs_test_rec_20', :'second', :'joins', 1200, p_payment_status => 'unpaid', p_status => 'expired'),
+    '{metadata,user_id}', '"nope"'))),
+  'ignored:bad_metadata', 'an unpaid session that does not match is ignored');
+select is_empty($$select 1 from public.payments_needing_attention where reference = 'evt_rec_20'$$,
+  'and not listed for an operator');
+select is(public.handle_stripe_event(tests.event('evt_rec_21', 'checkout.session.expired',
+  tests.checkout_session('cs_test_rec_21', :'second', :'rls', 2500, p_payment_status => 'unpaid', p_status => 'expired'))),
+  'expired', 'an expired session whose attach never ran is recorded');
+select results_eq($$select status, url from public.checkout_sessions where id = 'cs_test_rec_21'$$,
+  $$values ('expired', null::text)$$, 'as expired, with no page to pay on');
 
 -- bad input: clear errors, nothing stored -----------------------------------------------------
 
