@@ -127,6 +127,65 @@ as $$
   select case when p_paid then 'rejected:' else 'ignored:' end || p_reason;
 $$;
 
+-- What a Checkout Session is for, read from its metadata, or the problem that makes it not
+-- one of ours: 'not_a_checkout_session', 'not_a_lesson_checkout' (the Stripe account may sell
+-- other things), 'not_a_payment', 'bad_metadata' or 'user_mismatch'.
+create or replace function private.session_refs(
+  p_session jsonb,
+  out session_id text,
+  out user_id uuid,
+  out lesson_id uuid,
+  out problem text
+)
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  session_id := p_session ->> 'id';
+  user_id := private.try_uuid(p_session -> 'metadata' ->> 'user_id');
+  lesson_id := private.try_uuid(p_session -> 'metadata' ->> 'lesson_id');
+  problem := case
+    when p_session ->> 'object' is distinct from 'checkout.session'
+      or coalesce(session_id, '') !~ '^cs_[A-Za-z0-9_]+$' then 'not_a_checkout_session'
+    when not coalesce(p_session -> 'metadata', '{}'::jsonb) ? 'lesson_id' then 'not_a_lesson_checkout'
+    when p_session ->> 'mode' is distinct from 'payment' then 'not_a_payment'
+    when user_id is null or lesson_id is null then 'bad_metadata'
+    when p_session ->> 'client_reference_id' is distinct from user_id::text then 'user_mismatch'
+  end;
+end;
+$$;
+
+-- Why a session does not match what the lesson costs now, or null when it does: the learner
+-- and the lesson must exist, the amount and currency must be the lesson's.
+create or replace function private.price_problem(p_session jsonb, p_user_id uuid, p_lesson_id uuid)
+returns text
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_lesson public.lessons;
+begin
+  select * into v_lesson from public.lessons as l where l.id = p_lesson_id;
+  if not found then
+    return 'unknown_lesson';
+  end if;
+  if not exists (select 1 from auth.users as u where u.id = p_user_id) then
+    return 'unknown_user';
+  end if;
+  if (p_session ->> 'amount_total')::bigint is distinct from v_lesson.price_cents then
+    return 'amount_mismatch';
+  end if;
+  if pg_catalog.lower(p_session ->> 'currency') is distinct from v_lesson.currency then
+    return 'currency_mismatch';
+  end if;
+  return null;
+end;
+$$;
+
 -- Checkout Session status in this project's words, from the session object Stripe returns.
 create or replace function private.session_status(p_session jsonb)
 returns text
@@ -310,10 +369,10 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_session_id text := p_session ->> 'id';
-  v_metadata jsonb := coalesce(p_session -> 'metadata', '{}'::jsonb);
-  v_user_id uuid := private.try_uuid(v_metadata ->> 'user_id');
-  v_lesson_id uuid := private.try_uuid(v_metadata ->> 'lesson_id');
+  v_refs record := private.session_refs(p_session);
+  v_session_id text := v_refs.session_id;
+  v_user_id uuid := v_refs.user_id;
+  v_lesson_id uuid := v_refs.lesson_id;
   v_amount bigint := (p_session ->> 'amount_total')::bigint;
   v_currency text := pg_catalog.lower(p_session ->> 'currency');
   v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
@@ -321,28 +380,15 @@ declare
   v_status text := private.session_status(p_session);
   v_paid boolean := p_session ->> 'payment_status' = 'paid';
   v_row public.checkout_sessions;
-  v_lesson public.lessons;
   v_before public.purchased_lessons;
   v_reason text;
   v_fulfilment text;
 begin
-  if p_session ->> 'object' is distinct from 'checkout.session'
-    or coalesce(v_session_id, '') !~ '^cs_[A-Za-z0-9_]+$'
-  then
-    return private.refusal(v_paid, 'not_a_checkout_session');
-  end if;
-  -- the Stripe account may sell other things: sessions without our metadata are not ours
-  if not v_metadata ? 'lesson_id' then
+  if v_refs.problem = 'not_a_lesson_checkout' then
     return 'ignored:not_a_lesson_checkout';
   end if;
-  if p_session ->> 'mode' is distinct from 'payment' then
-    return private.refusal(v_paid, 'not_a_payment');
-  end if;
-  if v_user_id is null or v_lesson_id is null then
-    return private.refusal(v_paid, 'bad_metadata');
-  end if;
-  if p_session ->> 'client_reference_id' is distinct from v_user_id::text then
-    return private.refusal(v_paid, 'user_mismatch');
+  if v_refs.problem is not null then
+    return private.refusal(v_paid, v_refs.problem);
   end if;
 
   perform private.lock('checkout_session', v_session_id);
@@ -362,23 +408,16 @@ begin
     end if;
   else
     -- a session we have no row for (its attach never ran): check it against the lesson price
-    select * into v_lesson from public.lessons where id = v_lesson_id;
-    if not found then
-      return private.refusal(v_paid, 'unknown_lesson');
-    end if;
-    if not exists (select 1 from auth.users where id = v_user_id) then
-      return private.refusal(v_paid, 'unknown_user');
-    end if;
-    if v_amount is distinct from v_lesson.price_cents then
-      v_reason := 'amount_mismatch';
-    elsif v_currency is distinct from v_lesson.currency then
-      v_reason := 'currency_mismatch';
+    v_reason := private.price_problem(p_session, v_user_id, v_lesson_id);
+    if v_reason in ('unknown_lesson', 'unknown_user') then
+      return private.refusal(v_paid, v_reason);
     end if;
     insert into public.checkout_sessions (
       id, user_id, lesson_id, amount_total, currency, status, expires_at, created_at
     )
     values (
-      v_session_id, v_user_id, v_lesson_id, coalesce(v_amount, 0), coalesce(v_currency, v_lesson.currency),
+      v_session_id, v_user_id, v_lesson_id, coalesce(v_amount, 0),
+      coalesce(v_currency, (select l.currency from public.lessons as l where l.id = v_lesson_id)),
       'open',
       coalesce(pg_catalog.to_timestamp((p_session ->> 'expires_at')::double precision), pg_catalog.now()),
       coalesce(pg_catalog.to_timestamp((p_session ->> 'created')::double precision), pg_catalog.now())

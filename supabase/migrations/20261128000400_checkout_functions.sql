@@ -118,32 +118,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_session_id text := p_session ->> 'id';
-  v_user_id uuid := private.try_uuid(p_session -> 'metadata' ->> 'user_id');
-  v_lesson_id uuid := private.try_uuid(p_session -> 'metadata' ->> 'lesson_id');
-  v_lesson public.lessons;
+  v_refs record := private.session_refs(p_session);
+  v_session_id text := v_refs.session_id;
   v_reason text;
 begin
-  if p_session ->> 'object' is distinct from 'checkout.session'
-    or coalesce(v_session_id, '') !~ '^cs_[A-Za-z0-9_]+$'
-  then
-    v_reason := 'not_a_checkout_session';
-  elsif v_user_id is null or v_lesson_id is null
-    or p_session ->> 'client_reference_id' is distinct from v_user_id::text
-  then
-    v_reason := 'bad_metadata';
-  elsif not exists (select 1 from auth.users as u where u.id = v_user_id) then
-    v_reason := 'unknown_user';
-  else
-    select * into v_lesson from public.lessons as l where l.id = v_lesson_id;
-    if not found then
-      v_reason := 'unknown_lesson';
-    elsif (p_session ->> 'amount_total')::bigint is distinct from v_lesson.price_cents then
-      v_reason := 'amount_mismatch';
-    elsif pg_catalog.lower(p_session ->> 'currency') is distinct from v_lesson.currency then
-      v_reason := 'currency_mismatch';
-    end if;
-  end if;
+  v_reason := coalesce(v_refs.problem, private.price_problem(p_session, v_refs.user_id, v_refs.lesson_id));
   if v_reason is not null then
     return pg_catalog.jsonb_build_object('outcome', 'rejected:' || v_reason, 'id', v_session_id, 'url', null);
   end if;
@@ -155,7 +134,8 @@ begin
     stripe_customer_id, expires_at, created_at
   )
   values (
-    v_session_id, v_user_id, v_lesson_id, v_lesson.price_cents, v_lesson.currency,
+    v_session_id, v_refs.user_id, v_refs.lesson_id, (p_session ->> 'amount_total')::bigint,
+    pg_catalog.lower(p_session ->> 'currency'),
     'open', p_session ->> 'url',
     nullif(p_session ->> 'customer', ''),
     pg_catalog.to_timestamp((p_session ->> 'expires_at')::double precision),
