@@ -14,7 +14,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,15 +30,10 @@ import pytest
 
 from devstack import database
 from devstack.cluster import PrivateCluster
+from devstack.serving import free_port
 from supabase import Client, ClientOptions, create_client
 
 JOINS = "00000000-0000-4000-8000-000000000002"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import httpx
 import psycopg
 import pytest
 
+from devstack.serving import free_port
 from sidecar.settings import Settings
 from tests.sidecar.conftest import (
     JWT_SECRET,
@@ -262,12 +262,6 @@ def test_two_sidecar_processes_receiving_the_same_events_record_one_purchase_eac
     for learner in learners:
         assert purchase_count(database_url, learner) == 1
         assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_live(base: str, timeout: float = 30.0) -> None:
