@@ -9,12 +9,12 @@ UV ?= uv
 PG_MAJOR ?= $(shell (pg_config --version 2>/dev/null || psql --version 2>/dev/null || echo 15) | grep -oE '[0-9]+' | head -1)
 APT_PACKAGES := postgresql-$(PG_MAJOR)-pgtap libtap-parser-sourcehandler-pgtap-perl
 
-.PHONY: help install install-system install-python test lint dev bench clean
+.PHONY: help install install-system install-python install-node test lint dev bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: install-system install-python ## install everything the project needs (idempotent)
+install: install-system install-python install-node ## install everything the project needs (idempotent)
 
 install-system: ## uv, pgTAP and pg_prove (apt-get; needs root)
 	@command -v $(UV) >/dev/null || { echo "installing uv from PyPI"; python3 -m pip install --quiet uv; }
@@ -32,6 +32,15 @@ install-system: ## uv, pgTAP and pg_prove (apt-get; needs root)
 
 install-python: ## the Python environment from uv.lock
 	@$(UV) sync --locked --quiet
+
+# frontend/package.json pins Node 22 itself (the npm package `node`), so any npm brings it.
+install-node: ## the frontend's packages (and its pinned Node 22) from package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "npm is missing: run sudo apt-get install -y nodejs npm"; exit 1; fi; \
+	  echo "installing npm from Debian"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@if [ ! -f frontend/node_modules/.package-lock.json ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
+	  echo "installing the frontend's packages (npm ci)"; cd frontend && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
 
 test: install ## every check: linters, pgTAP, pytest (TEST_DATABASE_URL, default local Postgres)
 	@$(UV) run python -m devstack.check
