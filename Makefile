@@ -9,12 +9,12 @@ UV ?= uv
 PG_MAJOR ?= $(shell (pg_config --version 2>/dev/null || psql --version 2>/dev/null || echo 15) | grep -oE '[0-9]+' | head -1)
 APT_PACKAGES := postgresql-$(PG_MAJOR)-pgtap libtap-parser-sourcehandler-pgtap-perl
 
-.PHONY: help install install-system install-python install-node test lint dev bench clean
+.PHONY: help install install-system install-python install-node install-browser test e2e lint dev bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: install-system install-python install-node ## install everything the project needs (idempotent)
+install: install-system install-python install-node install-browser ## install everything the project needs (idempotent)
 
 install-system: ## uv, pgTAP and pg_prove (apt-get; needs root)
 	@command -v $(UV) >/dev/null || { echo "installing uv from PyPI"; python3 -m pip install --quiet uv; }
@@ -42,10 +42,27 @@ install-node: ## the frontend's packages (and its pinned Node 22) from package-l
 	  echo "installing the frontend's packages (npm ci)"; cd frontend && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
-test: install ## every check: linters, pgTAP, pytest (TEST_DATABASE_URL, default local Postgres)
+# Playwright's own browser download cannot run here: the browser tests drive Debian's Chromium.
+install-browser: ## Chromium and fonts for the browser tests (apt-get; needs root)
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/truetype/liberation ] || missing="$$missing fonts-liberation"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "missing Debian packages:$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: install ## every check: linters, pgTAP, pytest, browser tests (TEST_DATABASE_URL, default local Postgres)
 	@$(UV) run python -m devstack.check
 
-dev: install ## the whole shop offline: Postgres, Stripe stand-in, sidecar (Ctrl-C stops)
+e2e: install ## the browser tests in Chromium against the whole stack; screenshots in frontend/e2e/artifacts/
+	@$(UV) run python -m devstack.e2e
+
+dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.js on :3000 (Ctrl-C stops)
 	@$(UV) run devstack up
 
 bench: install ## benchmarks: ratios measured side by side on a throwaway database

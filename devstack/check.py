@@ -1,12 +1,14 @@
 """`make test`: every check the project has, in one run, on a throwaway database.
 
 Order: linters first (cheap, no database), then pgTAP through pg_prove on a database built
-exactly as production is, then pytest (which builds its own throwaway databases). Every
+exactly as production is, then pytest (which builds its own throwaway databases), then the
+browser tests in Chromium against the whole stack (`devstack.e2e`). Every
 database created here is dropped at the end, pass or fail. A summary of test counts per layer
 is printed last.
 
     uv run python -m devstack.check            # everything
     uv run python -m devstack.check --only pgtap
+    uv run python -m devstack.check --only e2e
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import conninfo
 
-from devstack import database
+from devstack import database, e2e
 from devstack.containers import docker_available, supabase_postgres_container
 
 ROOT = database.ROOT
@@ -114,6 +116,12 @@ def pytest(step: Step, admin_url: str, extra: Sequence[str]) -> None:
     step.summary = tail[0].strip("= ")
 
 
+def browser(step: Step, admin_url: str) -> None:
+    outcome = e2e.run(admin_url)
+    step.ok = outcome.ok
+    step.summary = outcome.summary + ("" if outcome.ok else " — FAILED")
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """The admin URL of a server to build test databases on.
@@ -143,13 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--only", choices=["lint", "pgtap", "pytest"], action="append")
+    parser.add_argument("--only", choices=["lint", "pgtap", "pytest", "e2e"], action="append")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest")
     args = parser.parse_args(argv)
-    only = set(args.only or ["lint", "pgtap", "pytest"])
+    only = set(args.only or ["lint", "pgtap", "pytest", "e2e"])
     with ExitStack() as stack:
         admin_url = ""
-        if only & {"pgtap", "pytest"}:
+        if only & {"pgtap", "pytest", "e2e"}:
             admin_url = stack.enter_context(postgres_server())
         return run_layers(only, admin_url, args.pytest_args)
 
@@ -162,6 +170,8 @@ def run_layers(only: set[str], admin_url: str, pytest_args: Sequence[str]) -> in
         layers.append(("pgTAP", lambda s: pgtap(s, admin_url)))
     if "pytest" in only:
         layers.append(("pytest", lambda s: pytest(s, admin_url, pytest_args)))
+    if "e2e" in only:
+        layers.append(("e2e", lambda s: browser(s, admin_url)))
 
     steps = []
     for name, body in layers:

@@ -2,14 +2,17 @@
 
 Starts, in order: Postgres (DATABASE_URL, else a private cluster on 54322), the schema and
 demo data, the Supabase API stand-in on 54321 (/auth/v1, /rest/v1), the Stripe stand-in on
-12111 delivering webhooks to the sidecar, and the sidecar on 8000. Output of every part is
-streamed with its name in front; Ctrl-C stops them all.
+12111 delivering webhooks to the sidecar, the sidecar on 8000 and the Next.js dev server on
+the port of SITE_URL (3000). Output of every part is streamed with its name in front; Ctrl-C
+stops them all.
 Configuration comes from `.env`, created from `.env.example` on the first run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -32,6 +35,9 @@ from devstack.cluster import DEFAULT_PORT, ClusterError, PrivateCluster
 
 ENV_FILE = database.ROOT / ".env"
 ENV_EXAMPLE = database.ROOT / ".env.example"
+FRONTEND_DIR = database.ROOT / "frontend"
+# what the frontend is told (SUPABASE_ANON_KEY is public); nothing else from `.env` reaches it
+FRONTEND_SETTINGS = ("SUPABASE_URL", "SUPABASE_ANON_KEY")
 
 # The demo learner, created as Supabase Auth creates users: bcrypt password (pgcrypto's bf
 # crypt writes the same $2a$ hashes GoTrue does), confirmed email, the email identity.
@@ -55,6 +61,46 @@ class Service:
     health_url: str
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
+    cwd: Path = database.ROOT
+    # how long it may take to answer: Next.js compiles the page on the first request
+    start_timeout: float = 60.0
+    # run in its own process group, stopped as a group (npm → next → its workers)
+    group: bool = False
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603  # argv built in this module
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=self.group,
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (to the whole group if it has one), then SIGKILL after `timeout`."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            if process is not None and self.group:
+                _signal_group(process.pid, signal.SIGKILL)  # leftovers of an exited leader
+            return
+        if self.group:
+            _signal_group(process.pid, signal.SIGTERM)
+        else:
+            process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if self.group:
+            _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
 
 
 def load_env(env_file: Path = ENV_FILE) -> dict[str, str]:
@@ -111,7 +157,8 @@ def pump(service: Service) -> None:
         sys.stdout.flush()
 
 
-def wait_healthy(service: Service, timeout: float = 60.0) -> None:
+def wait_healthy(service: Service) -> None:
+    timeout = service.start_timeout
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert service.process is not None
@@ -134,6 +181,47 @@ def sidecar_url(env: dict[str, str]) -> str:
 
 def supabase_url(env: dict[str, str]) -> str:
     return (env.get("SUPABASE_URL") or "http://127.0.0.1:54321").rstrip("/")
+
+
+def site_url(env: dict[str, str]) -> str:
+    return (env.get("SITE_URL") or "http://127.0.0.1:3000").rstrip("/")
+
+
+def frontend_present() -> bool:
+    """True once `frontend/` holds the Next.js app (its package.json has the scripts)."""
+    package = json.loads((FRONTEND_DIR / "package.json").read_text())
+    return {"dev", "build", "start"} <= set(package.get("scripts", {}))
+
+
+def frontend(env: dict[str, str], script: str = "dev") -> Service:
+    """The Next.js site on SITE_URL's port: `npm run dev` (make dev) or `npm run start` (e2e).
+
+    npm puts frontend/node_modules/.bin first on PATH, so `next` runs on the pinned Node 22.
+    The frontend gets its public Supabase settings and the sidecar's address, no secret.
+    """
+    site = urlsplit(site_url(env))
+    host = site.hostname or "127.0.0.1"
+    child_env = {k: v for k, v in os.environ.items() if k not in env}
+    child_env.update({k: env[k] for k in FRONTEND_SETTINGS if k in env})
+    child_env.update(
+        {
+            "SUPABASE_URL": supabase_url(env),
+            "SIDECAR_URL": sidecar_url(env),
+            "PORT": str(port_of(site_url(env))),
+            "HOSTNAME": host,
+            "NEXT_TELEMETRY_DISABLED": "1",
+        }
+    )
+    npm = shutil.which("npm") or "npm"
+    return Service(
+        "frontend",
+        [npm, "run", "--silent", script, "--", "--port", child_env["PORT"], "--hostname", host],
+        site_url(env) + "/",
+        child_env,
+        cwd=FRONTEND_DIR,
+        start_timeout=240.0,
+        group=True,
+    )
 
 
 def services(env: dict[str, str], database_url: str) -> list[Service]:
@@ -188,6 +276,10 @@ def up(env_file: Path) -> int:
         return 1
 
     parts = services(env, database_url)
+    if frontend_present():
+        parts.append(frontend(env, "dev"))
+    else:
+        print("devstack: frontend/ has no Next.js app yet (no dev script); not starting it")
     taken = [s for s in parts if port_taken(port_of(s.health_url))]
     if taken:
         names = ", ".join(f"{s.name} ({port_of(s.health_url)})" for s in taken)
@@ -202,17 +294,10 @@ def up(env_file: Path) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         for service in parts:
-            service.process = subprocess.Popen(  # noqa: S603  # argv built above
-                service.argv,
-                env=service.env,
-                cwd=database.ROOT,
-                text=True,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
+            service.start()
             threading.Thread(target=pump, args=(service,), daemon=True).start()
             wait_healthy(service)
-        print_ready(env, database_url)
+        print_ready(env, database_url, with_frontend=any(s.name == "frontend" for s in parts))
         while not stopping.is_set():
             if any(s.process is not None and s.process.poll() is not None for s in parts):
                 print("devstack: a part stopped; shutting down", file=sys.stderr)
@@ -229,19 +314,15 @@ def up(env_file: Path) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("devstack: stopping…", flush=True)
         for service in reversed(parts):
-            if service.process is not None and service.process.poll() is None:
-                service.process.terminate()
-                try:
-                    service.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    service.process.kill()
+            service.stop()
         if not os.environ.get("DATABASE_URL"):
             cluster.stop()
         print("devstack: stopped")
 
 
-def print_ready(env: dict[str, str], database_url: str) -> None:
+def print_ready(env: dict[str, str], database_url: str, *, with_frontend: bool) -> None:
     safe_db = database_url.split("@")[-1]
+    site = f"  frontend         {site_url(env)} (Next.js dev server)"
     print(
         "\n".join(
             [
@@ -251,6 +332,7 @@ def print_ready(env: dict[str, str], database_url: str) -> None:
                 f"  Supabase API     {supabase_url(env)} (/auth/v1, /rest/v1)",
                 f"  Stripe stand-in  {env['STRIPE_API_BASE']} (hosted pages at /c/pay/…)",
                 f"  sidecar          {sidecar_url(env)} (OpenAPI at /schema/openapi.json)",
+                *([site] if with_frontend else []),
                 f"  demo learner     {env.get('DEMO_LEARNER_EMAIL', 'learner@example.com')}",
                 "  Ctrl-C stops everything.",
                 "",

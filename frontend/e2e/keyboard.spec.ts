@@ -1,0 +1,46 @@
+// Every control of the purchase path is reachable and usable with the keyboard alone.
+import { expect, test } from "@playwright/test";
+import { JOINS, PASSWORD, Steps, card, expectHostedCheckout, newEmail, tabTo } from "./support";
+
+test("a keyboard-only learner signs up, buys, reads, and signs out", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  const email = newEmail("keyboard");
+  await page.goto("/signup?next=/lessons");
+
+  await tabTo(page, page.getByLabel("Email"));
+  await page.keyboard.type(email);
+  await tabTo(page, page.getByLabel("Password"));
+  await page.keyboard.type(PASSWORD);
+  await tabTo(page, page.getByRole("button", { name: "Create account" }));
+  await steps.shot("sign-up-focused");
+  await page.keyboard.press("Enter");
+  await expect(page.getByText(email)).toBeVisible();
+  await expect(page).toHaveURL(/\/lessons$/);
+
+  const joins = card(page, JOINS);
+  await tabTo(page, joins.getByRole("button", { name: "Buy" }));
+  await steps.shot("buy-focused");
+  await page.keyboard.press("Enter");
+  await expectHostedCheckout(page, JOINS);
+  await tabTo(page, page.getByRole("button", { name: "Pay", exact: true }));
+  await page.keyboard.press("Enter");
+  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
+
+  await tabTo(page, joins.getByRole("link", { name: "Read" }));
+  await steps.shot("read-focused");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
+  await expect(page.getByRole("article")).toContainText("An inner join keeps the rows that match");
+
+  await tabTo(page, page.getByRole("navigation").getByRole("link", { name: "Purchases" }));
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Your purchases" })).toBeVisible();
+  await expect(page.getByRole("row", { name: new RegExp(JOINS.title) })).toContainText("Paid");
+  await steps.shot("profile");
+
+  await tabTo(page, page.getByRole("button", { name: "Sign out" }));
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByText(email)).toHaveCount(0);
+  await steps.shot("signed-out");
+});

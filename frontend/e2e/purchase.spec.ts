@@ -1,0 +1,232 @@
+// The purchase flow as a learner lives it, in Chromium, against the whole stack: sign up, buy,
+// pay on the Stripe stand-in's hosted page, come back, read, see the history, lose access after
+// a refund; delayed payments that succeed or fail; cancel; double clicks and a second tab.
+import { expect, test } from "@playwright/test";
+import {
+  EUROS,
+  FREE,
+  JOINS,
+  RLS,
+  Steps,
+  WEBHOOKS,
+  YEN,
+  card,
+  expectAccessible,
+  expectHostedCheckout,
+  learnerId,
+  newEmail,
+  notification,
+  record,
+  returnedSession,
+  sessionsOf,
+  settleDelayed,
+  signUp,
+  stripe,
+} from "./support";
+
+const RETURNED = /\/lessons\?checkout=success&session_id=cs_/;
+
+test("a learner signs up, buys a lesson, reads it, and loses it after a refund", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  const email = newEmail("buyer");
+
+  await page.goto("/signup?next=/lessons");
+  await expect(page.getByRole("heading", { name: "Create an account" })).toBeVisible();
+  await expectAccessible(page, "sign-up");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("a-long-learner-password");
+  await steps.shot("sign-up");
+  await page.getByRole("button", { name: "Create account" }).click();
+
+  await expect(page).toHaveURL(/\/lessons$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Lessons" })).toBeVisible();
+  await expect(page.getByText(email)).toBeVisible();
+  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+  const joins = card(page, JOINS);
+  for (const lesson of [JOINS, EUROS, YEN]) {
+    await expect(card(page, lesson).getByText(lesson.price, { exact: true })).toBeVisible();
+    await expect(card(page, lesson).getByRole("button", { name: "Buy" })).toBeEnabled();
+  }
+  await expect(card(page, FREE).getByText("Free", { exact: true })).toBeVisible();
+  await expect(card(page, FREE).getByRole("link", { name: "Read" })).toBeVisible();
+  await expectAccessible(page, "the catalogue, signed in");
+  await steps.shot("catalogue");
+
+  const buyClicked = Date.now();
+  await joins.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, JOINS);
+  await expect(page.getByText("12.00 USD")).toBeVisible();
+  await steps.shot("stripe-checkout");
+
+  const payClicked = Date.now();
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await expect(page).toHaveURL(RETURNED);
+  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
+  const owned = Date.now();
+  record("Buy click → card says Owned (ms)", owned - buyClicked);
+  record("Pay click → card says Owned (ms)", owned - payClicked);
+  const sessionId = returnedSession(page);
+  await expect(notification(page)).toContainText(`Purchase complete: ${JOINS.title} is yours.`);
+  await expect(joins.getByRole("button", { name: "Buy" })).toHaveCount(0);
+  await expectAccessible(page, "the return from Checkout");
+  await steps.shot("back-owned");
+
+  await joins.getByRole("link", { name: "Read" }).click();
+  await expect(page).toHaveURL(new RegExp(`/lessons/${JOINS.slug}$`));
+  await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
+  await expect(page.getByRole("article")).toContainText("An inner join keeps the rows that match");
+  await expect(page.getByText("Buy this lesson to read it.")).toHaveCount(0);
+  await expectAccessible(page, "the lesson, owned");
+  await steps.shot("reading");
+
+  await page.getByRole("navigation").getByRole("link", { name: "Purchases" }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole("heading", { name: "Your purchases" })).toBeVisible();
+  for (const header of ["Lesson", "Date", "Amount", "Status"]) {
+    await expect(page.getByRole("columnheader", { name: header })).toBeVisible();
+  }
+  const row = page.getByRole("row", { name: new RegExp(JOINS.title) });
+  await expect(row.getByRole("cell", { name: "Paid", exact: true })).toBeVisible();
+  await expect(row.getByRole("cell", { name: JOINS.price, exact: true })).toBeVisible();
+  await expectAccessible(page, "the purchase history");
+  await steps.shot("profile-paid");
+
+  // the shop's operator refunds the payment in Stripe; the charge.refunded webhook ends access
+  const session = await stripe("GET", `/v1/checkout/sessions/${sessionId}`);
+  await stripe("POST", "/v1/refunds", { payment_intent: String(session.payment_intent) });
+  await expect(async () => {
+    await page.reload();
+    await expect(row.getByRole("cell", { name: "Refunded", exact: true })).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  await expectAccessible(page, "the purchase history after a refund");
+  await steps.shot("profile-refunded");
+
+  await page.goto(`/lessons/${JOINS.slug}`);
+  await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
+  await expect(page.getByText("Buy this lesson to read it.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expect(page.getByText("An inner join keeps the rows that match")).toHaveCount(0);
+  await expectAccessible(page, "the lesson's paywall after a refund");
+  await steps.shot("paywall-after-refund");
+
+  await page.goto("/lessons");
+  await expect(joins.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expect(joins.getByText("Owned", { exact: true })).toHaveCount(0);
+  await steps.shot("catalogue-after-refund");
+});
+
+test("a delayed payment that succeeds unlocks the lesson without a reload", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  await signUp(page, newEmail("delayed-ok"));
+  const rls = card(page, RLS);
+  await rls.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, RLS);
+  await page.getByRole("button", { name: "Pay with a delayed method" }).click();
+
+  await expect(page).toHaveURL(RETURNED);
+  const sessionId = returnedSession(page);
+  await expect(notification(page)).toContainText(
+    "Payment processing. We'll unlock the lesson when your bank confirms it.",
+  );
+  await expect(rls.getByText("Payment processing", { exact: true })).toBeVisible();
+  await expect(rls.getByRole("button", { name: "Buy" })).toHaveCount(0);
+  await expectAccessible(page, "a delayed payment processing");
+  await steps.shot("processing");
+
+  await settleDelayed(sessionId, "delayed_succeed");
+  await expect(notification(page)).toContainText(`Purchase complete: ${RLS.title} is yours.`, {
+    timeout: 30_000,
+  });
+  await expect(rls.getByText("Owned", { exact: true })).toBeVisible();
+  await expect(rls.getByRole("link", { name: "Read" })).toBeVisible();
+  await steps.shot("owned");
+
+  await page.goto("/profile");
+  const row = page.getByRole("row", { name: new RegExp(RLS.title) });
+  await expect(row.getByRole("cell", { name: "Paid", exact: true })).toBeVisible();
+  await steps.shot("profile");
+});
+
+test("a delayed payment that fails says so and grants nothing", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  await signUp(page, newEmail("delayed-fail"));
+  const webhooks = card(page, WEBHOOKS);
+  await webhooks.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, WEBHOOKS);
+  await page.getByRole("button", { name: "Pay with a delayed method" }).click();
+  await expect(page).toHaveURL(RETURNED);
+  const sessionId = returnedSession(page);
+  await expect(webhooks.getByText("Payment processing", { exact: true })).toBeVisible();
+  await steps.shot("processing");
+
+  await settleDelayed(sessionId, "delayed_fail");
+  await expect(page.getByRole("alert")).toContainText("The payment failed. You have not been charged.", {
+    timeout: 30_000,
+  });
+  await expect(webhooks.getByText("Owned", { exact: true })).toHaveCount(0);
+  await expectAccessible(page, "a failed delayed payment");
+  await steps.shot("failed");
+
+  // nothing was granted, and the learner may try again
+  await page.reload();
+  await expect(webhooks.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expect(webhooks.getByText("Payment processing", { exact: true })).toHaveCount(0);
+  await page.goto(`/lessons/${WEBHOOKS.slug}`);
+  await expect(page.getByText("Buy this lesson to read it.")).toBeVisible();
+  await page.goto("/profile");
+  await expect(page.getByText("You haven't bought any lessons yet.")).toBeVisible();
+  await expect(page.getByRole("link", { name: "Browse lessons" })).toBeVisible();
+  await expectAccessible(page, "an empty purchase history");
+  await steps.shot("profile-empty");
+});
+
+test("cancelling Checkout charges nothing and the learner can buy again", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  const email = newEmail("cancel");
+  await signUp(page, email);
+  const userId = await learnerId(email);
+  const joins = card(page, JOINS);
+  await joins.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, JOINS);
+  const hosted = page.url();
+  await page.getByRole("button", { name: "Cancel" }).click();
+
+  await expect(page).toHaveURL(/\/lessons\?checkout=cancelled/);
+  await expect(notification(page)).toContainText("Checkout cancelled. You have not been charged.");
+  await expect(joins.getByText("Owned", { exact: true })).toHaveCount(0);
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  await expectAccessible(page, "a cancelled Checkout");
+  await steps.shot("cancelled");
+
+  // buying again returns to the same Checkout Session: nothing was opened twice
+  await expect(joins.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await joins.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, JOINS);
+  expect(page.url()).toBe(hosted);
+  expect(await sessionsOf(userId)).toHaveLength(1);
+  await steps.shot("checkout-again");
+});
+
+test("a double click on Buy and a second tab open one Checkout Session", async ({ page, context }) => {
+  const steps = new Steps(page, test.info());
+  const email = newEmail("double");
+  await signUp(page, email);
+  const userId = await learnerId(email);
+  const second = await context.newPage();
+  await second.goto("/lessons");
+  await expect(card(second, EUROS).getByRole("button", { name: "Buy" })).toBeEnabled();
+
+  await card(page, EUROS).getByRole("button", { name: "Buy" }).dblclick();
+  await expectHostedCheckout(page, EUROS);
+  await expect(page.getByText("15.00 EUR")).toBeVisible();
+  await steps.shot("first-tab");
+
+  await card(second, EUROS).getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(second, EUROS);
+  await steps.shot("second-tab", second);
+  expect(second.url()).toBe(page.url());
+
+  const sessions = await sessionsOf(userId);
+  expect(sessions.map((s) => s.id)).toEqual([page.url().split("/").pop()]);
+  expect(sessions[0]).toMatchObject({ amount_total: 1500, currency: "eur", status: "open" });
+});

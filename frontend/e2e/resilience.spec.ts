@@ -1,0 +1,70 @@
+// The sidecar stopped mid-flow: the learner sees what happened and a way forward, never raw
+// JSON or an endless spinner, and "Try again" works once it is back.
+import { expect, test } from "@playwright/test";
+import {
+  JOINS,
+  RLS,
+  Steps,
+  card,
+  expectAccessible,
+  expectHostedCheckout,
+  signUp,
+  newEmail,
+  sidecar,
+} from "./support";
+
+const UNREACHABLE = "We couldn't reach the payment service. Please try again in a moment.";
+
+test("Buy while the sidecar is down: a clear error, and Try again works once it is back", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  await signUp(page, newEmail("sidecar-down"));
+  const joins = card(page, JOINS);
+  await expect(joins.getByRole("button", { name: "Buy" })).toBeEnabled();
+
+  await sidecar("stop");
+  try {
+    await joins.getByRole("button", { name: "Buy" }).click();
+    await expect(page.getByRole("alert").filter({ hasText: UNREACHABLE })).toBeVisible();
+    await expect(page.getByRole("alert")).not.toContainText("{");
+    await expect(page.getByText("Redirecting…")).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
+    await expectAccessible(page, "the payment service unreachable");
+    await steps.shot("sidecar-down");
+  } finally {
+    await sidecar("start");
+  }
+
+  await page.getByRole("button", { name: "Try again" }).click();
+  await expectHostedCheckout(page, JOINS);
+  await steps.shot("checkout-after-retry");
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
+  await steps.shot("owned");
+});
+
+test("back from paying while the sidecar is down: a clear error, then Try again shows Owned", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  await signUp(page, newEmail("return-down"));
+  const rls = card(page, RLS);
+  await rls.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, RLS);
+
+  await sidecar("stop");
+  try {
+    await page.getByRole("button", { name: "Pay", exact: true }).click();
+    await expect(page).toHaveURL(/\/lessons\?checkout=success&session_id=cs_/);
+    // the webhook cannot land and the session cannot be read back: say so, do not spin forever
+    await expect(page.getByRole("alert").filter({ hasText: UNREACHABLE })).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
+    await expect(rls.getByText("Owned", { exact: true })).toHaveCount(0);
+    await expectAccessible(page, "the return with the payment service unreachable");
+    await steps.shot("return-sidecar-down");
+  } finally {
+    await sidecar("start");
+  }
+
+  await page.getByRole("button", { name: "Try again" }).click();
+  await expect(rls.getByText("Owned", { exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  await steps.shot("owned-after-retry");
+});

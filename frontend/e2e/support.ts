@@ -1,0 +1,186 @@
+// What every browser test shares: the stack's addresses, screenshots of each step, axe scans,
+// learners, and the Stripe stand-in's API (as Stripe's dashboard or an operator would use it).
+import fs from "node:fs";
+import path from "node:path";
+import AxeBuilder from "@axe-core/playwright";
+import { expect, type Locator, type Page, type TestInfo } from "@playwright/test";
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the browser tests with \`make e2e\``);
+  return value;
+}
+
+export const stack = {
+  stripe: required("E2E_STRIPE_URL"),
+  stripeKey: required("E2E_STRIPE_SECRET_KEY"),
+  supabase: required("E2E_SUPABASE_URL"),
+  anonKey: required("E2E_SUPABASE_ANON_KEY"),
+  control: required("E2E_CONTROL_URL"),
+};
+
+// the runner starts Playwright in frontend/
+export const ARTIFACTS = path.join(process.cwd(), "e2e", "artifacts");
+
+export type Lesson = { slug: string; title: string; price: string };
+
+// from supabase/seed.sql
+export const JOINS: Lesson = { slug: "joins-without-fear", title: "Joins without fear", price: "$12.00" };
+export const RLS: Lesson = { slug: "row-level-security", title: "Row level security in practice", price: "$25.00" };
+export const WEBHOOKS: Lesson = {
+  slug: "stripe-webhooks",
+  title: "Stripe webhooks that never lose a payment",
+  price: "$19.00",
+};
+export const EUROS: Lesson = { slug: "transactions-en-euros", title: "Transactions and isolation", price: "€15.00" };
+export const YEN: Lesson = { slug: "indexes-in-yen", title: "Indexes, explained in yen", price: "¥1,800" };
+export const FREE: Lesson = { slug: "welcome-to-sql", title: "Welcome to SQL", price: "Free" };
+
+export const PASSWORD = "a-long-learner-password";
+
+export function newEmail(tag: string): string {
+  return `${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+/** Screenshots of each step, numbered, under e2e/artifacts/<test>/ (ignored by git). */
+export class Steps {
+  private n = 0;
+  private readonly dir: string;
+
+  constructor(
+    private readonly page: Page,
+    info: TestInfo,
+  ) {
+    const slug = info.title.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    this.dir = path.join(ARTIFACTS, slug);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  async shot(name: string, page: Page = this.page): Promise<void> {
+    this.n += 1;
+    const file = `${String(this.n).padStart(2, "0")}-${name}.png`;
+    await page.screenshot({ path: path.join(this.dir, file), fullPage: true });
+  }
+}
+
+/** axe-core on the page as it is now: no serious or critical violation. */
+export async function expectAccessible(page: Page, where: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect(bad, `axe on ${where} (${page.url()})`).toEqual([]);
+}
+
+export function card(page: Page, lesson: Lesson): Locator {
+  return page.getByRole("article", { name: lesson.title });
+}
+
+export function notification(page: Page): Locator {
+  return page.getByRole("status").filter({ hasText: /\S/ });
+}
+
+export async function signUp(page: Page, email: string, next = "/lessons"): Promise<void> {
+  await page.goto(`/signup?next=${encodeURIComponent(next)}`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByText(email)).toBeVisible();
+}
+
+/** An account made through the Supabase Auth API, as if the learner had signed up earlier. */
+export async function existingLearner(email: string): Promise<string> {
+  const res = await fetch(`${stack.supabase}/auth/v1/signup`, {
+    method: "POST",
+    headers: { apikey: stack.anonKey, "content-type": "application/json" },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return learnerId(email);
+}
+
+export async function learnerId(email: string): Promise<string> {
+  const res = await fetch(`${stack.supabase}/auth/v1/token?grant_type=password`, {
+    method: "POST",
+    headers: { apikey: stack.anonKey, "content-type": "application/json" },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { user: { id: string } };
+  return body.user.id;
+}
+
+type StripeObject = Record<string, unknown>;
+
+/** The Stripe stand-in's API with the secret key, form-encoded like Stripe's. */
+export async function stripe(
+  method: "GET" | "POST",
+  route: string,
+  form?: Record<string, string>,
+): Promise<StripeObject> {
+  const res = await fetch(`${stack.stripe}${route}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${stack.stripeKey}`,
+      ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+    },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  });
+  const body = (await res.json()) as StripeObject;
+  expect(res.ok, JSON.stringify(body)).toBe(true);
+  return body;
+}
+
+/** Every Checkout Session the stand-in holds for this learner (metadata.user_id). */
+export async function sessionsOf(userId: string): Promise<StripeObject[]> {
+  const list = (await stripe("GET", "/v1/checkout/sessions?limit=100")) as { data: StripeObject[] };
+  return list.data.filter((s) => (s.metadata as Record<string, string>).user_id === userId);
+}
+
+/** Settle a delayed payment as the bank would, while the learner waits on our page. */
+export async function settleDelayed(sessionId: string, outcome: "delayed_succeed" | "delayed_fail"): Promise<void> {
+  const res = await fetch(`${stack.stripe}/c/pay/${sessionId}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ action: outcome }).toString(),
+    redirect: "manual",
+  });
+  expect(res.status).toBe(303);
+}
+
+export async function sidecar(verb: "stop" | "start"): Promise<void> {
+  const res = await fetch(`${stack.control}/sidecar/${verb}`, { method: "POST" });
+  expect(res.status, `sidecar ${verb}`).toBe(204);
+}
+
+/** The Checkout Session id our return URL carries (`?checkout=success&session_id=cs_…`). */
+export function returnedSession(page: Page): string {
+  const id = new URL(page.url()).searchParams.get("session_id");
+  expect(id).toMatch(/^cs_/);
+  return id as string;
+}
+
+/** On the stand-in's hosted Checkout page. */
+export async function expectHostedCheckout(page: Page, lesson: Lesson): Promise<void> {
+  await expect(page).toHaveURL(new RegExp(`^${stack.stripe}/c/pay/cs_`));
+  await expect(page.getByRole("heading", { level: 1, name: lesson.title })).toBeVisible();
+}
+
+/** Press Tab until `target` has the focus (a keyboard user's way there); fails if it never does. */
+export async function tabTo(page: Page, target: Locator, limit = 40): Promise<void> {
+  for (let i = 0; i < limit; i += 1) {
+    await page.keyboard.press("Tab");
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return;
+  }
+  throw new Error(`Tab never reached ${target.toString()} within ${limit} presses`);
+}
+
+/** Measurements the runner prints at the end (e2e/artifacts/timings.json). */
+export function record(name: string, milliseconds: number): void {
+  const file = path.join(ARTIFACTS, "timings.json");
+  const all = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, number>) : {};
+  all[name] = milliseconds;
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(all, null, 2));
+}
