@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException
 
 from devstack.supabase import auth, rest
 from devstack.supabase.config import StandInConfig
+from devstack.supabase.cors import gateway_cors
 from devstack.supabase.database import make_pool
 from devstack.supabase.errors import (
     AuthError,
@@ -57,5 +58,6 @@ def create_app(config: StandInConfig) -> Litestar:
             HTTPException: _not_found,
         },
         lifespan=[database],
+        middleware=[gateway_cors],
         openapi_config=None,
     )

@@ -44,12 +44,17 @@ class RestError(Exception):
         status: int,
         code: str,
         message: str,
-        details: str | None = None,
+        details: object = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
-        self.body = {"code": code, "details": details, "hint": hint, "message": message}
+        self.body: dict[str, object] = {
+            "code": code,
+            "details": details,
+            "hint": hint,
+            "message": message,
+        }
 
 
 def _json(body: object, status: int, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -75,10 +80,13 @@ def auth_error(request: Request[Any, Any, Any], exc: AuthError) -> Response[byte
 
 
 def rest_error(_request: Request[Any, Any, Any], exc: RestError) -> Response[bytes]:
+    # PostgREST's errors are JSON with a charset, like its results.
     headers = {}
     if exc.status == 401:
         # PostgREST names the problem for OAuth-aware clients too (RFC 6750).
         headers["WWW-Authenticate"] = (
             f'Bearer error="invalid_token", error_description="{exc.body["message"]}"'
         )
-    return _json(exc.body, exc.status, headers)
+    response = _json(exc.body, exc.status, headers)
+    response.media_type = "application/json; charset=utf-8"
+    return response

@@ -1,29 +1,39 @@
-"""`/rest/v1`: function calls and simple table reads, each run as PostgREST runs a request.
+"""`/rest/v1`: tables, views and functions, each request run as PostgREST runs it.
 
 One transaction per request: `set local role` to the JWT's role, the claims in
 `request.jwt.claims` (what auth.uid() and auth.jwt() read), then the query, so that grants
-and RLS decide exactly as they do behind the real PostgREST. A GET runs read-only, as there.
+and RLS decide exactly as they do behind the real PostgREST: a write the caller may not do
+is refused by Postgres itself (42501), and embedded rows pass the caller's policies. A GET
+or HEAD runs read-only, as there. Query strings parse with PostgREST's grammar
+(`grammar.py`) into one query (`reads.py`, `writes.py`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import psycopg
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, delete, get, head, patch, post, put
 from litestar.di import Provide
 from litestar.params import FromPath
 from psycopg import AsyncConnection, sql
 
-from devstack.supabase import queries, tokens
+from devstack.supabase import catalog, queries, reads, tokens, writes
 from devstack.supabase.config import StandInConfig
 from devstack.supabase.database import UNREACHABLE, transaction
 from devstack.supabase.errors import RestError
 from devstack.supabase.gateway import CallerDep, ConfigDep, caller
+from devstack.supabase.grammar import Query, not_implemented, parse_query
 
 AnyRequest = Request[Any, Any, Any]
+JSON = "application/json"
+OBJECT = "application/vnd.pgrst.object+json"
+ARRAY = "application/vnd.pgrst.array+json"
 
 
 def claims_of(token: str, config: StandInConfig) -> dict[str, Any]:
@@ -74,16 +84,121 @@ def database_error(exc: psycopg.Error, role: str) -> RestError:
 
 def _check_profile(request: AnyRequest, header: str) -> None:
     schema = request.headers.get(header)
-    if schema and schema != queries.SCHEMA:
+    if schema and schema != catalog.SCHEMA:
         raise RestError(
             406,
             "PGRST106",
             f"Invalid schema: {schema}",
-            hint=f"Only the following schemas are exposed: {queries.SCHEMA}",
+            hint=f"Only the following schemas are exposed: {catalog.SCHEMA}",
         )
 
 
-async def _as_role(conn: AsyncConnection[Any], request: AnyRequest, claims: dict[str, Any]) -> None:
+# -- request headers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preferences:
+    count: bool
+    returns: str | None  # "representation" / "minimal" / "headers-only"
+    resolution: str | None  # "merge-duplicates" / "ignore-duplicates"
+    applied: tuple[str, ...]
+
+
+def preferences(request: AnyRequest) -> Preferences:
+    """`Prefer` as PostgREST reads it: the first value of each known preference; unknown
+    ones are ignored (handling=lenient). count=planned/estimated are counted exactly."""
+    found: dict[str, str] = {}
+    for header in request.headers.getall("prefer", []):
+        for item in header.split(","):
+            key, _, value = item.strip().partition("=")
+            found.setdefault(key.strip(), value.strip())
+    count = found.get("count") in ("exact", "planned", "estimated")
+    returns = found.get("return")
+    returns = returns if returns in ("representation", "minimal", "headers-only") else None
+    resolution = found.get("resolution")
+    resolution = resolution if resolution in ("merge-duplicates", "ignore-duplicates") else None
+    applied = []
+    if resolution:
+        applied.append(f"resolution={resolution}")
+    if returns:
+        applied.append(f"return={returns}")
+    if count:
+        applied.append(f"count={found['count']}")
+    return Preferences(count, returns, resolution, tuple(applied))
+
+
+@dataclass(frozen=True)
+class Media:
+    single: bool
+    strip_nulls: bool
+
+    @property
+    def content_type(self) -> str:
+        base = OBJECT if self.single else JSON
+        if self.strip_nulls:
+            base = f"{OBJECT if self.single else ARRAY}; nulls=stripped"
+        return f"{base}; charset=utf-8"
+
+
+def media(request: AnyRequest) -> Media:
+    """The JSON flavour asked for by `Accept`, or PostgREST's 406 PGRST107."""
+    accept = request.headers.get("accept", "").strip()
+    if not accept:
+        return Media(single=False, strip_nulls=False)
+    offered = [part.strip() for part in accept.split(",") if part.strip()]
+    for entry in offered:
+        kind, *params = (p.strip() for p in entry.split(";"))
+        stripped = "nulls=stripped" in (p.replace(" ", "") for p in params)
+        kind = kind.lower()
+        if kind in (JSON, "*/*", "application/*"):
+            return Media(single=False, strip_nulls=False)
+        if kind in (OBJECT, "application/vnd.pgrst.object"):
+            return Media(single=True, strip_nulls=stripped)
+        if kind == ARRAY:
+            return Media(single=False, strip_nulls=stripped)
+    raise RestError(
+        406,
+        "PGRST107",
+        "None of these media types are available: " + ", ".join(e.split(";")[0] for e in offered),
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int | None
+    offset: int
+
+
+def page_of(request: AnyRequest, query: Query) -> Page:
+    """limit/offset intersected with a `Range: a-b` header (GET only), as PostgREST does."""
+    root = query.level()
+    lower, upper = root.offset, (None if root.limit is None else root.offset + root.limit - 1)
+    if root.limit == 0:
+        return Page(0, root.offset)
+    header = request.headers.get("range", "").strip()
+    if request.method in ("GET", "HEAD") and header:
+        first, dash, last = header.partition("-")
+        if dash and first.isascii() and first.isdigit() and (not last or last.isdigit()):
+            if last and int(last) < int(first):
+                raise RestError(
+                    416,
+                    "PGRST103",
+                    "Requested range not satisfiable",
+                    details="The lower boundary must be lower than or equal to the upper "
+                    "boundary in the Range header.",
+                )
+            lower = max(lower, int(first))
+            if last:
+                upper = int(last) if upper is None else min(upper, int(last))
+    if upper is None:
+        return Page(None, lower)
+    return Page(max(0, upper - lower + 1), lower)
+
+
+# -- running a request -------------------------------------------------------------------
+
+
+async def as_role(conn: AsyncConnection[Any], request: AnyRequest, claims: dict[str, Any]) -> None:
     await conn.execute(sql.SQL("set local role {}").format(sql.Identifier(claims["role"])))
     await conn.execute(
         "select set_config('request.jwt.claims', %s, true),"
@@ -92,50 +207,269 @@ async def _as_role(conn: AsyncConnection[Any], request: AnyRequest, claims: dict
     )
 
 
-async def _run(
-    request: AnyRequest,
-    config: ConfigDep,
-    gate: CallerDep,
-    build: Any,
-) -> bytes:
-    """Run `build(conn)`'s query in one transaction as the caller; the JSON text it returns."""
+Work = Callable[[AsyncConnection[Any], dict[str, Any]], Awaitable["Result"]]
+
+
+@dataclass(frozen=True)
+class Result:
+    body: bytes | None
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    media_type: str = f"{JSON}; charset=utf-8"
+
+
+async def run(request: AnyRequest, config: StandInConfig, gate: Any, work: Work) -> Result:
+    """`work(conn, claims)` in one transaction as the caller; a RestError it raises rolls
+    the transaction back (a singular response that found 0 or many rows, for example)."""
     claims = claims_of(gate.token, config)
     role = str(claims["role"])
     try:
         async with transaction(request.app.state.pool) as conn:
-            if request.method == "GET":
+            if request.method in ("GET", "HEAD"):
                 await conn.execute("set transaction read only")
-            query, params = await build(conn)
-            await _as_role(conn, request, claims)
-            cursor = await conn.execute(query, params)
-            row = await cursor.fetchone()
+            return await work(conn, claims)
     except UNREACHABLE:
         raise RestError(
             503, "PGRST001", "Database client error. Retrying the connection."
         ) from None
     except psycopg.Error as exc:
         raise database_error(exc, role) from None
-    text = row[0] if row else None
-    return b"null" if text is None else str(text).encode()
 
 
-def _json(content: bytes, headers: dict[str, str] | None = None) -> Response[bytes]:
+def respond(request: AnyRequest, result: Result) -> Response[bytes]:
+    body = b"" if request.method == "HEAD" or result.body is None else result.body
     return Response(
-        content=content,
-        media_type="application/json; charset=utf-8",
-        headers=headers,
+        content=body,
+        status_code=result.status,
+        media_type=result.media_type,
+        headers=dict(result.headers),
     )
 
 
-async def _call(
-    request: AnyRequest, config: ConfigDep, gate: CallerDep, fn: str, args: dict[str, Any]
-) -> Response[bytes]:
-    async def build(conn: AsyncConnection[Any]) -> tuple[sql.Composed, list[str | None]]:
-        cursor = await conn.execute(queries.FUNCTIONS_SQL, (queries.SCHEMA, fn))
-        overloads = [queries.Function.from_catalog(*row) for row in await cursor.fetchall()]
-        return queries.call(fn, queries.choose(fn, list(args), overloads), args)
+def headers_only(response: Response[bytes]) -> Response[None]:
+    return Response(
+        content=None,
+        status_code=response.status_code,
+        media_type=response.media_type,
+        headers=dict(response.headers),
+    )
 
-    return _json(await _run(request, config, gate, build))
+
+def content_range(lower: int, rows: int, total: int | None) -> str:
+    """PostgREST's `Content-Range`: `0-5/6`, `0-5/*` uncounted, `*/0` when empty."""
+    upper = lower + rows - 1
+    span = f"{lower}-{upper}" if total != 0 and lower <= upper else "*"
+    return f"{span}/{'*' if total is None else total}"
+
+
+async def read_rows(
+    conn: AsyncConnection[Any],
+    request: AnyRequest,
+    claims: dict[str, Any],
+    query: Query,
+    source: reads.Source,
+    keys: list[catalog.ForeignKey],
+    *,
+    location: str | None = None,
+    prepare: sql.Composable | None = None,
+) -> tuple[Result, int]:
+    """Rows of `source` as the query asks, shaped by `Accept` and `Prefer: count`; and how
+    many rows the page holds."""
+    want = media(request)
+    prefs = preferences(request)
+    page = page_of(request, query)
+    statement = reads.read_sql(
+        query,
+        source,
+        keys,
+        reads.Shape(count=prefs.count, strip_nulls=want.strip_nulls),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    if prepare is not None:
+        statement = sql.SQL("{} {}").format(prepare, statement)
+    await as_role(conn, request, claims)
+    cursor = await conn.execute(statement)
+    row = await cursor.fetchone()
+    assert row is not None
+    array, first, rows, total = row
+    headers = [("Content-Range", content_range(page.offset, rows, total))]
+    if location is not None:
+        headers.append(("Content-Location", location))
+    count_applied = tuple(p for p in prefs.applied if p.startswith("count="))
+    if count_applied:
+        headers.append(("Preference-Applied", ", ".join(count_applied)))
+    status = 200
+    if total is not None:
+        if page.offset > total:
+            raise RestError(
+                416,
+                "PGRST103",
+                "Requested range not satisfiable",
+                details=f"An offset of {page.offset} was requested, but there are only "
+                f"{total} rows.",
+            )
+        if rows < total:
+            status = 206
+    if want.single:
+        if rows != 1:
+            raise singular(rows)
+        return Result(first.encode(), status, tuple(headers), want.content_type), rows
+    return Result(array.encode(), status, tuple(headers), want.content_type), rows
+
+
+def singular(rows: int) -> RestError:
+    return RestError(
+        406,
+        "PGRST116",
+        "Cannot coerce the result to a single JSON object",
+        details=f"The result contains {rows} rows",
+    )
+
+
+def canonical_location(table: str, request: AnyRequest) -> str:
+    params = sorted(request.query_params.multi_items())
+    return f"/{table}" + (f"?{urlencode(params)}" if params else "")
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+async def _known_table(conn: AsyncConnection[Any], table: str) -> list[catalog.ForeignKey]:
+    if not await catalog.relation_exists(conn, table):
+        raise catalog.table_not_found(table)
+    return await catalog.foreign_keys(conn)
+
+
+async def _read_table(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: str
+) -> Response[bytes]:
+    _check_profile(request, "accept-profile")
+    query = parse_query(list(request.query_params.multi_items()))
+
+    async def work(conn: AsyncConnection[Any], claims: dict[str, Any]) -> Result:
+        keys = await _known_table(conn, table)
+        source = reads.Source(sql.Identifier(catalog.SCHEMA, table), table, table)
+        location = canonical_location(table, request)
+        result, _ = await read_rows(conn, request, claims, query, source, keys, location=location)
+        return result
+
+    return respond(request, await run(request, config, gate, work))
+
+
+@get("/{table:str}")
+async def read_table(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: FromPath[str]
+) -> Response[bytes]:
+    """Rows of a table or view in public: select (with embedding), filters, order, range."""
+    return await _read_table(request, config, gate, table)
+
+
+@head("/{table:str}")
+async def read_table_head(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: FromPath[str]
+) -> Response[None]:
+    """The headers a GET would answer (counts in Content-Range), without the body."""
+    return headers_only(await _read_table(request, config, gate, table))
+
+
+async def _write(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: str, kind: str
+) -> Response[bytes]:
+    _check_profile(request, "content-profile")
+    query = parse_query(list(request.query_params.multi_items()))
+    raw = await request.body() if kind != "delete" else b""
+    rows = writes.payload(raw, kind)
+    prefs = preferences(request)
+    want = media(request)
+    represent = prefs.returns == "representation"
+
+    async def work(conn: AsyncConnection[Any], claims: dict[str, Any]) -> Result:
+        keys = await _known_table(conn, table)
+        mutation = writes.mutation_sql(
+            table, kind, query, rows, prefs.resolution, returning_rows=represent
+        )
+        if represent:
+            source = reads.Source(sql.Identifier(writes.SOURCE), table, table)
+            shown = writes.representation_query(query)
+            result, written = await read_rows(
+                conn, request, claims, shown, source, keys, prepare=mutation
+            )
+        else:
+            await as_role(conn, request, claims)
+            statement = sql.SQL("{} select count(*) from {}").format(
+                mutation, sql.Identifier(writes.SOURCE)
+            )
+            cursor = await conn.execute(statement)
+            counted = await cursor.fetchone()
+            written = int(counted[0]) if counted else 0
+            if want.single and written != 1:
+                raise singular(written)
+            result = Result(None)
+        total = written if prefs.count else None
+        span = content_range(0, written, total) if kind == "update" else content_range(1, 0, total)
+        headers = [("Content-Range", span)]
+        if prefs.applied:
+            headers.append(("Preference-Applied", ", ".join(prefs.applied)))
+        status = 201 if kind == "insert" else 200 if represent else 204
+        return Result(result.body, status, tuple(headers), result.media_type)
+
+    return respond(request, await run(request, config, gate, work))
+
+
+@post("/{table:str}", status_code=201)
+async def insert_rows(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: FromPath[str]
+) -> Response[bytes]:
+    """Insert (or upsert with Prefer: resolution=…) the JSON object or array, as the caller."""
+    return await _write(request, config, gate, table, "insert")
+
+
+@patch("/{table:str}")
+async def update_rows(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: FromPath[str]
+) -> Response[bytes]:
+    """Update the rows the filters select with the JSON object's columns, as the caller."""
+    return await _write(request, config, gate, table, "update")
+
+
+@delete("/{table:str}", status_code=200)
+async def delete_rows(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: FromPath[str]
+) -> Response[bytes]:
+    """Delete the rows the filters select, as the caller."""
+    return await _write(request, config, gate, table, "delete")
+
+
+# -- functions ---------------------------------------------------------------------------
+
+
+async def _call(
+    request: AnyRequest,
+    config: ConfigDep,
+    gate: CallerDep,
+    fn: str,
+    args: dict[str, Any],
+    query: Query,
+) -> Response[bytes]:
+    async def work(conn: AsyncConnection[Any], claims: dict[str, Any]) -> Result:
+        cursor = await conn.execute(queries.FUNCTIONS_SQL, (catalog.SCHEMA, fn))
+        overloads = [queries.Function.from_catalog(*row) for row in await cursor.fetchall()]
+        function = queries.choose(fn, list(args), overloads)
+        invoked = queries.invocation(fn, function, args)
+        if function.returns_set and function.returns_rows:
+            # PostgREST wraps the call in a FROM so select/filters/order/range apply.
+            source = reads.Source(invoked, None, fn)
+            result, _ = await read_rows(conn, request, claims, query, source, [])
+            return result
+        await as_role(conn, request, claims)
+        cursor = await conn.execute(queries.scalar_call(invoked, function))
+        row = await cursor.fetchone()
+        text = row[0] if row else None
+        body = b"null" if text is None else str(text).encode()
+        return Result(body, headers=(("Content-Range", "0-0/*"),))
+
+    return respond(request, await run(request, config, gate, work))
 
 
 @post("/rpc/{fn:str}", status_code=200)
@@ -151,46 +485,52 @@ async def rpc_post(
         args = None
     if not isinstance(args, dict):
         raise RestError(400, "PGRST102", "Empty or invalid json")
-    return await _call(request, config, gate, fn, args)
+    query = parse_query(list(request.query_params.multi_items()))
+    return await _call(request, config, gate, fn, args, query)
+
+
+async def _rpc_read(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, fn: str
+) -> Response[bytes]:
+    _check_profile(request, "accept-profile")
+    query = parse_query(list(request.query_params.multi_items()), rpc_read=True)
+    return await _call(request, config, gate, fn, dict(query.arguments), query)
 
 
 @get("/rpc/{fn:str}")
 async def rpc_get(
     request: AnyRequest, config: ConfigDep, gate: CallerDep, fn: FromPath[str]
 ) -> Response[bytes]:
-    """Call public.<fn> read-only with query parameters as named arguments."""
-    _check_profile(request, "accept-profile")
-    args = {k: v for k, v in request.query_params.items() if k != "apikey"}
-    return await _call(request, config, gate, fn, args)
+    """Call public.<fn> read-only; parameters without an operator are its arguments."""
+    return await _rpc_read(request, config, gate, fn)
 
 
-@get("/{table:str}")
-async def read_table(
-    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: FromPath[str]
-) -> Response[bytes]:
-    """Rows of a table or view in public, filtered, ordered and limited as PostgREST does."""
-    _check_profile(request, "accept-profile")
-    params = list(request.query_params.multi_items())
+@head("/rpc/{fn:str}")
+async def rpc_head(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, fn: FromPath[str]
+) -> Response[None]:
+    """The headers GET /rpc/<fn> would answer, without the body."""
+    return headers_only(await _rpc_read(request, config, gate, fn))
 
-    async def build(conn: AsyncConnection[Any]) -> tuple[sql.Composed, list[object]]:
-        cursor = await conn.execute(queries.RELATION_SQL, (queries.SCHEMA, table))
-        if await cursor.fetchone() is None:
-            raise RestError(
-                404,
-                "PGRST205",
-                f"Could not find the table '{queries.SCHEMA}.{table}' in the schema cache",
-            )
-        return queries.table_read(table, params)
 
-    content = await _run(request, config, gate, build)
-    count = len(json.loads(content))
-    # No count was asked for (Prefer: count=…), so the total is "*", as PostgREST writes it.
-    content_range = f"0-{count - 1}/*" if count else "*/*"
-    return _json(content, {"Content-Range": content_range})
+@put("/{table:str}")
+async def upsert_row(table: FromPath[str]) -> Response[bytes]:
+    """PUT (single-row upsert by primary key): not implemented here."""
+    raise not_implemented(f"PUT on /{table}")
 
 
 ROUTER = Router(
     path="/rest/v1",
-    route_handlers=[rpc_post, rpc_get, read_table],
+    route_handlers=[
+        rpc_post,
+        rpc_get,
+        rpc_head,
+        read_table,
+        read_table_head,
+        insert_rows,
+        update_rows,
+        delete_rows,
+        upsert_row,
+    ],
     dependencies={"gate": Provide(caller, sync_to_thread=False)},
 )

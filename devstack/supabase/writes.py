@@ -1,0 +1,149 @@
+"""PostgREST's writes on a table, as one data-modifying CTE the representation reads from.
+
+`POST` inserts the JSON object or array (upserts with `Prefer: resolution=…`), `PATCH`
+updates and `DELETE` deletes the rows the filters select. The statement runs as the
+caller, so grants and RLS decide: a write the caller may not do fails in Postgres (42501)
+and nothing changes. The rows written come back through the read builder, so `select`
+(with embedding) shapes `Prefer: return=representation` as it shapes a GET.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from psycopg import sql
+
+from devstack.supabase.catalog import SCHEMA
+from devstack.supabase.errors import RestError
+from devstack.supabase.grammar import Level, Query, not_implemented
+from devstack.supabase.reads import condition_sql
+
+SOURCE = "pgrst_source"
+TARGET = "pgrst_target"
+
+
+def _invalid(message: str = "Empty or invalid json") -> RestError:
+    return RestError(400, "PGRST102", message)
+
+
+def payload(raw: bytes, kind: str) -> list[dict[str, Any]]:
+    """The body as a list of objects: an object (or, to insert, an array of objects)."""
+    if kind == "delete":
+        return []
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise _invalid() from None
+    if isinstance(body, dict):
+        return [body]
+    if kind == "insert" and isinstance(body, list) and all(isinstance(x, dict) for x in body):
+        return body
+    raise _invalid()
+
+
+def representation_query(query: Query) -> Query:
+    """What reads the written rows back: the same select and embedded levels, but the
+    root's filters, order and range belong to the write, not to its result."""
+    levels = {path: level for path, level in query.levels.items() if path}
+    return replace(query, levels={(): Level(), **levels})
+
+
+def _columns(query: Query, rows: Sequence[dict[str, Any]]) -> list[str]:
+    if query.columns is not None:
+        return list(query.columns)
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return list(names)
+
+
+def mutation_sql(
+    table: str,
+    kind: str,
+    query: Query,
+    rows: Sequence[dict[str, Any]],
+    resolution: str | None,
+    *,
+    returning_rows: bool,
+) -> sql.Composed:
+    """`with pgrst_source as (<insert|update|delete> … returning …)`."""
+    relation = sql.Identifier(SCHEMA, table)
+    returning = sql.SQL("returning *" if returning_rows else "returning 1")
+    document = sql.SQL("{}::json").format(
+        sql.Literal(json.dumps(rows if kind == "insert" else rows[0] if rows else {}))
+    )
+    root = query.levels.get((), Level())
+    if kind != "insert" and (root.limit is not None or root.offset or root.order):
+        raise not_implemented("limit, offset and order on PATCH and DELETE")
+    where_parts = [condition_sql(TARGET, c) for c in root.conditions]
+    where = sql.SQL(" where ") + sql.SQL(" and ").join(where_parts) if where_parts else sql.SQL("")
+    if kind == "insert":
+        columns = _columns(query, rows)
+        names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        conflict: sql.Composable = sql.SQL("")
+        if resolution:
+            keys = query.on_conflict
+            target: sql.Composable = (
+                sql.SQL("({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in keys))
+                if keys
+                else sql.SQL("on constraint {}").format(sql.Identifier(f"{table}_pkey"))
+            )
+            if resolution == "ignore-duplicates" or not columns:
+                action: sql.Composable = sql.SQL("do nothing")
+            else:
+                action = sql.SQL("do update set {}").format(
+                    sql.SQL(", ").join(
+                        sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c))
+                        for c in columns
+                    )
+                )
+            conflict = sql.SQL(" on conflict {} {}").format(target, action)
+        if columns:
+            statement = sql.SQL(
+                "insert into {rel} ({names}) select {names} "
+                "from json_populate_recordset(null::{rel}, {doc}){conflict} {returning}"
+            ).format(
+                rel=relation, names=names, doc=document, conflict=conflict, returning=returning
+            )
+        else:
+            # `[{}]`: rows of defaults, one per object
+            statement = sql.SQL(
+                "insert into {rel} select from json_array_elements({doc}) {returning}"
+            ).format(rel=relation, doc=document, returning=returning)
+    elif kind == "update":
+        columns = list(rows[0]) if rows else []
+        if not columns:
+            statement = sql.SQL("select * from {} where false").format(relation)
+        else:
+            statement = sql.SQL(
+                "update {rel} as {target} set {sets} "
+                "from (select * from json_populate_record(null::{rel}, {doc})) as _{where} "
+                "{returning_target}"
+            ).format(
+                rel=relation,
+                target=sql.Identifier(TARGET),
+                sets=sql.SQL(", ").join(
+                    sql.SQL("{} = _.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in columns
+                ),
+                doc=document,
+                where=where,
+                returning_target=_returning_target(returning_rows),
+            )
+    else:
+        statement = sql.SQL("delete from {rel} as {target}{where} {returning_target}").format(
+            rel=relation,
+            target=sql.Identifier(TARGET),
+            where=where,
+            returning_target=_returning_target(returning_rows),
+        )
+    return sql.SQL("with {} as ({})").format(sql.Identifier(SOURCE), statement)
+
+
+def _returning_target(rows: bool) -> sql.Composable:
+    if rows:
+        return sql.SQL("returning {}.*").format(sql.Identifier(TARGET))
+    return sql.SQL("returning 1")
