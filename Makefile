@@ -7,20 +7,20 @@ SHELL := /bin/bash
 
 UV ?= uv
 PG_MAJOR ?= $(shell (pg_config --version 2>/dev/null || psql --version 2>/dev/null || echo 15) | grep -oE '[0-9]+' | head -1)
-APT_PACKAGES := postgresql-$(PG_MAJOR)-pgtap libtap-parser-sourcehandler-pgtap-perl
 
-.PHONY: help install install-system install-python install-node install-browser test e2e lint dev bench clean
+.PHONY: help install install-system install-python install-cli install-node install-browser test e2e lint dev bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: install-system install-python install-node install-browser ## install everything the project needs (idempotent)
+install: install-system install-python install-cli install-node install-browser ## install everything the project needs (idempotent)
 
-install-system: ## uv, pgTAP and pg_prove (apt-get; needs root)
+install-system: ## uv, pgTAP, pg_prove and plpgsql_check (apt-get; needs root)
 	@command -v $(UV) >/dev/null || { echo "installing uv from PyPI"; python3 -m pip install --quiet uv; }
 	@missing=""; \
 	command -v pg_prove >/dev/null || missing="$$missing libtap-parser-sourcehandler-pgtap-perl"; \
 	ls /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control >/dev/null 2>&1 || missing="$$missing postgresql-$(PG_MAJOR)-pgtap"; \
+	ls /usr/share/postgresql/$(PG_MAJOR)/extension/plpgsql_check.control >/dev/null 2>&1 || missing="$$missing postgresql-$(PG_MAJOR)-plpgsql-check"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then \
 	    echo "missing Debian packages:$$missing"; \
@@ -32,6 +32,16 @@ install-system: ## uv, pgTAP and pg_prove (apt-get; needs root)
 
 install-python: ## the Python environment from uv.lock
 	@$(UV) sync --locked --quiet
+
+# The Supabase CLI, pinned in the root package.json (`npx supabase …`); db push, migration list
+# and db lint with --db-url need no Docker.
+install-cli: ## the pinned Supabase CLI from package-lock.json (node_modules/.bin/supabase)
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "npm is missing: run sudo apt-get install -y nodejs npm"; exit 1; fi; \
+	  echo "installing npm from Debian"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  echo "installing the Supabase CLI (npm ci)"; npm ci --no-audit --no-fund --loglevel=error; \
+	fi
 
 # frontend/package.json pins Node 22 itself (the npm package `node`), so any npm brings it.
 install-node: ## the frontend's packages (and its pinned Node 22) from package-lock.json
@@ -56,7 +66,7 @@ install-browser: ## Chromium and fonts for the browser tests (apt-get; needs roo
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test: install ## every check: linters, pgTAP, pytest, browser tests (TEST_DATABASE_URL, default local Postgres)
+test: install ## every check: linters, Supabase CLI, pgTAP, pytest, browser tests (TEST_DATABASE_URL, default local Postgres)
 	@$(UV) run python -m devstack.check
 
 e2e: install ## the browser tests in Chromium against the whole stack; screenshots in frontend/e2e/artifacts/
@@ -68,7 +78,7 @@ dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.j
 bench: install ## benchmarks: ratios measured side by side on a throwaway database
 	@$(UV) run python -m bench
 
-lint: install-python ## sqlfluff, ruff, mypy only
+lint: install-python install-cli ## sqlfluff, ruff, mypy, supabase db lint only
 	@$(UV) run python -m devstack.check --only lint
 
 clean: ## remove local state (.devstack/, caches)
