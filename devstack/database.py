@@ -14,7 +14,9 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo, sql
 
-ROOT = Path(__file__).resolve().parent.parent
+from devstack import supabase_cli
+
+ROOT = supabase_cli.ROOT
 PLATFORM_SQL = ROOT / "devstack" / "sql" / "supabase_platform.sql"
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 SEED_SQL = ROOT / "supabase" / "seed.sql"
@@ -42,57 +44,42 @@ def is_supabase(url: str) -> bool:
     return bool(row and row[0])
 
 
-MIGRATIONS_TABLE_SQL = """
-create schema if not exists supabase_migrations;
-create table if not exists supabase_migrations.schema_migrations (
-  version text primary key,
-  statements text[],
-  name text
-);
-"""
+def version_of(path: Path) -> str:
+    """A migration's version: the timestamp in front of its name."""
+    return path.stem.partition("_")[0]
 
 
 def applied_versions(url: str) -> set[str]:
-    """Versions recorded where the Supabase CLI records them."""
+    """Versions recorded where the Supabase CLI records them (none before its first push)."""
     with psycopg.connect(url) as conn:
-        conn.execute(MIGRATIONS_TABLE_SQL)
+        row = conn.execute(
+            "select to_regclass('supabase_migrations.schema_migrations') is not null"
+        ).fetchone()
+        if not (row and row[0]):
+            return set()
         rows = conn.execute("select version from supabase_migrations.schema_migrations")
-        return {str(row[0]) for row in rows}
-
-
-def apply_migration(url: str, path: Path) -> None:
-    """Apply one migration and record its version in one transaction, as `supabase db push` does."""
-    version, _, name = path.stem.partition("_")
-    with psycopg.connect(url, autocommit=False) as conn:
-        conn.execute(path.read_text())  # trusted project file
-        conn.execute(
-            "insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)",
-            (version, name),
-        )
+        return {str(r[0]) for r in rows}
 
 
 def build(url: str, *, seed: bool = True) -> list[Path]:
     """Bring `url` up to date and return the migrations applied.
 
-    The platform shim (unless Supabase made the database), every migration not yet recorded,
-    in name order, then the seed. Safe to run again.
+    The platform shim (unless Supabase made the database), then `supabase db push`, the
+    project's pinned CLI, exactly as production is migrated: every migration not yet recorded,
+    in name order, each in its own transaction with its row in
+    supabase_migrations.schema_migrations, then the seed on a database that has not had it
+    (the CLI records the seed's hash and never runs it twice). Safe to run again.
     """
-    step = PLATFORM_SQL
     try:
         if not is_supabase(url):
             run_sql_file(url, PLATFORM_SQL)
         done = applied_versions(url)
-        pending = [p for p in migration_files() if p.stem.partition("_")[0] not in done]
-        for step in pending:
-            apply_migration(url, step)
-        if seed and SEED_SQL.exists():
-            step = SEED_SQL
-            run_sql_file(url, SEED_SQL)
     except psycopg.Error as exc:
         raise RuntimeError(
-            f"building the database failed at {step.relative_to(ROOT)}: {exc}"
+            f"building the database failed at {PLATFORM_SQL.relative_to(ROOT)}: {exc}"
         ) from exc
-    return pending
+    supabase_cli.push(url, seed=seed)
+    return [p for p in migration_files() if version_of(p) not in done]
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -120,11 +107,17 @@ def drop(admin_url: str, url: str) -> None:
 
 
 @contextmanager
-def throwaway(admin_url: str = DEFAULT_ADMIN_URL, *, seed: bool = True) -> Iterator[str]:
-    """A freshly built database for the length of the block, dropped afterwards."""
+def throwaway(
+    admin_url: str = DEFAULT_ADMIN_URL, *, seed: bool = True, built: bool = True
+) -> Iterator[str]:
+    """A freshly built database for the length of the block, dropped afterwards.
+
+    `built=False` leaves it empty for a caller that builds it itself.
+    """
     url = create_throwaway(admin_url)
     try:
-        build(url, seed=seed)
+        if built:
+            build(url, seed=seed)
         yield url
     finally:
         drop(admin_url, url)
