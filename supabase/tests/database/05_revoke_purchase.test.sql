@@ -45,18 +45,18 @@ select tests.authenticate_as_service_role();
 
 select is(public.handle_stripe_event(tests.event('evt_rv_d1', 'charge.dispute.created', tests.dispute('pi_rv_2'), 1700000100)),
   'revoked', 'a dispute revokes access');
-select results_eq(format('select status, disputed_at is not null from public.purchased_lessons where lesson_id = %L', :'rls'),
+select results_eq(format('select status, disputed_at is not null from public.purchased_lessons where lesson_id = %L and user_id = %L', :'rls', :'learner'),
   $$values ('disputed', true)$$, 'status disputed');
 select is(public.handle_stripe_event(tests.event('evt_rv_d2', 'charge.dispute.closed', tests.dispute('pi_rv_2', 'won'), 1700000200)),
   'restored', 'a dispute won restores access');
-select results_eq(format('select status, disputed_at is null from public.purchased_lessons where lesson_id = %L', :'rls'),
+select results_eq(format('select status, disputed_at is null from public.purchased_lessons where lesson_id = %L and user_id = %L', :'rls', :'learner'),
   $$values ('paid', true)$$, 'status paid again');
 
 select is(public.handle_stripe_event(tests.event('evt_rv_d3', 'charge.dispute.created', tests.dispute('pi_rv_3'), 1700000100)),
   'revoked', 'another dispute revokes');
 select is(public.handle_stripe_event(tests.event('evt_rv_d4', 'charge.dispute.closed', tests.dispute('pi_rv_3', 'lost'), 1700000200)),
   'ignored:no_change', 'a dispute lost keeps access revoked');
-select results_eq(format('select status from public.purchased_lessons where lesson_id = %L', :'webhooks'),
+select results_eq(format('select status from public.purchased_lessons where lesson_id = %L and user_id = %L', :'webhooks', :'learner'),
   array['disputed'], 'status stays disputed');
 
 -- out of order: a dispute closing before it opened, replayed by Stripe time -------------------
