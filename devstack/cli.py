@@ -29,9 +29,10 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 from dotenv import dotenv_values
+from psycopg import conninfo
 
 from devstack import database
-from devstack.cluster import DEFAULT_PORT, ClusterError, PrivateCluster
+from devstack.cluster import DEFAULT_PASSWORD, DEFAULT_PORT, ClusterError, PrivateCluster
 
 ENV_FILE = database.ROOT / ".env"
 ENV_EXAMPLE = database.ROOT / ".env.example"
@@ -113,9 +114,15 @@ def load_env(env_file: Path = ENV_FILE) -> dict[str, str]:
 
 
 def private_cluster(env: dict[str, str]) -> PrivateCluster:
-    """The private cluster, where DEVSTACK_DIR and DEVSTACK_DB_PORT (if set) put it."""
+    """The private cluster, where DEVSTACK_DIR and DEVSTACK_DB_PORT (if set) put it.
+
+    Its superuser password is the one in DATABASE_URL (`.env`), so the URL there works.
+    """
     state = Path(env.get("DEVSTACK_DIR") or database.ROOT / ".devstack")
-    return PrivateCluster(state / "postgres", int(env.get("DEVSTACK_DB_PORT") or DEFAULT_PORT))
+    port = int(env.get("DEVSTACK_DB_PORT") or DEFAULT_PORT)
+    given = conninfo.conninfo_to_dict(env["DATABASE_URL"]) if env.get("DATABASE_URL") else {}
+    password = str(given.get("password") or DEFAULT_PASSWORD)
+    return PrivateCluster(state / "postgres", port, password)
 
 
 def port_of(url: str) -> int:

@@ -4,6 +4,11 @@ The devstack's database when DATABASE_URL is not set: its own data directory, po
 Supabase CLI's local database port) and socket directory, so it never touches another server
 on the machine. Postgres refuses to run as root; as root the cluster runs as the `postgres`
 system user that Debian's server package creates.
+
+It accepts password logins only (scram-sha-256, over TCP and its socket alike), never `trust`:
+the password is the one in DATABASE_URL (`.env`), so a process on the machine that does not
+know it cannot connect. A cluster made by an older devstack with `trust` is switched over on
+its next start.
 """
 
 from __future__ import annotations
@@ -14,10 +19,24 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
 
 from devstack.database import ROOT
 
 DEFAULT_PORT = 54322
+# the Supabase CLI's local database password, as in .env.example
+DEFAULT_PASSWORD = "postgres"  # noqa: S105  # a local development default, not a secret
+
+# Written over initdb's: password logins only, on the socket and on loopback.
+PG_HBA = """\
+# devstack: password (scram-sha-256) logins only; no trust, no peer
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
 
 class ClusterError(RuntimeError):
@@ -48,10 +67,17 @@ def server_bindir() -> Path:
 class PrivateCluster:
     data_dir: Path = ROOT / ".devstack" / "postgres"
     port: int = DEFAULT_PORT
+    password: str = DEFAULT_PASSWORD
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres:postgres@127.0.0.1:{self.port}/postgres"
+        return (
+            f"postgresql://postgres:{quote(self.password, safe='')}@127.0.0.1:{self.port}/postgres"
+        )
+
+    @property
+    def hba_file(self) -> Path:
+        return self.data_dir / "pg_hba.conf"
 
     @property
     def log_file(self) -> Path:
@@ -75,12 +101,64 @@ class PrivateCluster:
             return False
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._hand_to_postgres_user(self.data_dir.parent)
-        result = self._run(
-            "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"
-        )
+        # initdb reads the superuser's password from a file, never from its argv
+        pwfile = self.data_dir.parent / "initdb-password"
+        pwfile.touch(mode=0o600)
+        pwfile.write_text(self.password + "\n")
+        self._hand_to_postgres_user(pwfile)
+        try:
+            result = self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise ClusterError(f"initdb failed:\n{result.stderr or result.stdout}")
+        self._write_hba()
         return True
+
+    def _write_hba(self) -> None:
+        self.hba_file.write_text(PG_HBA)
+        self._hand_to_postgres_user(self.hba_file)
+
+    def trusts(self) -> bool:
+        """True for a cluster an older devstack made, which lets anyone in without a password."""
+        lines = self.hba_file.read_text().splitlines() if self.hba_file.exists() else []
+        return any(
+            line.split()[-1:] == ["trust"] for line in lines if not line.lstrip().startswith("#")
+        )
+
+    def _switch_to_passwords(self) -> None:
+        """Give a `trust` cluster the password and then require it."""
+        trusting = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(trusting, autocommit=True) as conn:
+            conn.execute("set password_encryption = 'scram-sha-256'")
+            conn.execute(
+                sql.SQL("alter role postgres password {}").format(sql.Literal(self.password))
+            )
+        self._write_hba()
+        self._run("pg_ctl", "-D", str(self.data_dir), "reload")
+
+    def check_password(self) -> None:
+        """Connect with the password; a clear error when the cluster knows another one."""
+        try:
+            psycopg.connect(self.url, connect_timeout=10).close()
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" not in str(exc):
+                raise ClusterError(f"the private Postgres on port {self.port}: {exc}") from exc
+            raise ClusterError(
+                f"the private Postgres in {self.data_dir} refused the password in DATABASE_URL "
+                "(it was created with another one): put that one back in .env, or remove the "
+                "cluster with `make clean` to have it made again with the new password"
+            ) from exc
 
     def running(self) -> bool:
         return self._run("pg_ctl", "-D", str(self.data_dir), "status").returncode == 0
@@ -88,8 +166,13 @@ class PrivateCluster:
     def start(self) -> None:
         """Start the cluster unless it runs already; safe to call twice."""
         self.initialise()
-        if self.running():
-            return
+        if not self.running():
+            self._start_server()
+        if self.trusts():
+            self._switch_to_passwords()
+        self.check_password()
+
+    def _start_server(self) -> None:
         self.log_file.touch()
         self._hand_to_postgres_user(self.log_file)
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir}"
