@@ -43,7 +43,20 @@ async def _body(request: AnyRequest) -> dict[str, Any]:
         raise AuthError(400, "bad_json", f"Could not parse request body as JSON: {exc}") from None
     if not isinstance(body, dict):
         raise AuthError(400, "bad_json", "Could not parse request body as JSON")
+    if _holds_nul(body):
+        # Postgres cannot store a NUL character; refused here rather than as a database error
+        raise AuthError(400, "validation_failed", "Request body must not contain NUL characters")
     return body
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _pool(request: AnyRequest) -> Any:
@@ -221,6 +234,8 @@ async def _refresh_grant(
         )
     if outcome == "already_used":
         raise AuthError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
+    if outcome == "banned":
+        raise AuthError(400, "user_banned", "Invalid Refresh Token: User Banned")
     assert isinstance(outcome, users.Refreshed)
     assert user is not None
     return _session_response(config, user, outcome.session)

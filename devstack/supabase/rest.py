@@ -71,6 +71,10 @@ def status_of(sqlstate: str, role: str) -> int:
 
 
 def database_error(exc: psycopg.Error, role: str) -> RestError:
+    if exc.sqlstate is None and isinstance(exc, psycopg.DataError):
+        # A value Postgres cannot hold (a NUL byte) is refused before it is sent; PostgREST
+        # sends it and Postgres answers this.
+        return RestError(400, "22021", 'invalid byte sequence for encoding "UTF8": 0x00')
     diag = exc.diag
     code = exc.sqlstate or "XX000"
     return RestError(

@@ -197,7 +197,7 @@ class Refreshed:
     session: Session
 
 
-RefreshRefusal = Literal["not_found", "already_used"]
+RefreshRefusal = Literal["not_found", "already_used", "banned"]
 
 
 async def refresh(
@@ -209,13 +209,18 @@ async def refresh(
     (the client lost the answer to its last refresh: it gets that active token again) or
     within the reuse interval (a new child is swapped in). Past the interval, reuse means a
     stolen token: the whole family is revoked, which the caller commits before refusing.
+    A banned user is refused before anything rotates; a deleted user's tokens are gone
+    (GoTrue logs a deleted user out), so they are not found, as the password grant finds
+    no such user.
     """
     cur = await conn.execute(
         """
         select t.id, t.user_id, t.revoked, t.updated_at, t.session_id, s.created_at,
-          t.updated_at + make_interval(secs => %s) < now()
+          t.updated_at + make_interval(secs => %s) < now(),
+          coalesce(u.banned_until > now(), false)
         from auth.refresh_tokens as t
         join auth.sessions as s on s.id = t.session_id
+        join auth.users as u on u.id = s.user_id and u.deleted_at is null
         where t.token = %s
         for update of t, s
         """,
@@ -224,7 +229,9 @@ async def refresh(
     row = await cur.fetchone()
     if row is None:
         return "not_found"
-    token_id, user_id, revoked, _updated, session_id, session_created, reuse_expired = row
+    token_id, user_id, revoked, _updated, session_id, session_created, reuse_expired, banned = row
+    if banned:
+        return "banned"
     user = uuid.UUID(str(user_id))
     if revoked:
         cur = await conn.execute(

@@ -198,3 +198,70 @@ def test_settings_and_health(api: StandIn) -> None:
     assert settings["mailer_autoconfirm"] is True
     assert settings["external"]["email"] is True
     assert httpx.get(f"{api.url}/auth/v1/health", headers=headers).json()["name"] == "GoTrue"
+
+
+def refuse_refresh(api: StandIn, refresh_token: str) -> AuthApiError:
+    with pytest.raises(AuthApiError) as error:
+        client(api).auth.refresh_session(refresh_token)
+    return error.value
+
+
+def test_a_banned_user_is_refused_by_both_grants_and_nothing_rotates(
+    api: StandIn, database_url: str
+) -> None:
+    banned = sign_up(api)
+    query(
+        database_url,
+        "update auth.users set banned_until = now() + interval '1 day' where id = %s",
+        (banned.id,),
+    )
+    tokens_before = query(
+        database_url,
+        "select token, revoked from auth.refresh_tokens where user_id = %s order by id",
+        (str(banned.id),),
+    )
+    refused = refuse_refresh(api, banned.refresh_token)
+    assert (refused.status, refused.code) == (400, "user_banned")
+    assert refused.message == "Invalid Refresh Token: User Banned"
+    with pytest.raises(AuthApiError) as password:
+        client(api).auth.sign_in_with_password({"email": banned.email, "password": PASSWORD})
+    assert (password.value.status, password.value.code) == (400, "user_banned")
+    assert (
+        query(
+            database_url,
+            "select token, revoked from auth.refresh_tokens where user_id = %s order by id",
+            (str(banned.id),),
+        )
+        == tokens_before
+    ), "a refused refresh rotates nothing"
+
+    # A ban that has run out no longer refuses.
+    query(
+        database_url,
+        "update auth.users set banned_until = now() - interval '1 second' where id = %s",
+        (banned.id,),
+    )
+    assert client(api).auth.refresh_session(banned.refresh_token).session is not None
+
+
+def test_a_deleted_user_is_refused_by_both_grants(api: StandIn, database_url: str) -> None:
+    soft, hard = sign_up(api), sign_up(api)
+    query(database_url, "update auth.users set deleted_at = now() where id = %s", (soft.id,))
+    query(database_url, "delete from auth.users where id = %s", (hard.id,))
+    for gone in (soft, hard):
+        refused = refuse_refresh(api, gone.refresh_token)
+        assert (refused.status, refused.code) == (400, "refresh_token_not_found")
+        with pytest.raises(AuthApiError) as password:
+            client(api).auth.sign_in_with_password({"email": gone.email, "password": PASSWORD})
+        assert (password.value.status, password.value.code) == (400, "invalid_credentials")
+
+
+def test_a_nul_character_in_an_auth_body_is_refused_400(api: StandIn) -> None:
+    for path, body in (
+        ("/auth/v1/signup", {"email": "nul\x00@example.com", "password": PASSWORD}),
+        ("/auth/v1/token?grant_type=password", {"email": "a@example.com", "password": "x\x00"}),
+        ("/auth/v1/token?grant_type=refresh_token", {"refresh_token": "\x00"}),
+    ):
+        response = httpx.post(f"{api.url}{path}", json=body, headers={"apikey": api.anon_key})
+        assert response.status_code == 400, path
+        assert response.json()["error_code"] == "validation_failed"

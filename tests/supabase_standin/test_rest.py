@@ -197,3 +197,82 @@ def test_unreachable_database_is_503() -> None:
         )
     assert response.status_code == 503
     assert response.json()["code"] == "PGRST001"
+
+
+def as_service(api: StandIn, **extra: str) -> dict[str, str]:
+    return {"apikey": api.service_role_key, **extra}
+
+
+def test_a_singular_write_that_touches_several_rows_is_406_and_rolled_back(
+    api: StandIn, database_url: str
+) -> None:
+    before = query(database_url, "select slug, title from lessons order by slug")
+    response = httpx.patch(
+        f"{api.url}/rest/v1/lessons?currency=eq.usd",
+        json={"title": "Everything renamed"},
+        headers=as_service(api, Accept="application/vnd.pgrst.object+json"),
+    )
+    assert response.status_code == 406
+    assert response.json()["code"] == "PGRST116"
+    assert response.json()["details"].startswith("The result contains ")
+    assert query(database_url, "select slug, title from lessons order by slug") == before
+
+
+def test_upserts_merge_or_ignore_duplicates_on_the_conflict_columns(
+    api: StandIn, database_url: str
+) -> None:
+    lesson = {
+        "slug": "upserted-lesson",
+        "title": "First",
+        "description": "d",
+        "price_cents": 300,
+        "currency": "usd",
+        "published": False,
+    }
+    url = f"{api.url}/rest/v1/lessons?on_conflict=slug&select=slug,title"
+    merge = as_service(api, Prefer="resolution=merge-duplicates,return=representation")
+    first = httpx.post(url, json=lesson, headers=merge)
+    assert (first.status_code, first.json()) == (
+        201,
+        [{"slug": "upserted-lesson", "title": "First"}],
+    )
+    second = httpx.post(url, json={**lesson, "title": "Second"}, headers=merge)
+    assert second.json() == [{"slug": "upserted-lesson", "title": "Second"}]
+    ignore = as_service(api, Prefer="resolution=ignore-duplicates,return=representation")
+    third = httpx.post(url, json={**lesson, "title": "Third"}, headers=ignore)
+    assert third.json() == []
+    assert query(database_url, "select title from lessons where slug = 'upserted-lesson'") == [
+        ("Second",)
+    ]
+    duplicate = httpx.post(f"{api.url}/rest/v1/lessons", json=lesson, headers=as_service(api))
+    assert (duplicate.status_code, duplicate.json()["code"]) == (409, "23505")
+    gone = httpx.delete(
+        f"{api.url}/rest/v1/lessons?slug=eq.upserted-lesson",
+        headers=as_service(api, Prefer="return=representation"),
+    )
+    assert [row["slug"] for row in gone.json()] == ["upserted-lesson"]
+
+
+def test_embedded_filters_need_the_resource_in_select(api: StandIn) -> None:
+    response = httpx.get(
+        f"{api.url}/rest/v1/lessons?select=slug&lesson_content.body=eq.x",
+        headers={"apikey": api.anon_key},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "PGRST108",
+        "details": None,
+        "hint": "Verify that 'lesson_content' is included in the 'select' query parameter.",
+        "message": "'lesson_content' is not an embedded resource in this request",
+    }
+
+    def inner(pattern: str) -> list[str]:
+        found = httpx.get(
+            f"{api.url}/rest/v1/lessons?select=slug,lesson_content!inner(body)"
+            f"&lesson_content.body=ilike.*{pattern}*",
+            headers={"apikey": api.anon_key},
+        )
+        return [row["slug"] for row in found.json()]
+
+    assert inner("set of rows") == ["welcome-to-sql"], "the free lesson's content matches"
+    assert inner("inner join") == [], "a paid lesson's content is hidden from anon by RLS"
