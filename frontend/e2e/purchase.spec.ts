@@ -3,6 +3,7 @@
 // a refund; delayed payments that succeed or fail; cancel; double clicks and a second tab.
 import { expect, test } from "@playwright/test";
 import {
+  alerts,
   EUROS,
   FREE,
   JOINS,
@@ -160,7 +161,7 @@ test("a delayed payment that fails says so and grants nothing", async ({ page })
   await steps.shot("processing");
 
   await settleDelayed(sessionId, "delayed_fail");
-  await expect(page.getByRole("alert")).toContainText("The payment failed. You have not been charged.", {
+  await expect(alerts(page)).toContainText("The payment failed. You have not been charged.", {
     timeout: 30_000,
   });
   await expect(webhooks.getByText("Owned", { exact: true })).toHaveCount(0);
@@ -194,7 +195,7 @@ test("cancelling Checkout charges nothing and the learner can buy again", async 
   await expect(page).toHaveURL(/\/lessons\?checkout=cancelled/);
   await expect(notification(page)).toContainText("Checkout cancelled. You have not been charged.");
   await expect(joins.getByText("Owned", { exact: true })).toHaveCount(0);
-  await expect(page.getByRole("alert")).toHaveCount(0);
+  await expect(alerts(page)).toHaveCount(0);
   await expectAccessible(page, "a cancelled Checkout");
   await steps.shot("cancelled");
 

@@ -2,6 +2,7 @@
 // JSON or an endless spinner, and "Try again" works once it is back.
 import { expect, test } from "@playwright/test";
 import {
+  alerts,
   JOINS,
   RLS,
   Steps,
@@ -24,8 +25,8 @@ test("Buy while the sidecar is down: a clear error, and Try again works once it 
   await sidecar("stop");
   try {
     await joins.getByRole("button", { name: "Buy" }).click();
-    await expect(page.getByRole("alert").filter({ hasText: UNREACHABLE })).toBeVisible();
-    await expect(page.getByRole("alert")).not.toContainText("{");
+    await expect(alerts(page).filter({ hasText: UNREACHABLE })).toBeVisible();
+    await expect(alerts(page)).not.toContainText("{");
     await expect(page.getByText("Redirecting…")).toHaveCount(0);
     await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
     await expectAccessible(page, "the payment service unreachable");
@@ -54,7 +55,7 @@ test("back from paying while the sidecar is down: a clear error, then Try again 
     await page.getByRole("button", { name: "Pay", exact: true }).click();
     await expect(page).toHaveURL(/\/lessons\?checkout=success&session_id=cs_/);
     // the webhook cannot land and the session cannot be read back: say so, do not spin forever
-    await expect(page.getByRole("alert").filter({ hasText: UNREACHABLE })).toBeVisible({ timeout: 60_000 });
+    await expect(alerts(page).filter({ hasText: UNREACHABLE })).toBeVisible({ timeout: 60_000 });
     await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
     await expect(rls.getByText("Owned", { exact: true })).toHaveCount(0);
     await expectAccessible(page, "the return with the payment service unreachable");
@@ -65,6 +66,6 @@ test("back from paying while the sidecar is down: a clear error, then Try again 
 
   await page.getByRole("button", { name: "Try again" }).click();
   await expect(rls.getByText("Owned", { exact: true })).toBeVisible({ timeout: 30_000 });
-  await expect(page.getByRole("alert")).toHaveCount(0);
+  await expect(alerts(page)).toHaveCount(0);
   await steps.shot("owned-after-retry");
 });

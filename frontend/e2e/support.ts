@@ -77,6 +77,12 @@ export function card(page: Page, lesson: Lesson): Locator {
   return page.getByRole("article", { name: lesson.title });
 }
 
+/** The page's alerts: errors shown to the learner (not Next.js's route announcer, an empty or
+ * page-title `role="alert"` region that every Next.js page carries for screen readers). */
+export function alerts(page: Page): Locator {
+  return page.getByRole("alert").and(page.locator(":not(#__next-route-announcer__)"));
+}
+
 export function notification(page: Page): Locator {
   return page.getByRole("status").filter({ hasText: /\S/ });
 }
