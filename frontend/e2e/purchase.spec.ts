@@ -217,8 +217,22 @@ test("a double click on Buy and a second tab open one Checkout Session", async (
   await second.goto("/lessons");
   await expect(card(second, EUROS).getByRole("button", { name: "Buy" })).toBeEnabled();
 
+  // hold our API route's answer a moment so the loading state can be seen (the request still
+  // goes through unchanged), and count what the page sends
+  let posts = 0;
+  page.on("request", (r) => {
+    if (r.method() === "POST" && r.url().includes("/api/stripe/checkout_session")) posts += 1;
+  });
+  await page.route("**/api/stripe/checkout_session", async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await route.continue();
+  });
   await card(page, EUROS).getByRole("button", { name: "Buy" }).dblclick();
+  const starting = card(page, EUROS).getByRole("button", { name: "Redirecting…" });
+  await expect(starting).toBeDisabled();
+  await steps.shot("redirecting");
   await expectHostedCheckout(page, EUROS);
+  expect(posts, "a double click sends one request").toBe(1);
   await expect(page.getByText("15.00 EUR")).toBeVisible();
   await steps.shot("first-tab");
 
