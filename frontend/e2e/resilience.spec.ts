@@ -12,6 +12,7 @@ import {
   signUp,
   newEmail,
   sidecar,
+  tabTo,
 } from "./support";
 
 const UNREACHABLE = "We couldn't reach the payment service. Please try again in a moment.";
@@ -35,7 +36,9 @@ test("Buy while the sidecar is down: a clear error, and Try again works once it 
     await sidecar("start");
   }
 
-  await page.getByRole("button", { name: "Try again" }).click();
+  // with the keyboard: the retry is a real, focusable button
+  await tabTo(page, page.getByRole("button", { name: "Try again" }));
+  await page.keyboard.press("Enter");
   await expectHostedCheckout(page, JOINS);
   await steps.shot("checkout-after-retry");
   await page.getByRole("button", { name: "Pay", exact: true }).click();
