@@ -72,6 +72,11 @@ test("a learner signs up, buys a lesson, reads it, and loses it after a refund",
   await expectAccessible(page, "the return from Checkout");
   await steps.shot("back-owned");
 
+  // the server-rendered catalogue agrees, on a fresh visit
+  await page.goto("/lessons");
+  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
+  await expect(notification(page)).toHaveCount(0);
+
   await joins.getByRole("link", { name: "Read" }).click();
   await expect(page).toHaveURL(new RegExp(`/lessons/${JOINS.slug}$`));
   await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
@@ -244,4 +249,42 @@ test("a double click on Buy and a second tab open one Checkout Session", async (
   const sessions = await sessionsOf(userId);
   expect(sessions.map((s) => s.id)).toEqual([page.url().split("/").pop()]);
   expect(sessions[0]).toMatchObject({ amount_total: 1500, currency: "eur", status: "open" });
+});
+
+test("an expired Checkout Session charges nothing and Buy opens a fresh one", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  const email = newEmail("expired");
+  await signUp(page, email);
+  const userId = await learnerId(email);
+  const yen = card(page, YEN);
+  await yen.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, YEN);
+  const first = page.url();
+  await page.getByRole("button", { name: "Expire" }).click();
+
+  await expect(page).toHaveURL(/\/lessons\?checkout=cancelled/);
+  await expect(notification(page)).toContainText("You have not been charged.");
+  await expect(yen.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await steps.shot("expired");
+
+  await yen.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, YEN);
+  expect(page.url()).not.toBe(first);
+  const sessions = await sessionsOf(userId);
+  expect(sessions.map((s) => s.status).sort()).toEqual(["expired", "open"]);
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await expect(yen.getByText("Owned", { exact: true })).toBeVisible();
+  await steps.shot("owned");
+});
+
+test("a return link for a Checkout Session that is not the learner's explains itself", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  await signUp(page, newEmail("stray-link"));
+  await page.goto("/lessons?checkout=success&session_id=cs_test_not_a_session_of_yours");
+  await expect(alerts(page)).toHaveText(/\w/);
+  await expect(alerts(page)).not.toContainText("{");
+  await expect(page.getByText("Purchase complete")).toHaveCount(0);
+  await expect(card(page, JOINS).getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expectAccessible(page, "a stray return link");
+  await steps.shot("stray-return-link");
 });
