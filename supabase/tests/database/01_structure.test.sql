@@ -1,11 +1,12 @@
 -- Structure and privileges: tables, columns, RLS, policies, function security and who may call what.
 begin;
-select plan(63);
+select plan(67);
 
 -- tables and columns ------------------------------------------------------------------------
 
 select tables_are('public',
-  array['lessons', 'lesson_content', 'purchased_lessons', 'checkout_sessions', 'stripe_events'],
+  array['lessons', 'lesson_content', 'purchased_lessons', 'checkout_sessions', 'stripe_events',
+        'checkout_session_contradictions'],
   'public holds exactly the shop''s tables');
 
 select columns_are('public', 'lessons',
@@ -22,7 +23,11 @@ select columns_are('public', 'checkout_sessions',
         'created_at', 'updated_at']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
-        'error', 'checkout_session_id', 'payment_intent_id', 'payload']);
+        'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
+        'amount_total', 'currency']);
+select columns_are('public', 'checkout_session_contradictions',
+  array['id', 'checkout_session_id', 'stripe_event_id', 'source', 'fields', 'claimed', 'payment_intent_id',
+        'received_at', 'resolved_at']);
 
 -- keys and constraints ----------------------------------------------------------------------
 
@@ -61,6 +66,8 @@ select policies_are('public', 'lesson_content',
 select policies_are('public', 'purchased_lessons', array['learners read their own purchases']);
 select policies_are('public', 'checkout_sessions', array['learners read their own checkout sessions']);
 select policies_are('public', 'stripe_events', array[]::name[], 'stripe_events has no policies: service_role only');
+select policies_are('public', 'checkout_session_contradictions', array[]::name[],
+  'checkout_session_contradictions has no policies: service_role only');
 
 select policy_cmd_is('public', 'purchased_lessons', 'learners read their own purchases', 'select', 'learners only select purchases');
 select policy_roles_are('public', 'purchased_lessons', 'learners read their own purchases', array['authenticated']);
@@ -140,6 +147,8 @@ select table_privs_are('public', 'purchased_lessons', 'anon', array['SELECT']);
 select table_privs_are('public', 'checkout_sessions', 'authenticated', array['SELECT']);
 select table_privs_are('public', 'stripe_events', 'authenticated', array[]::text[]);
 select table_privs_are('public', 'stripe_events', 'anon', array[]::text[]);
+select table_privs_are('public', 'checkout_session_contradictions', 'authenticated', array[]::text[]);
+select table_privs_are('public', 'checkout_session_contradictions', 'anon', array[]::text[]);
 select table_privs_are('public', 'lessons', 'authenticated', array['SELECT']);
 select table_privs_are('public', 'lesson_content', 'anon', array['SELECT']);
 
