@@ -17,19 +17,21 @@ def checkout_session(
     *,
     paid: bool = True,
     payment_intent: str | None = None,
+    customer: str | None = None,
+    status: str = "complete",
 ) -> JsonObject:
     return {
         "id": session_id,
         "object": "checkout.session",
         "mode": "payment",
-        "status": "complete",
+        "status": status,
         "payment_status": "paid" if paid else "unpaid",
         "amount_total": amount,
         "currency": currency,
         "client_reference_id": str(user_id),
         "metadata": {"user_id": str(user_id), "lesson_id": str(lesson_id)},
         "payment_intent": payment_intent or "pi_" + session_id.removeprefix("cs_"),
-        "customer": None,
+        "customer": customer,
         "created": 1_700_000_000,
         "expires_at": 1_700_086_400,
     }

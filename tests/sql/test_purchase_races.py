@@ -7,6 +7,7 @@ retries would; the database must still end with one ownership row and the right 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import random
 import threading
@@ -14,9 +15,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
+import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from tests.sql.conftest import JOINS, PRICES, RLS, YEN, connect
@@ -111,20 +114,31 @@ def test_completed_and_async_success_racing_for_one_session_grant_once(
 
 
 PLACEHOLDER_USER = uuid.UUID(int=0)
+OTHER_USER = uuid.UUID(int=1)  # a second learner a contradicting claim may name
+LESSONS = (JOINS, RLS, YEN)
 
 
 @dataclass(frozen=True)
 class Step:
-    """One event of a story at its Stripe time; session objects name a placeholder user."""
+    """One delivery of a story: a webhook event, a session read back from Stripe (the return
+    page, reconcile) or the attach after creation. Objects name placeholder users."""
 
     key: str
+    kind: str  # 'event' | 'sync' | 'attach'
     type: str
     obj: JsonObject
     created: int
 
 
-def story(rng: random.Random, lesson: uuid.UUID, tag: str) -> list[Step]:
-    """A random but causally possible life of one learner's purchases of one lesson."""
+@dataclass(frozen=True)
+class Delivery:
+    kind: str
+    body: JsonObject
+
+
+def story(rng: random.Random, lesson: uuid.UUID, tag: str, contradict: bool) -> list[Step]:
+    """A random but causally possible life of one learner's purchases of one lesson; with
+    `contradict`, some sessions also receive a signed claim that contradicts them."""
     amount, currency = PRICES[lesson]
     steps: list[Step] = []
     clock = 1_700_000_000
@@ -138,52 +152,148 @@ def story(rng: random.Random, lesson: uuid.UUID, tag: str) -> list[Step]:
 
     for n in range(rng.randint(1, 3)):
         sid, pi = f"cs_test_{tag}_{n}", f"pi_{tag}_{n}"
+        customer = f"cus_{tag}_{n}" if rng.random() < 0.5 else None
 
-        def session(paid: bool, sid: str = sid, pi: str = pi) -> JsonObject:
+        def session(
+            paid: bool, sid: str = sid, pi: str = pi, customer: str | None = customer
+        ) -> JsonObject:
             return checkout_session(
-                sid, PLACEHOLDER_USER, lesson, amount, currency, paid=paid, payment_intent=pi
+                sid,
+                PLACEHOLDER_USER,
+                lesson,
+                amount,
+                currency,
+                paid=paid,
+                payment_intent=pi,
+                customer=customer,
             )
 
+        if rng.random() < 0.3:  # the sidecar attaches what Stripe created
+            created = session(False) | {"status": "open", "payment_intent": None}
+            steps.append(Step(f"{sid}_a", "attach", "", created, later()))
         if rng.random() < 0.3:  # a delayed payment method: completed unpaid, then succeeded
-            steps.append(Step(f"{sid}_c", "checkout.session.completed", session(False), later()))
             steps.append(
-                Step(f"{sid}_s", "checkout.session.async_payment_succeeded", session(True), later())
+                Step(f"{sid}_c", "event", "checkout.session.completed", session(False), later())
+            )
+            steps.append(
+                Step(
+                    f"{sid}_s",
+                    "event",
+                    "checkout.session.async_payment_succeeded",
+                    session(True),
+                    later(),
+                )
             )
         else:
-            steps.append(Step(f"{sid}_c", "checkout.session.completed", session(True), later()))
-        for i, kind in enumerate(rng.sample(["partial", "refund", "dispute"], k=rng.randint(0, 2))):
-            at = later(at_least=1 if i == 0 else 0)
-            if kind == "partial":
-                partial = charge_refunded(pi, amount, amount // 2)
-                steps.append(Step(f"{pi}_p", "charge.refunded", partial, at))
-            elif kind == "refund":
-                full = charge_refunded(pi, amount, amount)
-                steps.append(Step(f"{pi}_r", "charge.refunded", full, at))
+            steps.append(
+                Step(f"{sid}_c", "event", "checkout.session.completed", session(True), later())
+            )
+        if rng.random() < 0.3:  # the learner's return page (or reconcile) reads it back
+            steps.append(Step(f"{sid}_y", "sync", "", session(True), later()))
+        if contradict and rng.random() < 0.5:
+            claim = session(True)
+            field = rng.choice(
+                ["amount_total", "currency", "payment_intent", "customer", "user", "lesson"]
+            )
+            if field == "amount_total":
+                claim["amount_total"] = amount + 1
+            elif field == "currency":
+                claim["currency"] = "eur"
+            elif field == "payment_intent":
+                claim["payment_intent"] = f"{pi}x"
+            elif field == "customer":
+                claim["customer"] = f"cus_{tag}_{n}x"
+            elif field == "user":
+                claim["client_reference_id"] = claim["metadata"]["user_id"] = str(OTHER_USER)
             else:
-                steps.append(Step(f"{pi}_d", "charge.dispute.created", dispute(pi), at))
+                other = rng.choice([x for x in LESSONS if x != lesson])
+                claim["metadata"]["lesson_id"] = str(other)
+            kind = rng.choice(["event", "sync"])
+            steps.append(Step(f"{sid}_x", kind, "checkout.session.completed", claim, later()))
+            if field == "payment_intent" and rng.random() < 0.5:
+                full = charge_refunded(f"{pi}x", amount, amount)
+                steps.append(Step(f"{pi}x_r", "event", "charge.refunded", full, later(at_least=1)))
+        for i, what in enumerate(rng.sample(["partial", "refund", "dispute"], k=rng.randint(0, 2))):
+            at = later(at_least=1 if i == 0 else 0)
+            if what == "partial":
+                partial = charge_refunded(pi, amount, amount // 2)
+                steps.append(Step(f"{pi}_p", "event", "charge.refunded", partial, at))
+            elif what == "refund":
+                full = charge_refunded(pi, amount, amount)
+                steps.append(Step(f"{pi}_r", "event", "charge.refunded", full, at))
+            else:
+                steps.append(Step(f"{pi}_d", "event", "charge.dispute.created", dispute(pi), at))
                 if rng.random() < 0.7:
                     outcome = rng.choice(["won", "lost"])
-                    steps.append(
-                        Step(f"{pi}_dc", "charge.dispute.closed", dispute(pi, outcome), later())
-                    )
+                    closed = dispute(pi, outcome)
+                    closing = Step(f"{pi}_dc", "event", "charge.dispute.closed", closed, later())
+                    steps.append(closing)
+                    if contradict and outcome == "lost" and rng.random() < 0.5:
+                        # the same dispute reported won as well: a lost dispute stays lost
+                        won = dispute(pi, "won")
+                        steps.append(
+                            Step(f"{pi}_dw", "event", "charge.dispute.closed", won, later())
+                        )
     return steps
 
 
-def materialise(steps: Sequence[Step], user: uuid.UUID, tag: str) -> list[JsonObject]:
-    """The events for one learner; ids and object ids made unique to this replay."""
-    events = []
+def materialise(
+    steps: Sequence[Step], users: tuple[uuid.UUID, uuid.UUID], tag: str
+) -> list[Delivery]:
+    """The deliveries for one learner; ids and object ids made unique to this replay."""
+    names = {str(PLACEHOLDER_USER): str(users[0]), str(OTHER_USER): str(users[1])}
+    deliveries = []
     for step in steps:
         obj = copy.deepcopy(step.obj)
         if obj["object"] == "checkout.session":
-            obj["client_reference_id"] = obj["metadata"]["user_id"] = str(user)
-        for field in ("id", "payment_intent", "charge"):
-            if isinstance(obj.get(field), str):
-                prefix = (
-                    "cs_test" if obj[field].startswith("cs_test_") else obj[field].split("_")[0]
-                )
-                obj[field] = f"{prefix}_{tag}_{obj[field].removeprefix(prefix + '_')}"
-        events.append(event(f"evt_{tag}_{step.key}", step.type, obj, step.created))
-    return events
+            obj["client_reference_id"] = names[obj["client_reference_id"]]
+            obj["metadata"]["user_id"] = names[obj["metadata"]["user_id"]]
+        for name in ("id", "payment_intent", "charge", "customer"):
+            if isinstance(obj.get(name), str):
+                prefix = "cs_test" if obj[name].startswith("cs_test_") else obj[name].split("_")[0]
+                obj[name] = f"{prefix}_{tag}_{obj[name].removeprefix(prefix + '_')}"
+        if step.kind == "event":
+            evt = event(f"evt_{tag}_{step.key}", step.type, obj, step.created)
+            deliveries.append(Delivery("event", evt))
+        else:
+            deliveries.append(Delivery(step.kind, obj))
+    return deliveries
+
+
+def deliver(conn: psycopg.Connection[tuple[object, ...]], delivery: Delivery) -> str:
+    """Hand one delivery to SQL exactly as the sidecar would."""
+    if delivery.kind == "event":
+        return handle(conn, delivery.body)
+    call = {
+        "sync": "select public.sync_checkout_session(%s)",
+        "attach": "select public.attach_checkout_session(%s) ->> 'outcome'",
+    }[delivery.kind]
+    row = conn.execute(call, (Jsonb(delivery.body),)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def quick(conn: psycopg.Connection[tuple[object, ...]]) -> psycopg.Connection[tuple[object, ...]]:
+    """Durability is not under test here: commits need not wait for the disk."""
+    conn.execute("set synchronous_commit to off")
+    return conn
+
+
+def deliver_together(database_url: str, deliveries: Sequence[Delivery]) -> list[str]:
+    """Every delivery on its own connection, released at the same instant."""
+    barrier = threading.Barrier(len(deliveries))
+    connections = [quick(connect(database_url)) for _ in deliveries]
+
+    def one(index: int) -> str:
+        barrier.wait()
+        return deliver(connections[index], deliveries[index])
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(deliveries)) as pool:
+            return list(pool.map(one, range(len(deliveries))))
+    finally:
+        for conn in connections:
+            conn.close()
 
 
 def final_state(conn: psycopg.Connection[tuple[object, ...]], user: uuid.UUID, tag: str) -> object:
@@ -232,42 +342,176 @@ def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
     return status
 
 
-def test_200_random_interleavings_end_as_a_replay_in_stripe_order(
-    database_url: str, make_user: Callable[[], uuid.UUID]
+@dataclass
+class Claims:
+    """What the deliveries so far told the database, for the invariant (no database involved)."""
+
+    paid: set[tuple[str, str, str]] = field(default_factory=set)  # (session, learner, lesson)
+    payment_intents: dict[str, set[str]] = field(default_factory=dict)  # session → every pi claimed
+    ended: set[str] = field(default_factory=set)  # payment intents fully refunded or dispute lost
+
+    def observe(self, delivery: Delivery) -> None:
+        obj = delivery.body["data"]["object"] if delivery.kind == "event" else delivery.body
+        if obj["object"] == "checkout.session":
+            if obj.get("payment_intent"):
+                self.payment_intents.setdefault(obj["id"], set()).add(obj["payment_intent"])
+            if delivery.kind != "attach" and obj["payment_status"] == "paid":
+                self.paid.add((obj["id"], obj["metadata"]["user_id"], obj["metadata"]["lesson_id"]))
+        elif (obj["object"] == "charge" and obj["refunded"]) or (
+            obj["object"] == "dispute" and obj["status"] == "lost"
+        ):
+            self.ended.add(obj["payment_intent"])
+
+    def may_read(self, user: uuid.UUID) -> set[str]:
+        """Lessons some paid session grants the learner none of whose payments ended."""
+        return {
+            lesson
+            for session, learner, lesson in self.paid
+            if learner == str(user) and not self.payment_intents.get(session, set()) & self.ended
+        }
+
+
+def readable(
+    conn: psycopg.Connection[tuple[object, ...]], users: Sequence[uuid.UUID]
+) -> list[set[str]]:
+    """The lessons each learner can read, asked as that learner through RLS (as the frontend
+    does), all in one round trip."""
+    script: list[sql.Composable] = [sql.SQL("begin; set local role authenticated")]
+    for user in users:
+        claims = json.dumps({"sub": str(user), "role": "authenticated"})
+        script.append(
+            sql.SQL(
+                "select set_config('request.jwt.claims', {}, true);"
+                " select lesson_id::text from public.lesson_content where lesson_id = any({})"
+            ).format(sql.Literal(claims), sql.Literal([str(lesson) for lesson in LESSONS]))
+        )
+    script.append(sql.SQL("commit"))
+    cursor = conn.cursor()
+    cursor.execute(sql.SQL("; ").join(script))  # no parameters: one simple-protocol round trip
+    results: list[set[str]] = []
+    while True:
+        if cursor.description is not None and cursor.description[0].name == "lesson_id":
+            results.append({str(row[0]) for row in cursor.fetchall()})
+        if not cursor.nextset():
+            return results
+
+
+def assert_invariant(
+    conn: psycopg.Connection[tuple[object, ...]],
+    claims: Claims,
+    users: tuple[uuid.UUID, uuid.UUID],
+    where: str,
 ) -> None:
+    """A fully refunded or lost-dispute payment never leaves its lesson readable."""
+    for user, lessons in zip(users, readable(conn, users), strict=True):
+        extra = lessons - claims.may_read(user)
+        assert not extra, f"{where}: {user} reads {extra} with no payment left standing"
+
+
+@dataclass
+class Tally:
+    rounds: int = 0
+    deliveries: int = 0
+    checks: int = 0
+    contradictions: int = 0
+    syncs: int = 0
+    attaches: int = 0
+    replays: int = 0
+
+
+def test_random_interleavings_keep_the_rules_after_every_delivery(
+    database_url: str,
+    make_user: Callable[[], uuid.UUID],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """200 random stories per run (each delivered in Stripe's order and shuffled, with replays):
+    a fully refunded or lost-dispute payment never leaves its lesson readable, checked after
+    every delivery; stories without contradictions also end as a replay in Stripe's order."""
     # a new seed each run explores new orders; a failure names it: RACE_SEED=<seed> replays it
     seed = int(os.environ.get("RACE_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
-    with connect(database_url) as conn:
+    tally = Tally()
+    with quick(connect(database_url)) as conn, quick(connect(database_url)) as reader:
+        reader.execute("reset role")
         for round_no in range(200):
+            contradict = round_no % 2 == 1
             steps = [
-                s for i, lesson in enumerate((JOINS, RLS, YEN)) for s in story(rng, lesson, f"l{i}")
+                s
+                for i, lesson in enumerate(LESSONS)
+                for s in story(rng, lesson, f"l{i}", contradict)
             ]
+            where = f"RACE_SEED={seed} round {round_no}"
+            tally.rounds += 1
+            tally.contradictions += sum(s.key.endswith(("_x", "_dw")) for s in steps)
+            tally.syncs += sum(s.kind == "sync" for s in steps)
+            tally.attaches += sum(s.kind == "attach" for s in steps)
 
-            in_order_user, shuffled_user = make_user(), make_user()
+            in_order_users = (make_user(), make_user())
+            shuffled_users = (make_user(), make_user())
             in_order_tag, shuffled_tag = f"r{round_no}a", f"r{round_no}b"
-            in_order = sorted(
-                materialise(steps, in_order_user, in_order_tag), key=lambda e: e["created"]
-            )
-            for evt in in_order:
-                handle(conn, evt)
-            statuses = conn.execute(
-                "select lesson_id::text, status from public.purchased_lessons where user_id = %s",
-                (in_order_user,),
-            ).fetchall()
-            assert {str(lesson): str(status) for lesson, status in statuses} == replay_model(
-                in_order
-            ), f"RACE_SEED={seed} round {round_no}"
+            ordered_steps = sorted(steps, key=lambda s: s.created)
+            in_order = materialise(ordered_steps, in_order_users, in_order_tag)
+            claims = Claims()
+            for delivery in in_order:
+                outcome = deliver(conn, delivery)
+                assert outcome != "error", f"{where}: {delivery}"
+                claims.observe(delivery)
+                assert_invariant(reader, claims, in_order_users, where)
+                tally.deliveries += 1
+                tally.checks += 1
+            if not contradict:
+                statuses = conn.execute(
+                    "select lesson_id::text, status from public.purchased_lessons"
+                    " where user_id = %s",
+                    (in_order_users[0],),
+                ).fetchall()
+                events = [d.body for d in in_order if d.kind == "event"]
+                assert {str(lesson): str(status) for lesson, status in statuses} == replay_model(
+                    events
+                ), where
 
-            shuffled = materialise(steps, shuffled_user, shuffled_tag)
-            shuffled += rng.sample(shuffled, k=min(3, len(shuffled)))  # Stripe redelivers, too
+            shuffled = materialise(steps, shuffled_users, shuffled_tag)
+            # Stripe redelivers, reconcile replays events, the return page polls again
+            replays = rng.sample(shuffled, k=min(3, len(shuffled)))
+            tally.replays += len(replays)
+            shuffled += replays
             rng.shuffle(shuffled)
-            if round_no % 4 == 0:  # every fourth round also races them across connections
-                run_together(database_url, shuffled, workers=len(shuffled))
+            claims = Claims()
+            if round_no % 4 == 0:  # every fourth round races them across connections instead
+                outcomes = deliver_together(database_url, shuffled)
+                assert "error" not in outcomes, where
+                for delivery in shuffled:
+                    claims.observe(delivery)
+                assert_invariant(reader, claims, shuffled_users, f"{where} (raced)")
+                tally.checks += 1
             else:
-                for evt in shuffled:
-                    handle(conn, evt)
+                for delivery in shuffled:
+                    outcome = deliver(conn, delivery)
+                    assert outcome != "error", f"{where}: {delivery}"
+                    claims.observe(delivery)
+                    assert_invariant(reader, claims, shuffled_users, where)
+                    tally.checks += 1
+            tally.deliveries += len(shuffled)
 
-            assert final_state(conn, shuffled_user, shuffled_tag) == final_state(
-                conn, in_order_user, in_order_tag
-            ), f"RACE_SEED={seed} round {round_no}: {[(e['type'], e['created']) for e in shuffled]}"
+            if not contradict:
+                assert final_state(conn, shuffled_users[0], shuffled_tag) == final_state(
+                    conn, in_order_users[0], in_order_tag
+                ), f"{where}: {[(d.kind, d.body.get('type')) for d in shuffled]}"
+            # every contradiction stored is listed for an operator
+            unlisted = conn.execute(
+                "select c.id from public.checkout_session_contradictions as c"
+                " join public.checkout_sessions as s on s.id = c.checkout_session_id"
+                " where s.user_id = any(%s) and not exists ("
+                "   select 1 from public.payments_needing_attention as a"
+                "   where a.source = 'contradiction' and a.reference = c.checkout_session_id)",
+                (list(in_order_users + shuffled_users),),
+            ).fetchall()
+            assert not unlisted, where
+
+    with capsys.disabled():
+        print(
+            f"\nrandom interleavings (RACE_SEED={seed}): {tally.rounds} stories,"
+            f" {tally.deliveries} deliveries ({tally.contradictions} contradicting claims,"
+            f" {tally.syncs} read-backs, {tally.attaches} attaches, {tally.replays} replays),"
+            f" invariant checked {tally.checks} times"
+        )
