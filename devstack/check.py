@@ -3,7 +3,8 @@
 Order: linters first (cheap; `supabase db lint` on a throwaway database), then the Supabase
 CLI's own path (push, list, a second push, config), then pgTAP through pg_prove on a database
 built exactly as production is, then pytest (which builds its own throwaway databases), then
-the browser tests in Chromium against the whole stack (`devstack.e2e`). Every
+the frontend (generated types current, tsc, ESLint, Vitest, `next build`), then the browser
+tests in Chromium against the whole stack (`devstack.e2e`). Every
 database created here is dropped at the end, pass or fail. A summary of test counts per layer
 is printed last.
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import conninfo
 
-from devstack import database, e2e, supabase_cli
+from devstack import database, e2e, supabase_cli, typegen
 from devstack.containers import docker_available, supabase_postgres_container
 
 ROOT = database.ROOT
@@ -245,6 +246,29 @@ def pytest(step: Step, admin_url: str, extra: Sequence[str]) -> None:
     step.summary = tail[0].strip("= ")
 
 
+def frontend(step: Step, admin_url: str) -> None:
+    """The Next.js site: database types current, type check, lint, Vitest, production build."""
+    if not (ROOT / "frontend" / "node_modules" / ".bin" / "next").exists():
+        step.ok = False
+        step.summary = "frontend packages missing: run `make install-node`"
+        return
+    if not typegen.is_current(admin_url):
+        step.ok = False
+        step.notes.append("src/types/database.ts is stale: run `uv run python -m devstack.typegen`")
+    env = {"NO_COLOR": "1", "FORCE_COLOR": "0", "NEXT_TELEMETRY_DISABLED": "1"}
+    counts = "no vitest summary"
+    for script in ("typecheck", "lint", "test", "build"):
+        result = run(["npm", "--prefix", "frontend", "run", script], env=env)
+        if script == "test":
+            match = re.search(r"Tests\s+(.+?)\s*\(\d+\)", result.stdout)
+            counts = f"vitest {match.group(1)}" if match else counts
+        if result.returncode != 0:
+            step.ok = False
+            step.notes.append(f"npm run {script} failed")
+    verdict = "clean" if step.ok else "FAILED"
+    step.summary = f"{counts}; types, tsc, eslint, next build: {verdict}"
+
+
 def browser(step: Step, admin_url: str) -> None:
     outcome = e2e.run(admin_url)
     step.ok = outcome.ok
@@ -281,11 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
-        "--only", choices=["lint", "cli", "pgtap", "pytest", "e2e"], action="append"
+        "--only", choices=["lint", "cli", "pgtap", "pytest", "frontend", "e2e"], action="append"
     )
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest")
     args = parser.parse_args(argv)
-    only = set(args.only or ["lint", "cli", "pgtap", "pytest", "e2e"])
+    only = set(args.only or ["lint", "cli", "pgtap", "pytest", "frontend", "e2e"])
     with ExitStack() as stack:
         admin_url = stack.enter_context(postgres_server())
         return run_layers(only, admin_url, args.pytest_args)
@@ -301,6 +325,8 @@ def run_layers(only: set[str], admin_url: str, pytest_args: Sequence[str]) -> in
         layers.append(("pgTAP", lambda s: pgtap(s, admin_url)))
     if "pytest" in only:
         layers.append(("pytest", lambda s: pytest(s, admin_url, pytest_args)))
+    if "frontend" in only:
+        layers.append(("frontend", lambda s: frontend(s, admin_url)))
     if "e2e" in only:
         layers.append(("e2e", lambda s: browser(s, admin_url)))
 
@@ -315,7 +341,7 @@ def run_layers(only: set[str], admin_url: str, pytest_args: Sequence[str]) -> in
     print("\n== summary ==")
     for step in steps:
         mark = "ok  " if step.ok else "FAIL"
-        print(f"{mark} {step.name:<7} {step.summary} ({step.seconds:.0f}s)")
+        print(f"{mark} {step.name:<8} {step.summary} ({step.seconds:.0f}s)")
         for note in step.notes:
             print(f"       {note}")
     return 0 if all(s.ok for s in steps) else 1

@@ -1,0 +1,158 @@
+// Back from Checkout: say so at once, then read the session back with bounded, backing-off
+// polling until the lesson is owned, still processing (a delayed payment method), failed or
+// expired. Whatever happens, the learner sees where things stand and a way forward.
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import { ProblemNotice } from "@/components/ProblemNotice";
+import type { CheckoutProblem } from "@/lib/checkoutErrors";
+import { phaseOf, readCheckoutSession, type CheckoutSessionState, type ReturnPhase } from "@/lib/stripe";
+
+import styles from "./Notice.module.css";
+
+export type CheckoutReturnQuery = { kind: "success"; sessionId: string } | { kind: "cancelled" } | null;
+
+/** Delay before poll number `attempt` (0-based): 1 s growing by half each time, at most 8 s. */
+export function pollDelay(attempt: number): number {
+  return Math.min(1000 * 1.5 ** attempt, 8000);
+}
+
+// Polls while the payment is being confirmed (≈1.5 min), and while a delayed method is
+// processing (≈8 min more); after that the learner gets a button to check again.
+export const CONFIRMING_POLLS = 15;
+export const PROCESSING_POLLS = 60;
+const FAILURES_BEFORE_GIVING_UP = 3;
+
+type View =
+  | { phase: ReturnPhase; stopped: boolean }
+  | { phase: "problem"; problem: CheckoutProblem };
+
+export function CheckoutReturn({
+  query,
+  titleOf,
+  onSession,
+}: {
+  query: CheckoutReturnQuery;
+  titleOf: (lessonId: string) => string | null;
+  onSession: (session: CheckoutSessionState) => void;
+}) {
+  const sessionId = query?.kind === "success" ? query.sessionId : null;
+  const [view, setView] = useState<View>({ phase: "confirming", stopped: false });
+  const [lessonId, setLessonId] = useState<string | null>(null);
+  const [round, setRound] = useState(0);
+  const onSessionRef = useRef(onSession);
+  useEffect(() => {
+    onSessionRef.current = onSession;
+  }, [onSession]);
+
+  useEffect(() => {
+    if (!sessionId) return;
+    let cancelled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt = 0;
+    let failures = 0;
+    let processingPolls = 0;
+
+    const poll = async () => {
+      const outcome = await readCheckoutSession(sessionId);
+      if (cancelled) return;
+      attempt += 1;
+      if (!outcome.ok) {
+        failures += 1;
+        const transient = outcome.problem.next === "retry";
+        if (!transient || failures >= FAILURES_BEFORE_GIVING_UP) {
+          setView({ phase: "problem", problem: outcome.problem });
+          return;
+        }
+      } else {
+        failures = 0;
+        const session = outcome.value;
+        const phase = phaseOf(session);
+        setLessonId(session.lesson_id);
+        onSessionRef.current(session);
+        if (phase === "owned" || phase === "failed" || phase === "expired") {
+          setView({ phase, stopped: true });
+          return;
+        }
+        if (phase === "processing") processingPolls += 1;
+        const exhausted =
+          phase === "processing" ? processingPolls >= PROCESSING_POLLS : attempt >= CONFIRMING_POLLS;
+        if (exhausted) {
+          setView({ phase, stopped: true });
+          return;
+        }
+        setView({ phase, stopped: false });
+      }
+      timer = setTimeout(poll, pollDelay(Math.min(attempt, 8)));
+    };
+    void poll();
+    return () => {
+      cancelled = true;
+      if (timer) clearTimeout(timer);
+    };
+  }, [sessionId, round]);
+
+  const again = useCallback(() => {
+    setView((current) =>
+      current.phase === "problem" ? { phase: "confirming", stopped: false } : { phase: current.phase, stopped: false },
+    );
+    setRound((n) => n + 1);
+  }, []);
+
+  if (query?.kind === "cancelled") {
+    return (
+      <div role="status" className={styles.status}>
+        <p>Checkout cancelled. You have not been charged.</p>
+      </div>
+    );
+  }
+  if (!sessionId) return null;
+
+  if (view.phase === "problem") {
+    return <ProblemNotice problem={view.problem} returnTo={`/lessons`} onRetry={again} />;
+  }
+  const title = (lessonId && titleOf(lessonId)) || "Your lesson";
+  switch (view.phase) {
+    case "owned":
+      return (
+        <div role="status" className={styles.status}>
+          <p>Purchase complete: {title} is yours.</p>
+        </div>
+      );
+    case "failed":
+      return (
+        <div role="alert" className={styles.alert}>
+          <p>The payment failed. You have not been charged.</p>
+        </div>
+      );
+    case "expired":
+      return (
+        <div role="alert" className={styles.alert}>
+          <p>This checkout expired before it was paid. You have not been charged.</p>
+        </div>
+      );
+    case "processing":
+      return (
+        <div role="status" className={styles.status}>
+          <p>Payment processing. We&apos;ll unlock the lesson when your bank confirms it.</p>
+          {view.stopped ? (
+            <button type="button" className={styles.action} onClick={again}>
+              Check again
+            </button>
+          ) : null}
+        </div>
+      );
+    case "confirming":
+      return view.stopped ? (
+        <div role="alert" className={styles.alert}>
+          <p>We haven&apos;t had the payment confirmed yet. This can take a minute.</p>
+          <button type="button" className={styles.action} onClick={again}>
+            Try again
+          </button>
+        </div>
+      ) : (
+        <div role="status" className={styles.status}>
+          <p>Payment received. Unlocking your lesson…</p>
+        </div>
+      );
+  }
+}

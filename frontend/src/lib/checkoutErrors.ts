@@ -1,0 +1,65 @@
+// What a learner is told when starting or reading back a checkout fails, and what they can do
+// next. The sidecar's error codes are its HTTP contract (sidecar/errors.py); the API route
+// passes them through and both it and the browser use these words.
+
+export type NextStep = "retry" | "sign_in" | "sign_up" | "reload" | "none";
+
+export type CheckoutProblem = {
+  status: number;
+  code: string;
+  message: string;
+  next: NextStep;
+};
+
+export const UNREACHABLE = "We couldn't reach the payment service. Please try again in a moment.";
+
+export function describeProblem(status: number, code: string): CheckoutProblem {
+  const problem = (message: string, next: NextStep): CheckoutProblem => ({
+    status,
+    code,
+    message,
+    next,
+  });
+  switch (code) {
+    case "not_signed_in":
+      return problem("Please sign in to continue.", "sign_in");
+    case "sign_up_required":
+      return problem("Create an account to buy lessons.", "sign_up");
+    case "already_owned":
+      return problem("You already own this lesson.", "reload");
+    case "payment_pending":
+      return problem(
+        "A payment for this lesson is still being processed. We'll unlock it when it's confirmed.",
+        "reload",
+      );
+    case "free_lesson":
+      return problem("This lesson is free; there is nothing to pay.", "reload");
+    case "unknown_lesson":
+      return problem("This lesson is no longer for sale.", "reload");
+    case "checkout_session_not_found":
+      return problem("We couldn't find that checkout. Your purchases are listed on your profile.", "none");
+    case "checkout_conflict":
+      return problem("The lesson changed while checkout was opening. Please try again.", "retry");
+    case "invalid_body":
+    case "bad_request":
+      return problem("That request wasn't understood. Please reload the page and try again.", "reload");
+    case "invalid_session_id":
+      return problem("That checkout link isn't valid. Your purchases are listed on your profile.", "none");
+    case "payload_too_large":
+      return problem("That request was too large.", "reload");
+    case "method_not_allowed":
+      return problem("Use POST to start a checkout or GET to read one back.", "none");
+    case "bad_gateway":
+      return problem("The payment service gave an answer we didn't understand. Please try again.", "retry");
+    case "payment_provider_error":
+      return problem(
+        "The payment provider didn't respond. You have not been charged. Please try again in a moment.",
+        "retry",
+      );
+  }
+  if (status === 401) return problem("Your sign-in has ended. Please sign in again.", "sign_in");
+  if (status === 403) return problem("Your account can't buy lessons.", "none");
+  if (status === 404) return problem("We couldn't find that.", "reload");
+  if (status === 502 || status === 503 || status === 504) return problem(UNREACHABLE, "retry");
+  return problem("Something went wrong on our side. Please try again.", "retry");
+}

@@ -1,0 +1,89 @@
+// Checkout from the browser: ask our API route for a Checkout Session and send the learner to
+// Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
+// a learner can act on. The sidecar's address never reaches the browser: only our API route.
+import { describeProblem, UNREACHABLE, type CheckoutProblem } from "@/lib/checkoutErrors";
+
+export const CHECKOUT_ROUTE = "/api/stripe/checkout_session";
+
+export type CheckoutSessionState = {
+  id: string;
+  lesson_id: string;
+  status: string;
+  payment_status: string | null;
+  owned: boolean;
+};
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: CheckoutProblem };
+
+async function problemFrom(response: Response): Promise<CheckoutProblem> {
+  let code = "";
+  try {
+    const body: unknown = await response.json();
+    const error = (body as { error?: { code?: unknown } } | null)?.error;
+    if (typeof error?.code === "string") code = error.code;
+  } catch {
+    // not JSON (a proxy's error page): the status says enough
+  }
+  return describeProblem(response.status, code);
+}
+
+function unreachable(): Outcome<never> {
+  return { ok: false, problem: { status: 0, code: "network_error", message: UNREACHABLE, next: "retry" } };
+}
+
+/** Open (or reuse) the learner's Checkout Session for a lesson; its URL on success. */
+export async function requestCheckout(lessonId: string): Promise<Outcome<string>> {
+  let response: Response;
+  try {
+    response = await fetch(CHECKOUT_ROUTE, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ lesson_id: lessonId }),
+      credentials: "same-origin",
+    });
+  } catch {
+    return unreachable();
+  }
+  if (!response.ok) return { ok: false, problem: await problemFrom(response) };
+  const body = (await response.json()) as { url?: unknown };
+  if (typeof body.url !== "string") return { ok: false, problem: describeProblem(502, "bad_gateway") };
+  return { ok: true, value: body.url };
+}
+
+/** Start Checkout and leave for Stripe's page; resolves only with a problem to show. */
+export async function startCheckout(
+  lessonId: string,
+  go: (url: string) => void = (url) => window.location.assign(url),
+): Promise<CheckoutProblem | null> {
+  const outcome = await requestCheckout(lessonId);
+  if (!outcome.ok) return outcome.problem;
+  go(outcome.value);
+  return null;
+}
+
+/** The state of one of the learner's Checkout Sessions, as the sidecar last synced it. */
+export async function readCheckoutSession(sessionId: string): Promise<Outcome<CheckoutSessionState>> {
+  let response: Response;
+  try {
+    response = await fetch(`${CHECKOUT_ROUTE}?session_id=${encodeURIComponent(sessionId)}`, {
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    return unreachable();
+  }
+  if (!response.ok) return { ok: false, problem: await problemFrom(response) };
+  return { ok: true, value: (await response.json()) as CheckoutSessionState };
+}
+
+export type ReturnPhase = "confirming" | "processing" | "owned" | "failed" | "expired";
+
+/** Where a returned-from session stands, in the words the page shows. */
+export function phaseOf(session: CheckoutSessionState): ReturnPhase {
+  if (session.owned) return "owned";
+  if (session.status === "failed") return "failed";
+  if (session.status === "expired") return "expired";
+  if (session.status === "processing") return "processing";
+  if (session.status === "complete" && session.payment_status !== "paid") return "processing";
+  return "confirming";
+}

@@ -1,0 +1,185 @@
+// The browser's way to Checkout: POST opens (or reuses) a Checkout Session for one lesson, GET
+// reads one back for the return page. The learner comes from the cookie session, checked with
+// Supabase Auth; their access token is forwarded to the sidecar, which trusts nothing else.
+// Plain Node request/response methods only, so the handler runs under any http server.
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+import { describeProblem, UNREACHABLE } from "@/lib/checkoutErrors";
+import { createServerSupabase } from "@/lib/supabase";
+
+export const config = { api: { bodyParser: false } };
+
+const ALLOW = "GET, POST";
+const MAX_BODY_BYTES = 4096;
+const SIDECAR_TIMEOUT_MS = 15_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
+
+/** The sidecar's base URL (SIDECAR_URL, read per request): server-side only. */
+function sidecarUrl(): string | null {
+  const value = process.env.SIDECAR_URL;
+  return value ? value.replace(/\/+$/, "") : null;
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function send(res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}) {
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Cache-Control", "no-store");
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.end(JSON.stringify(body));
+}
+
+function fail(res: ServerResponse, status: number, code: string, headers: Record<string, string> = {}) {
+  const { message } = describeProblem(status, code);
+  send(res, status, { error: { code, message } }, headers);
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The lesson id if the body is exactly {"lesson_id": "<uuid>"}, else null. */
+export function parseCheckoutBody(raw: string): string | null {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const keys = Object.keys(body);
+  if (keys.length !== 1 || keys[0] !== "lesson_id") return null;
+  const lessonId = (body as { lesson_id: unknown }).lesson_id;
+  return typeof lessonId === "string" && UUID.test(lessonId) ? lessonId.toLowerCase() : null;
+}
+
+/** The learner's access token, once Supabase Auth has confirmed who they are; else null. */
+async function accessToken(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
+  const supabase = createServerSupabase(req, res);
+  const { data: checked, error } = await supabase.auth.getUser();
+  if (error || !checked.user) return null;
+  const { data } = await supabase.auth.getSession();
+  return data.session?.access_token ?? null;
+}
+
+function errorCode(body: unknown): string | null {
+  if (typeof body !== "object" || body === null) return null;
+  const error = (body as { error?: unknown }).error;
+  if (typeof error !== "object" || error === null) return null;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /^[a-z_]{1,64}$/.test(code) ? code : null;
+}
+
+/** Ask the sidecar; its answer (status, parsed JSON) or null when it cannot be reached. */
+async function callSidecar(
+  path: string,
+  token: string,
+  init: { method: "GET" | "POST"; body?: string },
+): Promise<{ status: number; body: unknown } | null> {
+  const base = sidecarUrl();
+  if (!base) return null;
+  try {
+    const response = await fetch(`${base}${path}`, {
+      method: init.method,
+      body: init.body,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        Accept: "application/json",
+        ...(init.body ? { "Content-Type": "application/json" } : {}),
+      },
+      signal: AbortSignal.timeout(SIDECAR_TIMEOUT_MS),
+      cache: "no-store",
+    });
+    let body: unknown = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    return { status: response.status, body };
+  } catch {
+    return null;
+  }
+}
+
+/** Pass a sidecar refusal on with its status and code, in our words. */
+function relayError(res: ServerResponse, status: number, body: unknown) {
+  const code = errorCode(body) ?? (status >= 500 ? "service_unavailable" : "checkout_failed");
+  fail(res, status >= 400 && status <= 599 ? status : 502, code);
+}
+
+async function createSession(req: IncomingMessage, res: ServerResponse) {
+  let raw: string;
+  try {
+    raw = await readBody(req);
+  } catch (error) {
+    if (error instanceof BodyTooLarge) return fail(res, 413, "payload_too_large");
+    throw error;
+  }
+  const lessonId = parseCheckoutBody(raw);
+  if (!lessonId) return fail(res, 422, "invalid_body");
+  const token = await accessToken(req, res);
+  if (!token) return fail(res, 401, "not_signed_in");
+
+  const answer = await callSidecar("/v1/checkout/sessions", token, {
+    method: "POST",
+    body: JSON.stringify({ lesson_id: lessonId }),
+  });
+  if (!answer) {
+    return send(res, 503, { error: { code: "payment_service_unreachable", message: UNREACHABLE } });
+  }
+  if (answer.status === 200 || answer.status === 201) {
+    const { id, url } = (answer.body ?? {}) as { id?: unknown; url?: unknown };
+    if (typeof id === "string" && typeof url === "string" && /^https?:\/\//.test(url)) {
+      return send(res, answer.status, { id, url });
+    }
+    return fail(res, 502, "bad_gateway");
+  }
+  return relayError(res, answer.status, answer.body);
+}
+
+async function readSession(req: IncomingMessage, res: ServerResponse) {
+  const query = new URL(req.url ?? "/", "http://localhost").searchParams;
+  const sessionId = query.get("session_id") ?? "";
+  if (!SESSION_ID.test(sessionId)) return fail(res, 422, "invalid_session_id");
+  const token = await accessToken(req, res);
+  if (!token) return fail(res, 401, "not_signed_in");
+
+  const answer = await callSidecar(`/v1/checkout/sessions/${sessionId}`, token, { method: "GET" });
+  if (!answer) {
+    return send(res, 503, { error: { code: "payment_service_unreachable", message: UNREACHABLE } });
+  }
+  if (answer.status === 200) {
+    const body = (answer.body ?? {}) as Record<string, unknown>;
+    const { id, lesson_id, status, payment_status, owned } = body;
+    if (typeof id === "string" && typeof lesson_id === "string" && typeof status === "string" && typeof owned === "boolean") {
+      return send(res, 200, {
+        id,
+        lesson_id,
+        status,
+        payment_status: typeof payment_status === "string" ? payment_status : null,
+        owned,
+      });
+    }
+    return fail(res, 502, "bad_gateway");
+  }
+  return relayError(res, answer.status, answer.body);
+}
+
+export default async function handler(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method === "POST") return createSession(req, res);
+  if (req.method === "GET") return readSession(req, res);
+  return fail(res, 405, "method_not_allowed", { Allow: ALLOW });
+}

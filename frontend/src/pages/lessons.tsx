@@ -1,0 +1,104 @@
+import Head from "next/head";
+import { useRouter } from "next/router";
+import type { GetServerSideProps } from "next";
+import { useCallback, useMemo, useState } from "react";
+
+import { CheckoutReturn, type CheckoutReturnQuery } from "@/components/CheckoutReturn";
+import { ErrorBoundary } from "@/components/ErrorBoundary";
+import { LessonCard } from "@/components/LessonCard";
+import { useBuy } from "@/components/useBuy";
+import type { CheckoutSessionState } from "@/lib/stripe";
+import { createServerSupabase, currentUser } from "@/lib/supabase";
+import styles from "@/styles/Page.module.css";
+import notice from "@/components/Notice.module.css";
+import type { CatalogLesson, ShopUser } from "@/types/shop";
+
+type Props = {
+  user: ShopUser | null;
+  lessons: CatalogLesson[];
+  loadFailed: boolean;
+  checkout: CheckoutReturnQuery;
+};
+
+const SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
+
+function checkoutReturn(query: Record<string, string | string[] | undefined>): CheckoutReturnQuery {
+  const sessionId = query.session_id;
+  if (query.checkout === "success" && typeof sessionId === "string" && SESSION_ID.test(sessionId)) {
+    return { kind: "success", sessionId };
+  }
+  if (query.checkout === "cancelled") return { kind: "cancelled" };
+  return null;
+}
+
+export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res, query }) => {
+  const supabase = createServerSupabase(req, res);
+  const user = await currentUser(supabase);
+  const { data, error } = await supabase.rpc("lesson_catalog");
+  if (error) console.error("lesson_catalog failed", error.code, error.message);
+  return {
+    props: { user, lessons: data ?? [], loadFailed: Boolean(error), checkout: checkoutReturn(query) },
+  };
+};
+
+export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: Props) {
+  const router = useRouter();
+  const { buy, buying, problems, refresh } = useBuy();
+  // What the return from Checkout learns about one lesson, over what the server rendered.
+  const [updates, setUpdates] = useState<Record<string, Pick<CatalogLesson, "owned" | "pending">>>({});
+  const lessons = useMemo(
+    () => loaded.map((lesson) => ({ ...lesson, ...updates[lesson.id] })),
+    [loaded, updates],
+  );
+  const titleOf = useCallback(
+    (lessonId: string) => loaded.find((lesson) => lesson.id === lessonId)?.title ?? null,
+    [loaded],
+  );
+  const onSession = useCallback((session: CheckoutSessionState) => {
+    const pending = !session.owned && (session.status === "open" || session.status === "processing" || session.status === "complete");
+    setUpdates((all) => ({ ...all, [session.lesson_id]: { owned: session.owned, pending } }));
+  }, []);
+
+  return (
+    <>
+      <Head>
+        <title>Lessons · Lesson shop</title>
+      </Head>
+      <h1>Lessons</h1>
+      <ErrorBoundary label="the checkout status">
+        <CheckoutReturn query={checkout} titleOf={titleOf} onSession={onSession} />
+      </ErrorBoundary>
+      {loadFailed ? (
+        <div role="alert" className={notice.alert}>
+          <p>We couldn&apos;t load the lessons. Please try again.</p>
+          <button
+            type="button"
+            className={notice.action}
+            onClick={() => void router.replace(router.asPath, undefined, { scroll: false })}
+          >
+            Try again
+          </button>
+        </div>
+      ) : lessons.length === 0 ? (
+        <p className={styles.muted}>No lessons are on sale yet.</p>
+      ) : (
+        <ErrorBoundary label="the lessons">
+          <ul className={styles.grid}>
+            {lessons.map((lesson) => (
+              <li key={lesson.id}>
+                <LessonCard
+                  lesson={lesson}
+                  buying={buying === lesson.id}
+                  busy={buying !== null}
+                  problem={problems[lesson.id] ?? null}
+                  onBuy={buy}
+                  onRefresh={refresh}
+                />
+              </li>
+            ))}
+          </ul>
+        </ErrorBoundary>
+      )}
+    </>
+  );
+}

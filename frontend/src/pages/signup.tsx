@@ -1,0 +1,14 @@
+import Head from "next/head";
+
+import { AuthForm } from "@/components/AuthForm";
+
+export default function SignupPage() {
+  return (
+    <>
+      <Head>
+        <title>Create an account · Lesson shop</title>
+      </Head>
+      <AuthForm mode="sign-up" />
+    </>
+  );
+}

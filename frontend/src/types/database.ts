@@ -1,0 +1,447 @@
+export type Json =
+  | string
+  | number
+  | boolean
+  | null
+  | { [key: string]: Json | undefined }
+  | Json[]
+
+export type Database = {
+  public: {
+    Tables: {
+      checkout_sessions: {
+        Row: {
+          amount_total: number
+          created_at: string
+          currency: string
+          expires_at: string
+          fulfilment: string | null
+          id: string
+          lesson_id: string
+          paid_at: string | null
+          payment_status: string
+          status: string
+          stripe_customer_id: string | null
+          stripe_payment_intent_id: string | null
+          synced_at: string | null
+          updated_at: string
+          url: string | null
+          user_id: string
+        }
+        Insert: {
+          amount_total: number
+          created_at?: string
+          currency: string
+          expires_at: string
+          fulfilment?: string | null
+          id: string
+          lesson_id: string
+          paid_at?: string | null
+          payment_status?: string
+          status?: string
+          stripe_customer_id?: string | null
+          stripe_payment_intent_id?: string | null
+          synced_at?: string | null
+          updated_at?: string
+          url?: string | null
+          user_id: string
+        }
+        Update: {
+          amount_total?: number
+          created_at?: string
+          currency?: string
+          expires_at?: string
+          fulfilment?: string | null
+          id?: string
+          lesson_id?: string
+          paid_at?: string | null
+          payment_status?: string
+          status?: string
+          stripe_customer_id?: string | null
+          stripe_payment_intent_id?: string | null
+          synced_at?: string | null
+          updated_at?: string
+          url?: string | null
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "checkout_sessions_lesson_id_fkey"
+            columns: ["lesson_id"]
+            isOneToOne: false
+            referencedRelation: "lessons"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      lesson_content: {
+        Row: {
+          body: string
+          lesson_id: string
+          media_url: string | null
+          updated_at: string
+        }
+        Insert: {
+          body: string
+          lesson_id: string
+          media_url?: string | null
+          updated_at?: string
+        }
+        Update: {
+          body?: string
+          lesson_id?: string
+          media_url?: string | null
+          updated_at?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "lesson_content_lesson_id_fkey"
+            columns: ["lesson_id"]
+            isOneToOne: true
+            referencedRelation: "lessons"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      lessons: {
+        Row: {
+          created_at: string
+          currency: string
+          description: string
+          id: string
+          price_cents: number
+          published: boolean
+          slug: string
+          stripe_price_id: string | null
+          title: string
+          updated_at: string
+        }
+        Insert: {
+          created_at?: string
+          currency?: string
+          description?: string
+          id?: string
+          price_cents: number
+          published?: boolean
+          slug: string
+          stripe_price_id?: string | null
+          title: string
+          updated_at?: string
+        }
+        Update: {
+          created_at?: string
+          currency?: string
+          description?: string
+          id?: string
+          price_cents?: number
+          published?: boolean
+          slug?: string
+          stripe_price_id?: string | null
+          title?: string
+          updated_at?: string
+        }
+        Relationships: []
+      }
+      purchased_lessons: {
+        Row: {
+          amount_total: number
+          currency: string
+          disputed_at: string | null
+          id: string
+          lesson_id: string
+          purchased_at: string
+          refunded_at: string | null
+          status: string
+          stripe_checkout_session_id: string
+          stripe_customer_id: string | null
+          stripe_payment_intent_id: string | null
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          amount_total: number
+          currency: string
+          disputed_at?: string | null
+          id?: string
+          lesson_id: string
+          purchased_at: string
+          refunded_at?: string | null
+          status: string
+          stripe_checkout_session_id: string
+          stripe_customer_id?: string | null
+          stripe_payment_intent_id?: string | null
+          updated_at?: string
+          user_id: string
+        }
+        Update: {
+          amount_total?: number
+          currency?: string
+          disputed_at?: string | null
+          id?: string
+          lesson_id?: string
+          purchased_at?: string
+          refunded_at?: string | null
+          status?: string
+          stripe_checkout_session_id?: string
+          stripe_customer_id?: string | null
+          stripe_payment_intent_id?: string | null
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "purchased_lessons_lesson_id_fkey"
+            columns: ["lesson_id"]
+            isOneToOne: false
+            referencedRelation: "lessons"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "purchased_lessons_stripe_checkout_session_id_fkey"
+            columns: ["stripe_checkout_session_id"]
+            isOneToOne: true
+            referencedRelation: "checkout_sessions"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      stripe_events: {
+        Row: {
+          api_version: string | null
+          checkout_session_id: string | null
+          created: string
+          error: string | null
+          id: string
+          livemode: boolean
+          outcome: string | null
+          payload: NonNullable<Json>
+          payment_intent_id: string | null
+          processed_at: string | null
+          received_at: string
+          type: string
+        }
+        Insert: {
+          api_version?: string | null
+          checkout_session_id?: string | null
+          created: string
+          error?: string | null
+          id: string
+          livemode?: boolean
+          outcome?: string | null
+          payload: NonNullable<Json>
+          payment_intent_id?: string | null
+          processed_at?: string | null
+          received_at?: string
+          type: string
+        }
+        Update: {
+          api_version?: string | null
+          checkout_session_id?: string | null
+          created?: string
+          error?: string | null
+          id?: string
+          livemode?: boolean
+          outcome?: string | null
+          payload?: NonNullable<Json>
+          payment_intent_id?: string | null
+          processed_at?: string | null
+          received_at?: string
+          type?: string
+        }
+        Relationships: []
+      }
+    }
+    Views: {
+      payments_needing_attention: {
+        Row: {
+          amount_total: number | null
+          currency: string | null
+          lesson_id: string | null
+          reason: string | null
+          reference: string | null
+          since: string | null
+          source: string | null
+          stripe_payment_intent_id: string | null
+          user_id: string | null
+        }
+        Relationships: []
+      }
+    }
+    Functions: {
+      attach_checkout_session: { Args: { p_session: Json }; Returns: Json }
+      begin_checkout: {
+        Args: { p_lesson_id: string; p_user_id: string }
+        Returns: Json
+      }
+      checkout_session_for_user: {
+        Args: { p_session_id: string; p_user_id: string }
+        Returns: Json
+      }
+      handle_stripe_event: { Args: { p_event: Json }; Returns: string }
+      lesson_catalog: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          currency: string
+          description: string
+          id: string
+          owned: boolean
+          pending: boolean
+          price_cents: number
+          slug: string
+          title: string
+        }[]
+      }
+      purchase_history: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          amount_total: number
+          currency: string
+          lesson_id: string
+          purchased_at: string
+          refunded_at: string
+          slug: string
+          status: string
+          title: string
+        }[]
+      }
+      record_purchase: {
+        Args: { p_event?: Json; p_session: Json }
+        Returns: string
+      }
+      revoke_purchase: {
+        Args: { p_event: Json; p_object: Json }
+        Returns: string
+      }
+      sync_checkout_session: { Args: { p_session: Json }; Returns: string }
+    }
+    Enums: {
+      [_ in never]: never
+    }
+    CompositeTypes: {
+      [_ in never]: never
+    }
+  }
+}
+
+type DatabaseWithoutInternals = Omit<Database, "__InternalSupabase">
+
+type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "public">]
+
+export type Tables<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof (DefaultSchema["Tables"] & DefaultSchema["Views"])
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends (DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof (DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"] &
+        DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Views"])
+    : never) = never,
+> = DefaultSchemaTableNameOrOptions extends {
+  schema: keyof DatabaseWithoutInternals
+}
+  ? (DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"] &
+      DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Views"])[TableName] extends {
+      Row: infer R
+    }
+    ? R
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof (DefaultSchema["Tables"] &
+        DefaultSchema["Views"])
+    ? (DefaultSchema["Tables"] &
+        DefaultSchema["Views"])[DefaultSchemaTableNameOrOptions] extends {
+        Row: infer R
+      }
+      ? R
+      : never
+    : never
+
+export type TablesInsert<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof DefaultSchema["Tables"]
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends (DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"]
+    : never) = never,
+> = DefaultSchemaTableNameOrOptions extends {
+  schema: keyof DatabaseWithoutInternals
+}
+  ? DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"][TableName] extends {
+      Insert: infer I
+    }
+    ? I
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof DefaultSchema["Tables"]
+    ? DefaultSchema["Tables"][DefaultSchemaTableNameOrOptions] extends {
+        Insert: infer I
+      }
+      ? I
+      : never
+    : never
+
+export type TablesUpdate<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof DefaultSchema["Tables"]
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends (DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"]
+    : never) = never,
+> = DefaultSchemaTableNameOrOptions extends {
+  schema: keyof DatabaseWithoutInternals
+}
+  ? DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"][TableName] extends {
+      Update: infer U
+    }
+    ? U
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof DefaultSchema["Tables"]
+    ? DefaultSchema["Tables"][DefaultSchemaTableNameOrOptions] extends {
+        Update: infer U
+      }
+      ? U
+      : never
+    : never
+
+export type Enums<
+  DefaultSchemaEnumNameOrOptions extends
+    | keyof DefaultSchema["Enums"]
+    | { schema: keyof DatabaseWithoutInternals },
+  EnumName extends (DefaultSchemaEnumNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaEnumNameOrOptions["schema"]]["Enums"]
+    : never) = never,
+> = DefaultSchemaEnumNameOrOptions extends {
+  schema: keyof DatabaseWithoutInternals
+}
+  ? DatabaseWithoutInternals[DefaultSchemaEnumNameOrOptions["schema"]]["Enums"][EnumName]
+  : DefaultSchemaEnumNameOrOptions extends keyof DefaultSchema["Enums"]
+    ? DefaultSchema["Enums"][DefaultSchemaEnumNameOrOptions]
+    : never
+
+export type CompositeTypes<
+  PublicCompositeTypeNameOrOptions extends
+    | keyof DefaultSchema["CompositeTypes"]
+    | { schema: keyof DatabaseWithoutInternals },
+  CompositeTypeName extends (PublicCompositeTypeNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"]
+    : never) = never,
+> = PublicCompositeTypeNameOrOptions extends {
+  schema: keyof DatabaseWithoutInternals
+}
+  ? DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"][CompositeTypeName]
+  : PublicCompositeTypeNameOrOptions extends keyof DefaultSchema["CompositeTypes"]
+    ? DefaultSchema["CompositeTypes"][PublicCompositeTypeNameOrOptions]
+    : never
+
+export const Constants = {
+  public: {
+    Enums: {},
+  },
+} as const

@@ -1,0 +1,126 @@
+// @vitest-environment jsdom
+import { fireEvent, render, screen, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+
+import { LessonCard } from "@/components/LessonCard";
+import { describeProblem } from "@/lib/checkoutErrors";
+import type { CatalogLesson } from "@/types/shop";
+
+const joins: CatalogLesson = {
+  id: "00000000-0000-4000-8000-000000000002",
+  slug: "joins-without-fear",
+  title: "Joins without fear",
+  description: "Inner, left and lateral joins, drawn and explained.",
+  price_cents: 1200,
+  currency: "usd",
+  owned: false,
+  pending: false,
+};
+
+function card() {
+  return screen.getByRole("article", { name: "Joins without fear" });
+}
+
+describe("LessonCard", () => {
+  it("is an article named by its title, with description and price", () => {
+    render(<LessonCard lesson={joins} />);
+    const article = card();
+    expect(within(article).getByRole("heading", { level: 2, name: "Joins without fear" })).toBeTruthy();
+    expect(within(article).getByText(joins.description)).toBeTruthy();
+    expect(within(article).getByText("$12.00")).toBeTruthy();
+  });
+
+  it("offers a free lesson to read, with no Buy", () => {
+    render(<LessonCard lesson={{ ...joins, price_cents: 0 }} />);
+    const article = card();
+    expect(within(article).getByText("Free")).toBeTruthy();
+    expect(within(article).getByRole("link", { name: "Read" }).getAttribute("href")).toBe(
+      "/lessons/joins-without-fear",
+    );
+    expect(within(article).queryByRole("button")).toBeNull();
+  });
+
+  it("shows an owned lesson as Owned with a Read link", () => {
+    render(<LessonCard lesson={{ ...joins, owned: true }} />);
+    const article = card();
+    expect(within(article).getByText("Owned")).toBeTruthy();
+    expect(within(article).getByRole("link", { name: "Read" })).toBeTruthy();
+    expect(within(article).queryByRole("button", { name: "Buy" })).toBeNull();
+  });
+
+  it("shows a pending payment as processing, without a Buy button", () => {
+    render(<LessonCard lesson={{ ...joins, pending: true }} />);
+    const article = card();
+    expect(within(article).getByText("Payment processing")).toBeTruthy();
+    expect(within(article).queryByRole("button")).toBeNull();
+    expect(within(article).queryByRole("link", { name: "Read" })).toBeNull();
+  });
+
+  it("owned wins over a stale pending flag", () => {
+    render(<LessonCard lesson={{ ...joins, owned: true, pending: true }} />);
+    expect(within(card()).getByText("Owned")).toBeTruthy();
+    expect(within(card()).queryByText("Payment processing")).toBeNull();
+  });
+
+  it("offers Buy and hands the lesson to onBuy", () => {
+    const onBuy = vi.fn();
+    render(<LessonCard lesson={joins} onBuy={onBuy} />);
+    fireEvent.click(within(card()).getByRole("button", { name: "Buy" }));
+    expect(onBuy).toHaveBeenCalledWith(joins);
+  });
+
+  it("while Checkout opens, says Redirecting… and cannot be clicked again", () => {
+    const onBuy = vi.fn();
+    render(<LessonCard lesson={joins} buying onBuy={onBuy} />);
+    const button = within(card()).getByRole("button", { name: "Redirecting…" });
+    expect((button as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(button);
+    expect(onBuy).not.toHaveBeenCalled();
+  });
+
+  it("is disabled while another lesson's checkout opens", () => {
+    render(<LessonCard lesson={joins} busy />);
+    const button = within(card()).getByRole("button", { name: "Buy" }) as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+  });
+
+  it("shows a retryable failure as an alert with Try again", () => {
+    const onBuy = vi.fn();
+    render(<LessonCard lesson={joins} problem={describeProblem(503, "payment_service_unreachable")} onBuy={onBuy} />);
+    const alert = within(card()).getByRole("alert");
+    expect(alert.textContent).toContain("We couldn't reach the payment service. Please try again in a moment.");
+    fireEvent.click(within(alert).getByRole("button", { name: "Try again" }));
+    expect(onBuy).toHaveBeenCalledTimes(1);
+  });
+
+  it("sends an anonymous learner to create an account", () => {
+    render(<LessonCard lesson={joins} problem={describeProblem(403, "sign_up_required")} />);
+    const alert = within(card()).getByRole("alert");
+    expect(alert.textContent).toContain("Create an account to buy lessons.");
+    expect(within(alert).getByRole("link", { name: "Create an account" }).getAttribute("href")).toBe(
+      "/signup?next=/lessons/joins-without-fear",
+    );
+  });
+
+  it("sends a learner whose sign-in ended back to sign in and to this lesson", () => {
+    render(<LessonCard lesson={joins} problem={describeProblem(401, "token_expired")} />);
+    const alert = within(card()).getByRole("alert");
+    expect(within(alert).getByRole("link", { name: "Sign in" }).getAttribute("href")).toBe(
+      "/login?next=/lessons/joins-without-fear",
+    );
+  });
+
+  it("offers a refresh when the lesson is already owned", () => {
+    const onRefresh = vi.fn();
+    render(<LessonCard lesson={joins} problem={describeProblem(409, "already_owned")} onRefresh={onRefresh} />);
+    const alert = within(card()).getByRole("alert");
+    expect(alert.textContent).toContain("You already own this lesson.");
+    fireEvent.click(within(alert).getByRole("button", { name: "Refresh" }));
+    expect(onRefresh).toHaveBeenCalledTimes(1);
+  });
+
+  it("prices a zero-decimal lesson in whole yen", () => {
+    render(<LessonCard lesson={{ ...joins, price_cents: 1800, currency: "jpy" }} />);
+    expect(within(card()).getByText("¥1,800")).toBeTruthy();
+  });
+});
