@@ -7,7 +7,8 @@ import { CheckoutReturn, type CheckoutReturnQuery } from "@/components/CheckoutR
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonCard } from "@/components/LessonCard";
 import { useBuy } from "@/components/useBuy";
-import type { CheckoutSessionState } from "@/lib/stripe";
+import { loadCatalog } from "@/lib/catalog";
+import { phaseOf, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import styles from "@/styles/Page.module.css";
 import notice from "@/components/Notice.module.css";
@@ -34,10 +35,15 @@ function checkoutReturn(query: Record<string, string | string[] | undefined>): C
 export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res, query }) => {
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
-  const { data, error } = await supabase.rpc("lesson_catalog");
-  if (error) console.error("lesson_catalog failed", error.code, error.message);
+  const catalog = await loadCatalog(supabase, user !== null);
+  if (!catalog.ok) console.error("catalogue failed", catalog.reason);
   return {
-    props: { user, lessons: data ?? [], loadFailed: Boolean(error), checkout: checkoutReturn(query) },
+    props: {
+      user,
+      lessons: catalog.ok ? catalog.value : [],
+      loadFailed: !catalog.ok,
+      checkout: checkoutReturn(query),
+    },
   };
 };
 
@@ -55,7 +61,8 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
     [loaded],
   );
   const onSession = useCallback((session: CheckoutSessionState) => {
-    const pending = !session.owned && (session.status === "open" || session.status === "processing" || session.status === "complete");
+    const phase = phaseOf(session);
+    const pending = phase === "processing" || phase === "confirming";
     setUpdates((all) => ({ ...all, [session.lesson_id]: { owned: session.owned, pending } }));
   }, []);
 

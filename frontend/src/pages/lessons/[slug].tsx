@@ -6,6 +6,7 @@ import type { GetServerSideProps } from "next";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/components/useBuy";
+import { loadLesson } from "@/lib/catalog";
 import { formatPrice } from "@/lib/money";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
@@ -14,22 +15,29 @@ import styles from "@/styles/Page.module.css";
 import type { CatalogLesson, LessonContent, ShopUser } from "@/types/shop";
 
 type Props =
-  | { user: ShopUser | null; loadFailed: false; lesson: CatalogLesson; content: LessonContent | null }
-  | { user: ShopUser | null; loadFailed: true };
+  | { user: ShopUser | null; state: "found"; lesson: CatalogLesson; content: LessonContent | null }
+  | { user: ShopUser | null; state: "missing" }
+  | { user: ShopUser | null; state: "loadFailed" };
 
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
 export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = async ({ req, res, params }) => {
   const slug = params?.slug ?? "";
-  if (!SLUG.test(slug) || slug.length > 100) return { notFound: true };
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
-  const { data: lesson, error } = await supabase.rpc("lesson_catalog").eq("slug", slug).maybeSingle();
-  if (error) {
-    console.error("lesson_catalog failed", error.code, error.message);
-    return { props: { user, loadFailed: true } };
+  // Rendered here rather than as pages/404 so that the page can say it is a lesson that is missing.
+  const missing = () => {
+    res.statusCode = 404;
+    return { props: { user, state: "missing" as const } };
+  };
+  if (!SLUG.test(slug) || slug.length > 100) return missing();
+  const found = await loadLesson(supabase, slug, user !== null);
+  if (!found.ok) {
+    console.error("lesson failed", found.reason);
+    return { props: { user, state: "loadFailed" as const } };
   }
-  if (!lesson) return { notFound: true };
+  const lesson = found.value;
+  if (!lesson) return missing();
   // RLS decides: free lessons and lessons the learner owns (paid) come back; others do not.
   const { data: content, error: contentError } = await supabase
     .from("lesson_content")
@@ -38,9 +46,9 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     .maybeSingle();
   if (contentError) {
     console.error("lesson_content failed", contentError.code, contentError.message);
-    return { props: { user, loadFailed: true } };
+    return { props: { user, state: "loadFailed" as const } };
   }
-  return { props: { user, loadFailed: false, lesson, content } };
+  return { props: { user, state: "found" as const, lesson, content } };
 };
 
 function Paywall({ lesson }: { lesson: CatalogLesson }) {
@@ -83,7 +91,21 @@ function Paywall({ lesson }: { lesson: CatalogLesson }) {
 
 export default function LessonPage(props: Props) {
   const router = useRouter();
-  if (props.loadFailed) {
+  if (props.state === "missing") {
+    return (
+      <>
+        <Head>
+          <title>Lesson not found · Lesson shop</title>
+        </Head>
+        <h1>Lesson not found</h1>
+        <p>There is no lesson at this address.</p>
+        <p>
+          <Link href="/lessons">Back to lessons</Link>
+        </p>
+      </>
+    );
+  }
+  if (props.state === "loadFailed") {
     return (
       <div role="alert" className={notice.alert}>
         <p>We couldn&apos;t load this lesson. Please try again.</p>
