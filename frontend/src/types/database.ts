@@ -9,6 +9,57 @@ export type Json =
 export type Database = {
   public: {
     Tables: {
+      checkout_session_contradictions: {
+        Row: {
+          checkout_session_id: string
+          claimed: NonNullable<Json>
+          fields: string[]
+          id: number
+          payment_intent_id: string | null
+          received_at: string
+          resolved_at: string | null
+          source: string
+          stripe_event_id: string | null
+        }
+        Insert: {
+          checkout_session_id: string
+          claimed: NonNullable<Json>
+          fields: string[]
+          id?: never
+          payment_intent_id?: string | null
+          received_at?: string
+          resolved_at?: string | null
+          source: string
+          stripe_event_id?: string | null
+        }
+        Update: {
+          checkout_session_id?: string
+          claimed?: NonNullable<Json>
+          fields?: string[]
+          id?: never
+          payment_intent_id?: string | null
+          received_at?: string
+          resolved_at?: string | null
+          source?: string
+          stripe_event_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "checkout_session_contradictions_checkout_session_id_fkey"
+            columns: ["checkout_session_id"]
+            isOneToOne: false
+            referencedRelation: "checkout_sessions"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "checkout_session_contradictions_stripe_event_id_fkey"
+            columns: ["stripe_event_id"]
+            isOneToOne: false
+            referencedRelation: "stripe_events"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       checkout_sessions: {
         Row: {
           amount_total: number
@@ -207,42 +258,54 @@ export type Database = {
       }
       stripe_events: {
         Row: {
+          amount_total: number | null
           api_version: string | null
           checkout_session_id: string | null
           created: string
+          currency: string | null
           error: string | null
           id: string
           livemode: boolean
+          object_id: string | null
           outcome: string | null
           payload: NonNullable<Json>
+          payment_fact: string | null
           payment_intent_id: string | null
           processed_at: string | null
           received_at: string
           type: string
         }
         Insert: {
+          amount_total?: number | null
           api_version?: string | null
           checkout_session_id?: string | null
           created: string
+          currency?: string | null
           error?: string | null
           id: string
           livemode?: boolean
+          object_id?: string | null
           outcome?: string | null
           payload: NonNullable<Json>
+          payment_fact?: string | null
           payment_intent_id?: string | null
           processed_at?: string | null
           received_at?: string
           type: string
         }
         Update: {
+          amount_total?: number | null
           api_version?: string | null
           checkout_session_id?: string | null
           created?: string
+          currency?: string | null
           error?: string | null
           id?: string
           livemode?: boolean
+          object_id?: string | null
           outcome?: string | null
           payload?: NonNullable<Json>
+          payment_fact?: string | null
           payment_intent_id?: string | null
           processed_at?: string | null
           received_at?: string
