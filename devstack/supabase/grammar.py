@@ -85,6 +85,8 @@ class Embed:
     hint: str | None
     inner: bool
     children: tuple[Column | Embed, ...]
+    # `...target(cols)`: a to-one resource's columns spread into the parent's row
+    spread: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,18 +272,17 @@ class _Parser:
 
     def select_item(self) -> Column | Embed:
         self.spaces()
-        if self.peek("..."):
-            raise NotSupported("spread embeds (`...resource(…)`)")
-        if self.eat("*"):
+        spread = self.eat("...")
+        if not spread and self.eat("*"):
             self.spaces()
             self.select_end()
             return Column(Field("*"))
-        alias = self.alias()
+        alias = None if spread else self.alias()
         if self.peek("count()"):
             raise AggregatesRefused
         name_start = self.pos
         name = self.field_name()
-        if name != "count" and (self.peek("!") or self.peek("(")):
+        if spread or (name != "count" and (self.peek("!") or self.peek("("))):
             hint, inner = self.embed_params()
             if not self.peek("("):
                 self.fail('"("')
@@ -291,7 +292,7 @@ class _Parser:
             self.expect(")")
             self.spaces()
             self.select_end()
-            return Embed(name, alias, hint, inner, children)
+            return Embed(name, alias, hint, inner, children, spread)
         self.pos = name_start
         column = self.field()
         cast = self.cast()

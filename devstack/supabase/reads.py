@@ -213,16 +213,27 @@ def _plan(
             _page_sql(child_level.limit, child_level.offset),
         )
         lateral = builder.alias(f"{alias}_{rel.child}")
+        join = "inner" if item.inner and rel.to_one else "left"
+        if item.spread:
+            if not rel.to_one:
+                raise not_implemented("spreading a to-many resource (`...resource(…)`)")
+            # the child's columns become the parent's: PostgREST's spread of a to-one embed
+            plan.joins.append(
+                sql.SQL(" {} join lateral ({}) as {} on true").format(
+                    sql.SQL(join), inner, sql.Identifier(lateral)
+                )
+            )
+            plan.columns.append(sql.SQL("{}.*").format(sql.Identifier(lateral)))
+            continue
         if rel.to_one:
             body = sql.SQL("select row_to_json(_)::json as body from ({}) as _").format(inner)
         else:
             body = sql.SQL("select coalesce(json_agg(_), '[]') as body from ({}) as _").format(
                 inner
             )
-        kind = "inner" if item.inner and rel.to_one else "left"
         plan.joins.append(
             sql.SQL(" {} join lateral ({}) as {} on true").format(
-                sql.SQL(kind), body, sql.Identifier(lateral)
+                sql.SQL(join), body, sql.Identifier(lateral)
             )
         )
         if item.inner and not rel.to_one:
@@ -295,9 +306,10 @@ def read_sql(
     *,
     limit: int | None,
     offset: int,
+    extra: sql.Composable | None = None,
 ) -> sql.Composed:
     """One row: the JSON array (text), the first element (text or null), the page's row
-    count, and the total (null unless counted)."""
+    count, the total (null unless counted), and `extra`'s value (null without it)."""
     check_embedded_filters(query)
     alias = source.alias
     builder = _Builder(query, keys)
@@ -315,5 +327,5 @@ def read_sql(
     if shape.strip_nulls:
         agg = sql.SQL("json_strip_nulls({})").format(agg)
     return sql.SQL(
-        "select {agg}::text, ({agg} -> 0)::text, count(*), {total} from ({page}) as _"
-    ).format(agg=agg, total=total, page=page)
+        "select {agg}::text, ({agg} -> 0)::text, count(*), {total}, {extra} from ({page}) as _"
+    ).format(agg=agg, total=total, page=page, extra=extra or sql.SQL("null"))

@@ -105,30 +105,71 @@ class Preferences:
     count: bool
     returns: str | None  # "representation" / "minimal" / "headers-only"
     resolution: str | None  # "merge-duplicates" / "ignore-duplicates"
+    missing_default: bool
+    max_affected: int | None  # only with handling=strict, as PostgREST
     applied: tuple[str, ...]
 
 
+# The preferences PostgREST knows and the values it accepts (None: any value).
+_KNOWN_PREFERENCES: dict[str, tuple[str, ...] | None] = {
+    "count": ("exact", "planned", "estimated"),
+    "return": ("representation", "minimal", "headers-only"),
+    "resolution": ("merge-duplicates", "ignore-duplicates"),
+    "missing": ("default", "null"),
+    "handling": ("strict", "lenient"),
+    "tx": ("commit", "rollback"),
+    "params": ("single-object",),
+    "timezone": None,
+    "max-affected": None,
+}
+
+
 def preferences(request: AnyRequest) -> Preferences:
-    """`Prefer` as PostgREST reads it: the first value of each known preference; unknown
-    ones are ignored (handling=lenient). count=planned/estimated are counted exactly."""
+    """`Prefer` as PostgREST reads it: the first value of each known preference. Unknown or
+    invalid ones are ignored, unless `handling=strict` asks for 400 PGRST122. `tx` is
+    ignored (PostgREST's default `db-tx-end = commit`, as on hosted Supabase);
+    `count=planned|estimated` are counted exactly here."""
     found: dict[str, str] = {}
+    invalid: list[str] = []
     for header in request.headers.getall("prefer", []):
         for item in header.split(","):
-            key, _, value = item.strip().partition("=")
-            found.setdefault(key.strip(), value.strip())
-    count = found.get("count") in ("exact", "planned", "estimated")
-    returns = found.get("return")
-    returns = returns if returns in ("representation", "minimal", "headers-only") else None
-    resolution = found.get("resolution")
-    resolution = resolution if resolution in ("merge-duplicates", "ignore-duplicates") else None
-    applied = []
-    if resolution:
-        applied.append(f"resolution={resolution}")
-    if returns:
-        applied.append(f"return={returns}")
-    if count:
-        applied.append(f"count={found['count']}")
-    return Preferences(count, returns, resolution, tuple(applied))
+            if not item.strip():
+                continue
+            key, equals, value = (part.strip() for part in item.strip().partition("="))
+            allowed = _KNOWN_PREFERENCES.get(key, ())
+            valid = (
+                bool(equals) and key in _KNOWN_PREFERENCES and (allowed is None or value in allowed)
+            )
+            if key == "max-affected" and not value.isascii():
+                valid = False
+            if key == "max-affected" and valid:
+                valid = value.isdigit()
+            if not valid:
+                invalid.append(item.strip())
+            else:
+                found.setdefault(key, value)
+    strict = found.get("handling") == "strict"
+    if strict and invalid:
+        raise RestError(
+            400,
+            "PGRST122",
+            "Invalid preferences given with handling=strict",
+            details="Invalid preferences: " + ", ".join(invalid),
+        )
+    applied = [
+        f"{key}={found[key]}"
+        for key in ("return", "count", "resolution", "missing", "handling", "max-affected")
+        if key in found and (key != "max-affected" or strict)
+    ]
+    max_affected = int(found["max-affected"]) if strict and "max-affected" in found else None
+    return Preferences(
+        count="count" in found,
+        returns=found.get("return"),
+        resolution=found.get("resolution"),
+        missing_default=found.get("missing") == "default",
+        max_affected=max_affected,
+        applied=tuple(applied),
+    )
 
 
 @dataclass(frozen=True)
@@ -276,9 +317,10 @@ async def read_rows(
     *,
     location: str | None = None,
     prepare: sql.Composable | None = None,
-) -> tuple[Result, int]:
-    """Rows of `source` as the query asks, shaped by `Accept` and `Prefer: count`; and how
-    many rows the page holds."""
+    extra: sql.Composable | None = None,
+) -> tuple[Result, int, Any]:
+    """Rows of `source` as the query asks, shaped by `Accept` and `Prefer: count`; how
+    many rows the page holds; and the value of `extra`, a scalar SQL expression."""
     want = media(request)
     prefs = preferences(request)
     page = page_of(request, query)
@@ -289,6 +331,7 @@ async def read_rows(
         reads.Shape(count=prefs.count, strip_nulls=want.strip_nulls),
         limit=page.limit,
         offset=page.offset,
+        extra=extra,
     )
     if prepare is not None:
         statement = sql.SQL("{} {}").format(prepare, statement)
@@ -296,7 +339,7 @@ async def read_rows(
     cursor = await conn.execute(statement)
     row = await cursor.fetchone()
     assert row is not None
-    array, first, rows, total = row
+    array, first, rows, total, extra_value = row
     headers = [("Content-Range", content_range(page.offset, rows, total))]
     if location is not None:
         headers.append(("Content-Location", location))
@@ -318,8 +361,8 @@ async def read_rows(
     if want.single:
         if rows != 1:
             raise singular(rows)
-        return Result(first.encode(), status, tuple(headers), want.content_type), rows
-    return Result(array.encode(), status, tuple(headers), want.content_type), rows
+        return Result(first.encode(), status, tuple(headers), want.content_type), rows, extra_value
+    return Result(array.encode(), status, tuple(headers), want.content_type), rows, extra_value
 
 
 def singular(rows: int) -> RestError:
@@ -355,7 +398,9 @@ async def _read_table(
         keys = await _known_table(conn, table)
         source = reads.Source(sql.Identifier(catalog.SCHEMA, table), table, table)
         location = canonical_location(table, request)
-        result, _ = await read_rows(conn, request, claims, query, source, keys, location=location)
+        result, _, _ = await read_rows(
+            conn, request, claims, query, source, keys, location=location
+        )
         return result
 
     return respond(request, await run(request, config, gate, work))
@@ -391,13 +436,20 @@ async def _write(
     async def work(conn: AsyncConnection[Any], claims: dict[str, Any]) -> Result:
         keys = await _known_table(conn, table)
         mutation = writes.mutation_sql(
-            table, kind, query, rows, prefs.resolution, returning_rows=represent
+            table,
+            kind,
+            query,
+            rows,
+            prefs.resolution,
+            returning_rows=represent,
+            missing_default=prefs.missing_default,
         )
         if represent:
             source = reads.Source(sql.Identifier(writes.SOURCE), table, table)
             shown = writes.representation_query(query)
-            result, written = await read_rows(
-                conn, request, claims, shown, source, keys, prepare=mutation
+            inserted_sql = writes.INSERTED_SQL if kind == "insert" else None
+            result, written, inserted = await read_rows(
+                conn, request, claims, shown, source, keys, prepare=mutation, extra=inserted_sql
             )
         else:
             await as_role(conn, request, claims)
@@ -410,12 +462,24 @@ async def _write(
             if want.single and written != 1:
                 raise singular(written)
             result = Result(None)
+            inserted = None
+        if prefs.max_affected is not None and kind != "insert" and written > prefs.max_affected:
+            raise RestError(
+                400,
+                "PGRST124",
+                "Query result exceeds max-affected preference constraint",
+                details=f"The query affects {written} rows",
+            )
         total = written if prefs.count else None
         span = content_range(0, written, total) if kind == "update" else content_range(1, 0, total)
         headers = [("Content-Range", span)]
         if prefs.applied:
             headers.append(("Preference-Applied", ", ".join(prefs.applied)))
-        status = 201 if kind == "insert" else 200 if represent else 204
+        status = 200 if represent else 204
+        if kind == "insert":
+            # PostgREST: 201, but 200 when a merge-duplicates upsert inserted nothing
+            merged_only = prefs.resolution == "merge-duplicates" and inserted == 0
+            status = 200 if merged_only else 201
         return Result(result.body, status, tuple(headers), result.media_type)
 
     return respond(request, await run(request, config, gate, work))
@@ -464,7 +528,7 @@ async def _call(
         if function.returns_set and function.returns_rows:
             # PostgREST wraps the call in a FROM so select/filters/order/range apply.
             source = reads.Source(invoked, None, fn)
-            result, _ = await read_rows(conn, request, claims, query, source, [])
+            result, _, _ = await read_rows(conn, request, claims, query, source, [])
             return result
         await as_role(conn, request, claims)
         cursor = await conn.execute(queries.scalar_call(invoked, function))

@@ -23,6 +23,11 @@ from devstack.supabase.reads import condition_sql
 
 SOURCE = "pgrst_source"
 TARGET = "pgrst_target"
+# an insert's rows with whether each was inserted (not merged into an existing row)
+MUTATION = "pgrst_mutation"
+INSERTED_SQL = sql.SQL("(select count(*) from {} where pgrst_inserted)").format(
+    sql.Identifier(MUTATION)
+)
 
 
 def _invalid(message: str = "Empty or invalid json") -> RestError:
@@ -68,10 +73,17 @@ def mutation_sql(
     resolution: str | None,
     *,
     returning_rows: bool,
+    missing_default: bool = False,
 ) -> sql.Composed:
     """`with pgrst_source as (<insert|update|delete> … returning …)`."""
     relation = sql.Identifier(SCHEMA, table)
-    returning = sql.SQL("returning *" if returning_rows else "returning 1")
+    target_sql = sql.Identifier(TARGET)
+    returning: sql.Composable = sql.SQL("returning 1")
+    if returning_rows:
+        # the whole row, and xmax = 0 for a row inserted rather than merged (upserts)
+        returning = sql.SQL("returning {t} as pgrst_row, ({t}.xmax = 0) as pgrst_inserted").format(
+            t=target_sql
+        )
     document = sql.SQL("{}::json").format(
         sql.Literal(json.dumps(rows if kind == "insert" else rows[0] if rows else {}))
     )
@@ -101,18 +113,35 @@ def mutation_sql(
                     )
                 )
             conflict = sql.SQL(" on conflict {} {}").format(target, action)
-        if columns:
+        if columns and missing_default and rows:
+            # Prefer: missing=default: a key an object lacks takes the column's default
             statement = sql.SQL(
-                "insert into {rel} ({names}) select {names} "
+                "insert into {rel} as {t} ({names}) values {rows}{conflict} {returning}"
+            ).format(
+                rel=relation,
+                t=target_sql,
+                names=names,
+                rows=sql.SQL(", ").join(_values_row(row, columns) for row in rows),
+                conflict=conflict,
+                returning=returning,
+            )
+        elif columns:
+            statement = sql.SQL(
+                "insert into {rel} as {t} ({names}) select {names} "
                 "from json_populate_recordset(null::{rel}, {doc}){conflict} {returning}"
             ).format(
-                rel=relation, names=names, doc=document, conflict=conflict, returning=returning
+                rel=relation,
+                t=target_sql,
+                names=names,
+                doc=document,
+                conflict=conflict,
+                returning=returning,
             )
         else:
             # `[{}]`: rows of defaults, one per object
             statement = sql.SQL(
-                "insert into {rel} select from json_array_elements({doc}) {returning}"
-            ).format(rel=relation, doc=document, returning=returning)
+                "insert into {rel} as {t} select from json_array_elements({doc}) {returning}"
+            ).format(rel=relation, t=target_sql, doc=document, returning=returning)
     elif kind == "update":
         columns = list(rows[0]) if rows else []
         if not columns:
@@ -140,7 +169,27 @@ def mutation_sql(
             where=where,
             returning_target=_returning_target(returning_rows),
         )
+    if kind == "insert" and returning_rows:
+        return sql.SQL("with {m} as ({s}), {src} as (select (pgrst_row).* from {m})").format(
+            m=sql.Identifier(MUTATION), s=statement, src=sql.Identifier(SOURCE)
+        )
     return sql.SQL("with {} as ({})").format(sql.Identifier(SOURCE), statement)
+
+
+def _values_row(row: dict[str, Any], columns: Sequence[str]) -> sql.Composable:
+    """One VALUES row: each JSON value as the text its column parses (json_populate_record's
+    reading), DEFAULT where the object has no such key."""
+    cells: list[sql.Composable] = []
+    for column in columns:
+        if column not in row:
+            cells.append(sql.SQL("default"))
+        elif row[column] is None:
+            cells.append(sql.SQL("null"))
+        elif isinstance(row[column], str):
+            cells.append(sql.Literal(row[column]))
+        else:
+            cells.append(sql.Literal(json.dumps(row[column])))
+    return sql.SQL("({})").format(sql.SQL(", ").join(cells))
 
 
 def _returning_target(rows: bool) -> sql.Composable:

@@ -308,7 +308,7 @@ def test_a_negative_limit_and_an_offset_past_the_end_are_416(http: httpx.Client)
 
 def test_unimplemented_parts_of_postgrest_are_named_not_500(http: httpx.Client) -> None:
     for path, code in (
-        ("/lessons?select=...lesson_content(body)", "PGRST127"),
+        ("/lessons?select=...purchased_lessons(status)", "PGRST127"),
         ("/lessons?select=count()", "PGRST123"),
         ("/lessons?order=lesson_content(body)", "PGRST127"),
     ):

@@ -238,6 +238,7 @@ def test_upserts_merge_or_ignore_duplicates_on_the_conflict_columns(
     )
     second = httpx.post(url, json={**lesson, "title": "Second"}, headers=merge)
     assert second.json() == [{"slug": "upserted-lesson", "title": "Second"}]
+    assert second.status_code == 200, "merged, nothing inserted: 200 as PostgREST"
     ignore = as_service(api, Prefer="resolution=ignore-duplicates,return=representation")
     third = httpx.post(url, json={**lesson, "title": "Third"}, headers=ignore)
     assert third.json() == []
@@ -276,3 +277,66 @@ def test_embedded_filters_need_the_resource_in_select(api: StandIn) -> None:
 
     assert inner("set of rows") == ["welcome-to-sql"], "the free lesson's content matches"
     assert inner("inner join") == [], "a paid lesson's content is hidden from anon by RLS"
+
+
+def test_missing_keys_are_null_or_defaults_as_prefer_missing_says(
+    api: StandIn, database_url: str
+) -> None:
+    rows = [
+        {"slug": "bulk-one", "title": "One", "price_cents": 100, "description": "given"},
+        {"slug": "bulk-two", "title": "Two", "price_cents": 200},
+    ]
+    url = f"{api.url}/rest/v1/lessons?select=slug,description,currency"
+    as_null = httpx.post(url, json=rows, headers=as_service(api))
+    assert (as_null.status_code, as_null.json()["code"]) == (400, "23502")
+    assert query(database_url, "select count(*) from lessons where slug like 'bulk-%%'") == [(0,)]
+    as_default = httpx.post(
+        url, json=rows, headers=as_service(api, Prefer="missing=default,return=representation")
+    )
+    assert as_default.status_code == 201
+    assert as_default.json() == [
+        {"slug": "bulk-one", "description": "given", "currency": "usd"},
+        {"slug": "bulk-two", "description": "", "currency": "usd"},
+    ]
+    assert as_default.headers["Preference-Applied"] == "return=representation, missing=default"
+    httpx.delete(f"{api.url}/rest/v1/lessons?slug=like.bulk-*", headers=as_service(api))
+
+
+def test_strict_preferences_and_max_affected(api: StandIn, database_url: str) -> None:
+    strict = httpx.get(
+        f"{api.url}/rest/v1/lessons",
+        headers={"apikey": api.anon_key, "Prefer": "handling=strict, count=maybe, foo"},
+    )
+    assert strict.status_code == 400
+    assert strict.json()["code"] == "PGRST122"
+    assert strict.json()["details"] == "Invalid preferences: count=maybe, foo"
+    lenient = httpx.get(
+        f"{api.url}/rest/v1/lessons", headers={"apikey": api.anon_key, "Prefer": "foo, count=maybe"}
+    )
+    assert lenient.status_code == 200
+    before = query(database_url, "select slug, title from lessons order by slug")
+    capped = httpx.patch(
+        f"{api.url}/rest/v1/lessons?currency=eq.usd",
+        json={"title": "Capped"},
+        headers=as_service(api, Prefer="handling=strict, max-affected=1"),
+    )
+    assert capped.status_code == 400
+    assert capped.json()["code"] == "PGRST124"
+    assert capped.json()["details"].startswith("The query affects ")
+    assert query(database_url, "select slug, title from lessons order by slug") == before
+
+
+def test_a_spread_embed_lifts_a_to_one_resources_columns(api: StandIn, learner: Learner) -> None:
+    buy(api, learner, LESSON_JOINS, 1200)
+    response = httpx.get(
+        f"{api.url}/rest/v1/purchased_lessons?select=status,...lessons(slug,lesson_title:title)",
+        headers=as_learner(api, learner),
+    )
+    assert response.json() == [
+        {"status": "paid", "slug": "joins-without-fear", "lesson_title": "Joins without fear"}
+    ]
+    to_many = httpx.get(
+        f"{api.url}/rest/v1/lessons?select=slug,...purchased_lessons(status)",
+        headers={"apikey": api.anon_key},
+    )
+    assert (to_many.status_code, to_many.json()["code"]) == (400, "PGRST127")

@@ -158,6 +158,7 @@ def test_embedding_follows_foreign_keys_and_rls(
     assert seen["inner"]["data"] == [
         {"slug": "joins-without-fear", "purchased_lessons": [{"status": "paid"}]}
     ], "!inner keeps only lessons with a purchase the learner may see"
+    assert seen["spread"]["data"] == [{"status": "paid", "slug": "joins-without-fear"}]
     assert seen["unknown"]["status"] == 400
     assert seen["unknown"]["error"]["code"] == "PGRST200"
 
@@ -216,6 +217,8 @@ def test_writes_are_decided_by_grants_and_rls_with_postgrest_errors(
     }
     assert seen["updated"]["data"] == [{"title": "Renamed"}]
     assert seen["updated"]["status"] == 200
+    assert seen["upserted"]["data"] == [{"title": "Upserted"}], "upsert merges on the slug"
+    assert seen["upserted"]["status"] == 200, "an upsert that only merged is 200, as PostgREST"
     assert seen["deleted"] == {"data": None, "error": None, "count": 1, "status": 204}
     assert seen["after"]["data"] == []
 

@@ -101,6 +101,7 @@ const scenarios = {
           .select('slug, purchased_lessons!inner(status)')
           .order('slug'),
       ),
+      spread: seen(await client.from('purchased_lessons').select('status, ...lessons(slug)')),
       unknown: seen(await client.from('lessons').select('slug, no_such_table(id)')),
     }
   },
@@ -141,6 +142,12 @@ const scenarios = {
     const updated = seen(
       await admin.from('lessons').update({ title: 'Renamed' }).eq('slug', lesson.slug).select('title'),
     )
+    const upserted = seen(
+      await admin
+        .from('lessons')
+        .upsert({ ...lesson, title: 'Upserted' }, { onConflict: 'slug' })
+        .select('title'),
+    )
     const deleted = seen(await admin.from('lessons').delete({ count: 'exact' }).eq('slug', lesson.slug))
     return {
       anonInsert: seen(await anon().from('purchased_lessons').insert(row)),
@@ -151,6 +158,7 @@ const scenarios = {
       learnerDelete: seen(await signedIn.from('lesson_content').delete().eq('lesson_id', row.lesson_id)),
       inserted,
       updated,
+      upserted,
       deleted,
       after: seen(await admin.from('lessons').select('slug').eq('slug', lesson.slug)),
     }
