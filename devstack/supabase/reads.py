@@ -168,7 +168,19 @@ def _plan(
     path: tuple[str, ...],
     level: Level,
 ) -> Plan:
-    plan = Plan([], [], [condition_sql(alias, c) for c in level.conditions])
+    embeds = {item.alias or item.target for item in items if isinstance(item, Embed)}
+    # `resource=[not.]is.null` filters rows on whether an embed found anything
+    on_embeds = [
+        c
+        for c in level.conditions
+        if isinstance(c, Condition)
+        and c.field.name in embeds
+        and not c.field.json_path
+        and c.operator == "is"
+        and c.value in ("null", "not_null")
+    ]
+    plan = Plan([], [], [condition_sql(alias, c) for c in level.conditions if c not in on_embeds])
+    laterals: dict[str, tuple[str, bool]] = {}
     for item in items:
         if isinstance(item, Column):
             if item.field.name == "*":
@@ -243,6 +255,20 @@ def _plan(
         plan.columns.append(
             sql.SQL("{}.body as {}").format(sql.Identifier(lateral), sql.Identifier(name))
         )
+        laterals[name] = (lateral, rel.to_one)
+    for condition in on_embeds:
+        if condition.field.name not in laterals:
+            raise not_implemented("filtering on a spread resource")
+        lateral, to_one = laterals[condition.field.name]
+        found = condition.value == "not_null"
+        if condition.negated:
+            found = not found
+        lateral_name = sql.Identifier(lateral)
+        if to_one:
+            test = "{}.body is not null" if found else "{}.body is null"
+        else:
+            test = "json_array_length({}.body) > 0" if found else "json_array_length({}.body) = 0"
+        plan.conditions.append(sql.SQL(test).format(lateral_name))
     return plan
 
 

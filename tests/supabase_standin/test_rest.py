@@ -340,3 +340,22 @@ def test_a_spread_embed_lifts_a_to_one_resources_columns(api: StandIn, learner: 
         headers={"apikey": api.anon_key},
     )
     assert (to_many.status_code, to_many.json()["code"]) == (400, "PGRST127")
+
+
+def test_is_null_on_an_embed_filters_on_what_it_found(api: StandIn, learner: Learner) -> None:
+    buy(api, learner, LESSON_JOINS, 1200)
+
+    def slugs(params: str) -> list[str]:
+        found = httpx.get(
+            f"{api.url}/rest/v1/lessons?order=slug&{params}", headers=as_learner(api, learner)
+        )
+        assert found.status_code == 200, found.text
+        return [row["slug"] for row in found.json()]
+
+    owned = slugs("select=slug,purchased_lessons(status)&purchased_lessons=not.is.null")
+    assert owned == ["joins-without-fear"]
+    readable = slugs("select=slug,lesson_content(body)&lesson_content=not.is.null")
+    assert readable == ["joins-without-fear", "welcome-to-sql"], "free and owned content"
+    hidden = slugs("select=slug,lesson_content(body)&lesson_content=is.null")
+    assert "joins-without-fear" not in hidden
+    assert "row-level-security" in hidden
