@@ -22,9 +22,24 @@ from devstack.supabase.errors import (
     gateway_error,
     rest_error,
 )
+from devstack.supabase.grammar import not_implemented
 
 
-def _not_found(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _not_found(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    path = request.url.path
+    if path.startswith("/rest/v1/") and exc.status_code in (404, 405):
+        # No route here means PostgREST's own refusals: a method it does not serve there,
+        # or a path it does not know.
+        method = request.method
+        if path == "/rest/v1/":
+            error = not_implemented("the OpenAPI description at the root")
+        elif exc.status_code == 404:
+            error = RestError(404, "PGRST125", "Invalid path specified in request URL")
+        elif path.startswith("/rest/v1/rpc/"):
+            error = RestError(405, "PGRST101", f"Cannot use the {method} method on RPC")
+        else:
+            error = RestError(405, "PGRST117", f"Unsupported HTTP method: {method}")
+        return rest_error(request, error)
     # What Supabase's gateway answers for a path no service is routed at.
     return Response(
         content={"message": "no Route matched with those values"}, status_code=exc.status_code

@@ -359,3 +359,19 @@ def test_is_null_on_an_embed_filters_on_what_it_found(api: StandIn, learner: Lea
     hidden = slugs("select=slug,lesson_content(body)&lesson_content=is.null")
     assert "joins-without-fear" not in hidden
     assert "row-level-security" in hidden
+
+
+def test_methods_and_paths_postgrest_does_not_serve_are_its_own_errors(api: StandIn) -> None:
+    headers = {"apikey": api.anon_key}
+    for method, path, status, code in (
+        ("PUT", "/rest/v1/rpc/lesson_catalog", 405, "PGRST101"),
+        ("DELETE", "/rest/v1/rpc/lesson_catalog", 405, "PGRST101"),
+        ("TRACE", "/rest/v1/lessons", 405, "PGRST117"),
+        ("GET", "/rest/v1/lessons/extra", 404, "PGRST125"),
+        ("GET", "/rest/v1/", 400, "PGRST127"),
+    ):
+        response = httpx.request(method, f"{api.url}{path}", headers=headers)
+        assert (response.status_code, response.json()["code"]) == (status, code), path
+    assert httpx.put(f"{api.url}/rest/v1/rpc/lesson_catalog", headers=headers).json()[
+        "message"
+    ] == ("Cannot use the PUT method on RPC")
