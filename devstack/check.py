@@ -83,8 +83,8 @@ def lint(step: Step, admin_url: str) -> None:
         if run(cmd).returncode != 0:
             step.ok = False
             step.notes.append(f"{cmd[0]} failed")
-    # `supabase db lint` joins as soon as private.settle_purchase's warning is fixed
-    step.summary = "sqlfluff, ruff, ruff format, mypy --strict: " + (
+    db_lint = supabase_db_lint(step, admin_url)
+    step.summary = f"sqlfluff, ruff, ruff format, mypy --strict, {db_lint}: " + (
         "clean" if step.ok else "FAILED"
     )
 
