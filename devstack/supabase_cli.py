@@ -58,6 +58,8 @@ def db_url(url: str) -> str:
     password = params.pop("password", None)
     auth = f"{user}:{quote(password, safe='')}" if password else user
     host = params.pop("host", "127.0.0.1")
+    if host.startswith("/"):  # a socket directory goes in the query string
+        params["host"], host = host, ""
     port = params.pop("port", "5432")
     dbname = quote(params.pop("dbname", "postgres"), safe="")
     params.setdefault("sslmode", "disable")
