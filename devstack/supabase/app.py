@@ -63,7 +63,7 @@ def create_app(config: StandInConfig) -> Litestar:
     def provide_config() -> StandInConfig:
         return config
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[auth.ROUTER, rest.ROUTER],
         dependencies={"config": Provide(provide_config, sync_to_thread=False)},
         exception_handlers={
@@ -73,6 +73,9 @@ def create_app(config: StandInConfig) -> Litestar:
             HTTPException: _not_found,
         },
         lifespan=[database],
-        middleware=[gateway_cors],
         openapi_config=None,
     )
+    # Outside the router, as the gateway sits in front of the services: preflights and
+    # CORS headers for every path under /auth/v1 and /rest/v1, routed or not.
+    app.asgi_handler = gateway_cors(app.asgi_handler)
+    return app

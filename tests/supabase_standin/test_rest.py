@@ -375,3 +375,22 @@ def test_methods_and_paths_postgrest_does_not_serve_are_its_own_errors(api: Stan
     assert httpx.put(f"{api.url}/rest/v1/rpc/lesson_catalog", headers=headers).json()[
         "message"
     ] == ("Cannot use the PUT method on RPC")
+
+
+def test_the_gateway_answers_cors_on_every_path_of_its_routes(api: StandIn) -> None:
+    preflight = {"Origin": "http://localhost:3000", "Access-Control-Request-Method": "PATCH"}
+    for path in ("/rest/v1/no/such/path", "/auth/v1/no-such-route"):
+        response = httpx.options(f"{api.url}{path}", headers=preflight)
+        assert response.status_code == 200, path
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "PATCH" in response.headers["access-control-allow-methods"].split(",")
+    origin = {"Origin": "http://localhost:3000", "apikey": api.anon_key}
+    for method, path, status in (
+        ("GET", "/rest/v1/no/such/path", 404),
+        ("TRACE", "/rest/v1/lessons", 405),
+    ):
+        response = httpx.request(method, f"{api.url}{path}", headers=origin)
+        assert response.status_code == status
+        assert response.headers["access-control-allow-origin"] == "*"
+    outside = httpx.options(f"{api.url}/elsewhere", headers=preflight)
+    assert "access-control-allow-origin" not in outside.headers, "no route there, no CORS"
