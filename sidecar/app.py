@@ -17,6 +17,7 @@ from sidecar.db import Database, OwnedDatabase, PsycopgDatabase, SupabaseDatabas
 from sidecar.dependencies import DEPENDENCIES
 from sidecar.errors import EXCEPTION_HANDLERS
 from sidecar.health import HealthController
+from sidecar.limits import SidecarRequest, body_deadline_middleware
 from sidecar.logging import request_context_middleware
 from sidecar.openapi import ClosedStructSchemaPlugin
 from sidecar.payments import make_stripe_client
@@ -49,7 +50,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     """The sidecar; `database` replaces the one built from settings (tests, other adapters)."""
     settings = settings or Settings.from_env()
     verifier = TokenVerifier(
-        jwt_secret=settings.supabase_jwt_secret, jwks_url=settings.supabase_jwks_url
+        jwt_secret=settings.supabase_jwt_secret,
+        jwks_url=settings.supabase_jwks_url,
+        issuer=settings.token_issuer,
     )
     # Built now (not connected) so that a configuration error stops start-up before serving.
     own_database = open_database(settings) if database is None else None
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app = Litestar(
         route_handlers=[CheckoutController, WebhookController, HealthController],
+        request_class=SidecarRequest,
         dependencies=DEPENDENCIES,
         plugins=[ClosedStructSchemaPlugin()],
         # logs are configured once by the process (sidecar.logging), not by each app
@@ -97,5 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     # Outermost, around Litestar's router too: unknown routes and 405s get a request id and an
     # access log line like everything else (route-level middleware never sees those).
-    app.asgi_handler = request_context_middleware(app.asgi_handler)
+    app.asgi_handler = request_context_middleware(
+        body_deadline_middleware(app.asgi_handler, settings.request_body_timeout)
+    )
     return app

@@ -3,7 +3,11 @@
 Supabase signs access tokens either with the project's shared JWT secret (HS256) or with an
 asymmetric signing key published at `/auth/v1/.well-known/jwks.json` (ES256 or RS256). Both
 are accepted when configured; the token's own `alg` header only picks which key to try, and
-an HS256 token is never checked against a public key or the other way round.
+an HS256 token is never checked against a public key or the other way round. When the
+project's URL is known, the token must name its Auth server as `iss`.
+
+Anonymous sign-ins (`is_anonymous: true`) are learners too (they may browse and read free
+lessons), but routes that take money refuse them: see `require_signed_up`.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from uuid import UUID
 import anyio.to_thread
 import jwt
 from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from sidecar.errors import NotAuthenticated, ServiceUnavailable
+from sidecar.errors import NotAuthenticated, ServiceUnavailable, SignUpRequired
 
 AUDIENCE = "authenticated"
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})
@@ -28,6 +33,7 @@ class Learner:
     """The caller, as the verified token names them."""
 
     id: UUID
+    is_anonymous: bool = False
 
 
 class TokenVerifier:
@@ -36,8 +42,10 @@ class TokenVerifier:
         *,
         jwt_secret: str | None,
         jwks_url: str | None,
+        issuer: str | None = None,
         leeway_seconds: float = 0,
     ) -> None:
+        self._issuer = issuer
         self._secret = jwt_secret
         self._jwks = (
             jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=600, timeout=5)
@@ -66,6 +74,7 @@ class TokenVerifier:
                 key,
                 algorithms=[algorithm],
                 audience=AUDIENCE,
+                issuer=self._issuer,
                 leeway=self._leeway,
                 options={"require": ["exp", "sub", "aud", "role"]},
             )
@@ -81,8 +90,11 @@ class TokenVerifier:
             raise NotAuthenticated(
                 "The access token is not a signed-in learner's.", code="invalid_token"
             )
+        anonymous = claims.get("is_anonymous", False)
+        if not isinstance(anonymous, bool):
+            raise NotAuthenticated("The access token is not valid.", code="invalid_token")
         try:
-            return Learner(id=UUID(str(claims["sub"])))
+            return Learner(id=UUID(str(claims["sub"])), is_anonymous=anonymous)
         except ValueError:
             raise NotAuthenticated("The access token is not valid.", code="invalid_token") from None
 
@@ -109,3 +121,10 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         verifier: TokenVerifier = connection.app.state.token_verifier
         learner = await verifier.learner_from_header(connection.headers.get("authorization"))
         return AuthenticationResult(user=learner, auth=None)
+
+
+def require_signed_up(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard for routes that take money: an anonymous sign-in could lose what it paid for."""
+    learner: Learner = connection.user
+    if learner.is_anonymous:
+        raise SignUpRequired()

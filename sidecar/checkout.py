@@ -24,7 +24,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from sidecar.auth import BearerTokenMiddleware, Learner
+from sidecar.auth import BearerTokenMiddleware, Learner, require_signed_up
 from sidecar.db import Database
 from sidecar.errors import (
     AlreadyOwned,
@@ -34,9 +34,12 @@ from sidecar.errors import (
     InvalidBody,
     NotAuthenticated,
     NotFound,
+    PayloadTooLarge,
     PaymentProviderError,
+    RequestTimeout,
     ServiceUnavailable,
     SidecarError,
+    SignUpRequired,
     error_responses,
 )
 from sidecar.logging import milliseconds_since
@@ -48,6 +51,9 @@ log = structlog.get_logger("sidecar.checkout")
 CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,250}")
 # The return page polls; each learner's session is read back from Stripe at most this often.
 MIN_SECONDS_BETWEEN_SYNCS = 2.0
+# {"lesson_id": "<uuid>"} is under 60 bytes; a larger body is refused before it is parsed
+# (413), and anything up to here that is not that shape is 422 invalid_body.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -228,6 +234,8 @@ class CheckoutController(Controller):
     @post(
         operation_id="createCheckoutSession",
         status_code=201,
+        guards=[require_signed_up],
+        request_max_body_size=MAX_BODY_BYTES,
         response_description="A new Checkout Session: send the learner to its url",
         responses={
             200: ResponseSpec(
@@ -235,10 +243,13 @@ class CheckoutController(Controller):
             ),
             **error_responses(
                 NotAuthenticated,
+                SignUpRequired,
                 NotFound,
                 AlreadyOwned,
                 FreeLesson,
                 InvalidBody,
+                PayloadTooLarge,
+                RequestTimeout,
                 BadRequest,
                 CheckoutConflict,
                 PaymentPending,

@@ -15,6 +15,7 @@ from sidecar.app import create_app, open_database
 from sidecar.logging import configure_logging
 from sidecar.payments import make_stripe_client
 from sidecar.reconcile import parse_since, reconcile, since_now
+from sidecar.server import http_protocol
 from sidecar.settings import Settings, SettingsError
 
 
@@ -52,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        # a deadline on request headers (408); the app bounds the body
+        http=http_protocol(settings),
     )
     return 0
 

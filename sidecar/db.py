@@ -11,8 +11,10 @@ whatever the adapter.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -33,6 +35,24 @@ log = structlog.get_logger("sidecar.db")
 # A serialization failure or deadlock rolled the whole call back, so running it again is safe.
 _ROLLBACK_RETRIES = 2
 _ROLLED_BACK = (errors.SerializationFailure, errors.DeadlockDetected, errors.TransactionRollback)
+
+
+class ArgumentsRefused(Exception):
+    """Postgres refused the call's arguments: a data exception (SQLSTATE class 22, such as
+    JSON jsonb cannot hold or a timestamp out of range) or a program limit (class 54, such
+    as a value too long for an index). Nothing was written; the same call fails again.
+
+    Only the SQLSTATE is kept: the driver's message and CONTEXT quote the data.
+    """
+
+    def __init__(self, function: str, sqlstate: str) -> None:
+        self.function = function
+        self.sqlstate = sqlstate
+        super().__init__(f"{function} refused its arguments (SQLSTATE {sqlstate})")
+
+
+def _refused_arguments(sqlstate: str | None) -> bool:
+    return sqlstate is not None and sqlstate[:2] in ("22", "54")
 
 
 @runtime_checkable
@@ -77,7 +97,34 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+# A \u0000 escape preceded by an even number of backslashes (an odd number would make it the
+# text "\u0000" after an escaped backslash).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A JSON document already checked and parsed: `text` as received, `value` as parsed.
+
+    The psycopg adapter sends `text` as jsonb untouched (Postgres parses it once, no
+    re-serialising; only NUL escapes become U+FFFD, as `without_nul` does for objects);
+    the PostgREST adapter sends `value`.
+    """
+
+    text: str
+    value: Any
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
 def _adapt(value: object) -> object:
+    if isinstance(value, JsonText):
+        text = value.text
+        if "\\u0000" in text:
+            text = _NUL_ESCAPE.sub(r"\1\\ufffd", text)
+        return Jsonb(text, dumps=_as_is)
     # dicts and lists are Stripe objects or JSON documents: always sent as jsonb.
     return Jsonb(without_nul(value)) if isinstance(value, dict | list) else without_nul(value)
 
@@ -134,7 +181,12 @@ class PsycopgDatabase:
                 if attempt == _ROLLBACK_RETRIES:
                     log.warning("database_call_rolled_back", function=name, attempts=attempt + 1)
                     raise DatabaseUnavailable() from None
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except psycopg.Error as exc:
+                # before OperationalError: psycopg counts program limits (54) among those
+                if _refused_arguments(exc.sqlstate):
+                    raise ArgumentsRefused(name, str(exc.sqlstate)) from None
+                if not isinstance(exc, psycopg.OperationalError | PoolTimeout):
+                    raise
                 log.warning("database_unavailable", function=name, error=type(exc).__name__)
                 raise DatabaseUnavailable() from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -157,6 +209,8 @@ _POSTGREST_ROLLED_BACK = frozenset({"40001", "40P01"})
 
 
 def _json_default(value: object) -> object:
+    if isinstance(value, JsonText):
+        return without_nul(value.value)
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime | date):
@@ -212,6 +266,8 @@ class SupabaseDatabase:
                 log.warning("database_unavailable", function=name, error=type(exc).__name__)
                 raise DatabaseUnavailable() from None
             except APIError as exc:
+                if _refused_arguments(exc.code):
+                    raise ArgumentsRefused(name, str(exc.code)) from None
                 if exc.code in _POSTGREST_UNAVAILABLE:
                     log.warning("database_unavailable", function=name, error=exc.code)
                     raise DatabaseUnavailable() from None

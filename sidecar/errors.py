@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import msgspec
+import psycopg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
@@ -24,6 +25,7 @@ from litestar.status_codes import (
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
+from postgrest.exceptions import APIError
 
 log = structlog.get_logger("sidecar.errors")
 
@@ -56,6 +58,18 @@ class NotAuthenticated(SidecarError):
     code = "invalid_token"
     codes = ("missing_token", "invalid_token", "token_expired", "unknown_user")
     message = "A valid Supabase access token is required."
+
+
+class SignUpRequired(SidecarError):
+    status_code = 403
+    code = "sign_up_required"
+    message = "Create an account to buy lessons: a guest (anonymous) sign-in cannot make purchases."
+
+
+class RequestTimeout(SidecarError):
+    status_code = 408
+    code = "request_timeout"
+    message = "The request was not received in time."
 
 
 class NotFound(SidecarError):
@@ -135,7 +149,9 @@ def error_response(
 def handle_sidecar_error(_: Request[Any, Any, Any], exc: SidecarError) -> Response[ErrorBody]:
     if exc.status_code >= 500:
         log.warning("request_failed", code=exc.detail.code, status=exc.status_code)
-    return error_response(exc.status_code, exc.detail)
+    # A client too slow to send its body is not read any further: the server closes.
+    headers = {"connection": "close"} if isinstance(exc, RequestTimeout) else None
+    return error_response(exc.status_code, exc.detail, headers=headers)
 
 
 def handle_http_exception(
@@ -159,8 +175,23 @@ def handle_http_exception(
 
 
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    log.error("unhandled_exception", exc_type=type(exc).__name__, exc_info=exc)
+    sqlstate = _sqlstate(exc)
+    if sqlstate is not None:
+        # A database error's message, detail and CONTEXT quote the data it choked on (a
+        # buyer's name, a fragment of a payload): log what failed, never those.
+        log.error("unhandled_database_error", exc_type=type(exc).__name__, sqlstate=sqlstate)
+    else:
+        log.error("unhandled_exception", exc_type=type(exc).__name__, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, SidecarError().detail)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a psycopg or PostgREST error, '?' for one without; None for the rest."""
+    if isinstance(exc, psycopg.Error):
+        return exc.sqlstate or "?"
+    if isinstance(exc, APIError):
+        return str(exc.code or "?")
+    return None
 
 
 EXCEPTION_HANDLERS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,25 @@ from dotenv import find_dotenv, load_dotenv
 
 class SettingsError(Exception):
     """A required variable is missing or malformed; the message names it."""
+
+
+# Values everyone has: the Supabase CLI's local JWT secret and API keys (legacy JWTs signed
+# with that secret, and the newer sb_ keys), and the devstack's webhook secrets. Fine against
+# the offline stand-ins; in live mode they would let anyone mint tokens or sign webhooks.
+DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
+DEMO_API_KEYS = frozenset(
+    {
+        # anon
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24i"
+        "LCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0",
+        # service_role
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZp"
+        "Y2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU",
+        "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH",
+        "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz",
+    }
+)
+DEMO_WEBHOOK_SECRET_PREFIX = "whsec_devstack"  # noqa: S105
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +57,22 @@ class Settings:
     # None turns prepared statements off, which transaction poolers (Supavisor on 6543,
     # PgBouncer) require; an integer turns them on after that many executions.
     database_prepare_threshold: int | None = None
+    # Slow clients: seconds a request's headers may take from its first byte (or from the
+    # connection opening), and its body from when the headers were complete; then 408.
+    request_header_timeout: float = 10.0
+    request_body_timeout: float = 30.0
+
+    @property
+    def live(self) -> bool:
+        """Live mode: a live Stripe key, or the real Stripe API (no stand-in)."""
+        return self.stripe_secret_key.startswith(("sk_live_", "rk_live_")) or (
+            self.stripe_api_base is None
+        )
+
+    @property
+    def token_issuer(self) -> str | None:
+        """The `iss` Supabase Auth writes in access tokens, when SUPABASE_URL is known."""
+        return f"{self.supabase_url.rstrip('/')}/auth/v1" if self.supabase_url else None
 
     def __post_init__(self) -> None:
         for name in ("stripe_secret_key", "stripe_webhook_secret", "site_url"):
@@ -57,6 +93,26 @@ class Settings:
             )
         if not 1 <= self.database_pool_min <= self.database_pool_max:
             raise SettingsError("DATABASE_POOL_MIN must be between 1 and DATABASE_POOL_MAX")
+        for name in ("request_header_timeout", "request_body_timeout"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise SettingsError(f"{name.upper()} must be a positive number of seconds")
+        if self.live:
+            self._refuse_demo_secrets()
+
+    def _refuse_demo_secrets(self) -> None:
+        demo = {
+            "SUPABASE_JWT_SECRET": self.supabase_jwt_secret == DEMO_JWT_SECRET,
+            "SUPABASE_SERVICE_ROLE_KEY": self.supabase_service_role_key in DEMO_API_KEYS,
+            "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret.startswith(
+                DEMO_WEBHOOK_SECRET_PREFIX
+            ),
+        }
+        for name, is_demo in demo.items():
+            if is_demo:
+                raise SettingsError(
+                    f"{name} is a public demo value (Supabase CLI / devstack); in live mode "
+                    "(an sk_live_ key, or STRIPE_API_BASE unset) set the project's own secret"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +166,8 @@ class Settings:
             database_pool_min=integer("DATABASE_POOL_MIN", 1),
             database_pool_max=integer("DATABASE_POOL_MAX", 10),
             database_pool_timeout=number("DATABASE_POOL_TIMEOUT", 5.0),
+            request_header_timeout=number("REQUEST_HEADER_TIMEOUT", 10.0),
+            request_body_timeout=number("REQUEST_BODY_TIMEOUT", 30.0),
             database_prepare_threshold=(
                 None
                 if threshold is None or threshold.lower() == "none"

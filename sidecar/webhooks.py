@@ -1,14 +1,18 @@
 """Stripe's webhook: verify the signature on the raw bytes, then hand the event to SQL in one call.
 
-Nothing is stored for a request that fails verification. A verified event is stored and acted
-on by `handle_stripe_event` in one transaction; its outcome word is the answer. When the
-database cannot be reached, or SQL kept the event but could not apply it (`error`), the answer
-is 5xx so that Stripe delivers it again.
+Every signed body ends one of two ways: refused with 400 before anything is stored, or stored
+(with `error` when SQL cannot apply it, listed in `payments_needing_attention` and applied
+again on redelivery or by `sidecar reconcile`). Never a 5xx for the body itself: Stripe would
+redeliver it for three days to the same answer. 5xx means the database cannot be reached, and
+Stripe retrying is then what should happen.
+
+The body is read as Postgres will read it: parsed once by a strict parser (no NaN, no
+Infinity, no lone surrogate, no number a float cannot hold, bounded nesting), its event shape
+checked, and the verified text itself handed to SQL as jsonb.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Annotated, Any
@@ -21,12 +25,12 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
 
-from sidecar.db import Database
+from sidecar.db import ArgumentsRefused, Database, JsonText
 from sidecar.errors import (
     BadSignature,
     DatabaseUnavailable,
     PayloadTooLarge,
-    SidecarError,
+    RequestTimeout,
     error_responses,
 )
 from sidecar.logging import milliseconds_since
@@ -37,7 +41,17 @@ log = structlog.get_logger("sidecar.webhooks")
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
 TOLERANCE_SECONDS = 300
-EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]+")
+# What store_event insists on, and what fits its indexes: anything else is not Stripe's.
+EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
+EVENT_TYPE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*")
+MAX_TYPE_LENGTH = 250
+MAX_ID_LENGTH = 250
+# Stripe's `created` is whole seconds since 1970; past 9999-12-31 Postgres cannot store it.
+MAX_CREATED = 253_402_300_799
+# Only an api_version of this shape is repeated in a log line.
+API_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
+
+_decoder = msgspec.json.Decoder()
 
 
 class WebhookReceipt(msgspec.Struct):
@@ -45,54 +59,111 @@ class WebhookReceipt(msgspec.Struct):
     outcome: str
 
 
-class EventNotProcessed(SidecarError):
-    status_code = 500
-    code = "event_not_processed"
-    message = "The event was stored but could not be applied; it will be retried."
+class SignatureRefused(BadSignature):
+    """400 bad_signature, with the reason the log line names."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__()
 
 
-def verified_event(raw: bytes, signature: str | None, secret: str) -> dict[str, Any]:
-    """The event in `raw`, if Stripe signed it within ±TOLERANCE_SECONDS; else BadSignature."""
-    if not signature:
-        raise BadSignature("The Stripe-Signature header is missing.", code="missing_signature")
+class InvalidPayload(BadSignature):
+    """A correctly signed body that is not a Stripe event Postgres can store (400)."""
+
+    code = "invalid_payload"
+    message = "The payload is not a Stripe event."
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+def signature_parts(header: str) -> tuple[int, list[str]]:
+    """The Stripe-Signature header read exactly as stripe-python's verifier reads it.
+
+    `t=` and `v1=` items are split as `WebhookSignature` splits them and the timestamp is
+    converted with the same `int()`, so the time checked here is the one that was signed;
+    unlike stripe-python (which takes the first), a header with more than one `t=` is refused.
+    """
+    items = [item.split("=", 2) for item in header.split(",")]
+    timestamps = [item for item in items if item[0] == "t"]
+    signatures = [item for item in items if item[0] == "v1"]
+    if len(timestamps) != 1:
+        raise SignatureRefused("not_one_timestamp")
+    if not signatures or any(len(item) < 2 for item in (*timestamps, *signatures)):
+        raise SignatureRefused("malformed_header")
     try:
-        # construct_event = verify_header + parse into a StripeObject; SQL wants the plain
-        # JSON, so verify with the same check and parse once.
-        stripe.WebhookSignature.verify_header(raw, signature, secret, TOLERANCE_SECONDS)
-    except stripe.SignatureVerificationError:
-        raise BadSignature() from None
-    except UnicodeDecodeError:
-        raise BadSignature("The payload is not UTF-8 JSON.", code="invalid_payload") from None
-    # Stripe's check only refuses old timestamps; a signature from the future is refused too.
-    timestamps = [
-        int(part[2:])
-        for part in signature.split(",")
-        if part.startswith("t=") and part[2:].isdigit()
-    ]
-    if not timestamps or timestamps[0] > time.time() + TOLERANCE_SECONDS:
-        raise BadSignature()
-    try:
-        event = json.loads(raw)
+        timestamp = int(timestamps[0][1])
     except ValueError:
-        raise BadSignature("The payload is not JSON.", code="invalid_payload") from None
-    if not _looks_like_event(event):
-        raise BadSignature("The payload is not a Stripe event.", code="invalid_payload")
+        raise SignatureRefused("malformed_header") from None
+    return timestamp, [item[1] for item in signatures]
+
+
+def verify_signature(text: str, header: str, secret: str, now: float) -> None:
+    """BadSignature unless Stripe signed `text` with `secret` at a time within ±TOLERANCE of now.
+
+    One parse for both checks: stripe-python verifies the HMAC over a header rebuilt from that
+    parse, so it cannot read another timestamp than the one whose age was checked here.
+    """
+    timestamp, signatures = signature_parts(header)
+    if abs(timestamp - now) > TOLERANCE_SECONDS:
+        raise SignatureRefused("timestamp_outside_tolerance")
+    canonical = f"t={timestamp}," + ",".join(f"v1={signature}" for signature in signatures)
+    try:
+        stripe.WebhookSignature.verify_header(text, canonical, secret, tolerance=None)
+    except stripe.SignatureVerificationError:
+        raise SignatureRefused("no_matching_signature") from None
+
+
+def parse_event(raw: bytes) -> dict[str, Any]:
+    """The event in a verified body, or InvalidPayload naming why it is not one SQL can store."""
+    try:
+        event = _decoder.decode(raw)
+    except msgspec.DecodeError:  # malformed, NaN/Infinity, lone surrogate, number out of range
+        raise InvalidPayload("malformed_json", "The payload is not JSON.") from None
+    except RecursionError:
+        raise InvalidPayload("nesting_too_deep", "The payload is nested too deeply.") from None
+    problem = event_problem(event)
+    if problem is not None:
+        raise InvalidPayload(problem)
     return event  # type: ignore[no-any-return]
 
 
-def _looks_like_event(event: object) -> bool:
-    # The same shape private.store_event insists on, checked here so bad input is a 400.
-    return (
-        isinstance(event, dict)
-        and event.get("object") == "event"
-        and isinstance(event.get("id"), str)
-        and EVENT_ID.fullmatch(event["id"]) is not None
-        and isinstance(event.get("type"), str)
-        and isinstance(event.get("created"), int | float)
-        and not isinstance(event.get("created"), bool)
-        and isinstance(event.get("data"), dict)
-        and isinstance(event["data"].get("object"), dict)
-    )
+def event_problem(event: object) -> str | None:
+    """Why `event` is not a Stripe event private.store_event can store, or None."""
+    if not isinstance(event, dict):
+        return "not_an_object"
+    if event.get("object") != "event":
+        return "not_an_event"
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or EVENT_ID.fullmatch(event_id) is None:
+        return "id"
+    event_type = event.get("type")
+    if (
+        not isinstance(event_type, str)
+        or len(event_type) > MAX_TYPE_LENGTH
+        or EVENT_TYPE.fullmatch(event_type) is None
+    ):
+        return "type"
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool) or not 0 <= created <= MAX_CREATED:
+        return "created"
+    if event.get("livemode") not in (None, True, False):
+        return "livemode"
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return "data_object"
+    obj = data["object"]
+    # store_event copies these two into indexed columns
+    if obj.get("object") == "checkout.session" and not _short_text(obj.get("id")):
+        return "session_id"
+    if obj.get("payment_intent") is not None and not _short_text(obj["payment_intent"]):
+        return "payment_intent"
+    return None
+
+
+def _short_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH
 
 
 class WebhookController(Controller):
@@ -105,7 +176,7 @@ class WebhookController(Controller):
         status_code=200,
         request_max_body_size=MAX_WEBHOOK_BYTES,
         responses=error_responses(
-            BadSignature, PayloadTooLarge, EventNotProcessed, DatabaseUnavailable
+            BadSignature, RequestTimeout, PayloadTooLarge, DatabaseUnavailable
         ),
     )
     async def receive_event(
@@ -128,23 +199,46 @@ class WebhookController(Controller):
         # counts the bytes as they stream in (413, answered as payload_too_large).
         raw = await request.body()
         try:
-            event = verified_event(raw, stripe_signature, settings.stripe_webhook_secret)
+            if not stripe_signature:
+                raise BadSignature(
+                    "The Stripe-Signature header is missing.", code="missing_signature"
+                )
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidPayload("not_utf8", "The payload is not UTF-8 JSON.") from None
+            verify_signature(text, stripe_signature, settings.stripe_webhook_secret, time.time())
+            event = parse_event(raw)
         except BadSignature as exc:
-            log.warning("webhook_refused", code=exc.detail.code, bytes=len(raw))
+            reason = getattr(exc, "reason", None)
+            log.warning("webhook_refused", code=exc.detail.code, reason=reason, bytes=len(raw))
             raise
         bound = log.bind(event_id=event["id"], event_type=event["type"])
-        if event.get("api_version") not in (None, STRIPE_API_VERSION):
+        api_version = event.get("api_version")
+        if api_version not in (None, STRIPE_API_VERSION):
             # payloads follow the endpoint's API version; SQL reads the pinned version's shape
             bound.warning(
                 "event_api_version_differs",
-                api_version=event.get("api_version"),
+                api_version=(
+                    api_version
+                    if isinstance(api_version, str) and API_VERSION.fullmatch(api_version)
+                    else "unrecognised"
+                ),
                 expected=STRIPE_API_VERSION,
             )
-        session_id = event["data"]["object"].get("id")
-        if event["data"]["object"].get("object") == "checkout.session":
-            bound = bound.bind(session_id=session_id)
-        outcome = await database.rpc("handle_stripe_event", {"p_event": event})
-        bound.info("webhook_handled", outcome=outcome, duration_ms=milliseconds_since(started))
+        obj = event["data"]["object"]
+        if obj.get("object") == "checkout.session":
+            bound = bound.bind(session_id=obj["id"])
+        try:
+            outcome = await database.rpc("handle_stripe_event", {"p_event": JsonText(text, event)})
+        except ArgumentsRefused as exc:
+            # store_event could not take it (nothing was written): the same body would be
+            # refused again, so it is a 400, not a 5xx for Stripe to retry for days.
+            bound.warning("webhook_refused", code="invalid_payload", reason=f"sql_{exc.sqlstate}")
+            raise InvalidPayload(f"sql_{exc.sqlstate}") from None
         if outcome == "error":
-            raise EventNotProcessed()
+            # stored, with SQL's error on the row; payments_needing_attention lists it and a
+            # redelivery or `sidecar reconcile` applies it again
+            bound.warning("webhook_not_applied", outcome=outcome)
+        bound.info("webhook_handled", outcome=outcome, duration_ms=milliseconds_since(started))
         return WebhookReceipt(received=True, outcome=str(outcome))

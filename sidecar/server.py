@@ -1,0 +1,151 @@
+"""uvicorn's HTTP protocol with a deadline on request headers.
+
+uvicorn bounds an idle keep-alive connection but not a request whose headers arrive slowly:
+a client sending one byte every few seconds (or opening a connection and sending nothing)
+holds it, and its memory, for as long as it likes. Here a timer runs from the moment a
+connection opens, or from the first byte of a request on a kept-alive connection, until that
+request's headers are complete; when it fires the connection gets a 408 (or, if it never sent
+a byte, is just closed). The app bounds the body itself (`sidecar.limits`).
+
+`http_protocol(settings)` is what uvicorn's `http=` takes: a picklable partial, so uvicorn's
+worker processes build the same protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import structlog
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from sidecar.settings import Settings
+
+log = structlog.get_logger("sidecar.server")
+
+_BODY = (
+    b'{"error": {"code": "request_timeout", '
+    b'"message": "The request headers did not arrive in time."}}'
+)
+HEADER_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"content-type: application/json\r\n"
+    b"content-length: " + str(len(_BODY)).encode() + b"\r\n"
+    b"connection: close\r\n"
+    b"\r\n" + _BODY
+)
+
+
+class HeaderDeadline:
+    """The timer one connection runs while it waits for a request's headers."""
+
+    def __init__(self, seconds: float, loop: asyncio.AbstractEventLoop) -> None:
+        self.seconds = seconds
+        self._loop = loop
+        self._timer: asyncio.TimerHandle | None = None
+        self._transport: asyncio.Transport | None = None
+        self._bytes_seen = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._start()
+
+    def data_received(self, *, headers_completed: bool, between_requests: bool) -> None:
+        """After the parser ran: did a request's headers just complete, or are we waiting?"""
+        if headers_completed:
+            self._stop()
+        elif between_requests:
+            self._bytes_seen = True
+            if self._timer is None:
+                self._start()
+
+    def connection_lost(self) -> None:
+        self._stop()
+
+    def _start(self) -> None:
+        self._stop()
+        self._timer = self._loop.call_later(self.seconds, self._expire)
+
+    def _stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._bytes_seen = False
+
+    def _expire(self) -> None:
+        self._timer = None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        log.warning("request_header_timeout", seconds=self.seconds, bytes_seen=self._bytes_seen)
+        if self._bytes_seen:
+            transport.write(HEADER_TIMEOUT_RESPONSE)
+        transport.close()
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a header deadline."""
+
+    def __init__(self, *args: Any, header_timeout: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_deadline = HeaderDeadline(header_timeout, self.loop)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.header_deadline.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        cycle = self.cycle
+        super().data_received(data)
+        self.header_deadline.data_received(
+            headers_completed=self.cycle is not cycle,
+            between_requests=self.cycle is None or self.cycle.response_complete,
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.header_deadline.connection_lost()
+        super().connection_lost(exc)
+
+
+try:  # uvicorn[standard] brings httptools; without it uvicorn serves with h11
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - depends on the install
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+if HttpToolsProtocol is not None:
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol with a header deadline."""
+
+        def __init__(self, *args: Any, header_timeout: float = 10.0, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.header_deadline = HeaderDeadline(header_timeout, self.loop)
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.header_deadline.connection_made(transport)
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            super().data_received(data)
+            self.header_deadline.data_received(
+                headers_completed=self.cycle is not cycle,
+                between_requests=self.cycle is None or self.cycle.response_complete,
+            )
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.header_deadline.connection_lost()
+            super().connection_lost(exc)
+
+
+def http_protocol(settings: Settings, implementation: str = "auto") -> Any:
+    """uvicorn's `http=` argument: "h11", "httptools", or "auto" (httptools when installed)."""
+    if implementation == "auto":
+        implementation = "h11" if HttpToolsProtocol is None else "httptools"
+    protocol: type[GuardedH11Protocol] | type[GuardedHttpToolsProtocol] = GuardedH11Protocol
+    if implementation == "httptools":
+        if HttpToolsProtocol is None:
+            raise RuntimeError("http='httptools' needs httptools (uvicorn[standard])")
+        protocol = GuardedHttpToolsProtocol
+    return functools.partial(protocol, header_timeout=settings.request_header_timeout)
