@@ -39,9 +39,12 @@ def base_url(sock: socket.socket) -> str:
 
 
 @contextmanager
-def serving(app: Any, sock: socket.socket, name: str = "server") -> Iterator[str]:
-    """Run `app` on `sock` until the block ends; yields its base URL once it accepts requests."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+def serving(app: Any, sock: socket.socket, name: str = "server", **config: Any) -> Iterator[str]:
+    """Run `app` on `sock` until the block ends; yields its base URL once it accepts requests.
+
+    `config` goes to uvicorn.Config (e.g. `http=` for another protocol class).
+    """
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -21,10 +21,11 @@ log = structlog.get_logger("sidecar.limits")
 
 
 class SidecarRequest(Request[Any, Any, Any]):
-    """Litestar's request, with JSON too deeply nested to parse refused like any bad JSON.
+    """Litestar's request, with every unparsable JSON body refused alike.
 
-    msgspec raises RecursionError (not a DecodeError) past Python's recursion limit, which
-    Litestar would answer with 500; as a SerializationException it is a 4xx `invalid_body`.
+    msgspec raises RecursionError past Python's recursion limit and UnicodeDecodeError for
+    invalid UTF-8 inside a string (not its DecodeError), which Litestar would answer with
+    500; as a SerializationException each is a 4xx `invalid_body`.
     """
 
     async def json(self) -> Any:
@@ -32,6 +33,8 @@ class SidecarRequest(Request[Any, Any, Any]):
             return await super().json()
         except RecursionError:
             raise SerializationException("JSON nested too deeply") from None
+        except UnicodeDecodeError:
+            raise SerializationException("JSON not UTF-8") from None
 
 
 def body_deadline_middleware(app: ASGIApp, seconds: float) -> ASGIApp:

@@ -22,6 +22,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sidecar.settings import Settings
 
+__all__ = ["GuardedH11Protocol", "HeaderDeadline", "HttpToolsProtocol", "http_protocol"]
+
 log = structlog.get_logger("sidecar.server")
 
 _BODY = (

@@ -39,6 +39,9 @@ from sidecar.settings import Settings
 JWT_SECRET = "sidecar-test-jwt-secret-0123456789abcdef"
 WEBHOOK_SECRET = "whsec_sidecar_test_0123456789"
 SITE_URL = "http://shop.test:3000"
+# The Supabase URL the sidecar is told (when a test sets one) and the iss its tokens carry.
+SUPABASE_URL = "http://127.0.0.1:54321"
+TOKEN_ISSUER = f"{SUPABASE_URL}/auth/v1"
 # Nothing listens here: tests that reach Stripe use the stand-in's URL instead.
 UNREACHABLE_STRIPE = "http://127.0.0.1:9"
 
@@ -154,11 +157,15 @@ def access_token(
     expires_in: int = 3600,
     audience: str = "authenticated",
     role: str = "authenticated",
+    **overrides: Any,
 ) -> str:
-    """An access token shaped like GoTrue's (HS256, the project's JWT secret)."""
+    """An access token shaped like GoTrue's (HS256, the project's JWT secret).
+
+    `overrides` replace claims; an override of None leaves the claim out.
+    """
     now = int(time.time())
-    claims = {
-        "iss": "http://127.0.0.1:54321/auth/v1",
+    claims: dict[str, Any] = {
+        "iss": TOKEN_ISSUER,
         "sub": str(user_id),
         "aud": audience,
         "exp": now + expires_in,
@@ -169,6 +176,8 @@ def access_token(
         "session_id": str(uuid.uuid4()),
         "is_anonymous": False,
     }
+    claims.update(overrides)
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

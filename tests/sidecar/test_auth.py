@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sidecar.auth import TokenVerifier
 from sidecar.errors import NotAuthenticated, ServiceUnavailable
-from tests.sidecar.conftest import JWT_SECRET, access_token, make_settings, running_client
+from tests.sidecar.conftest import (
+    JWT_SECRET,
+    SUPABASE_URL,
+    TOKEN_ISSUER,
+    access_token,
+    make_settings,
+    running_client,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -269,3 +276,77 @@ async def test_the_app_answers_401_in_the_error_shape(database_url: str, jwks: J
     # A valid ES256 token gets past auth: the session is simply not this learner's.
     assert es256.status_code == 404
     assert es256.json()["error"]["code"] == "checkout_session_not_found"
+
+
+# --- iss: the project's own Auth server, when SUPABASE_URL is known ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("iss", "accepted"),
+    [
+        (TOKEN_ISSUER, True),
+        (TOKEN_ISSUER + "/", False),
+        ("http://127.0.0.1:54321", False),
+        ("https://another-project.supabase.co/auth/v1", False),
+        ("supabase-demo", False),
+        ("", False),
+        (None, False),  # no iss at all
+    ],
+)
+async def test_iss_must_be_the_projects_auth_server(iss: str | None, accepted: bool) -> None:
+    checker = TokenVerifier(jwt_secret=JWT_SECRET, jwks_url=None, issuer=TOKEN_ISSUER)
+    header = f"Bearer {access_token(uuid.uuid4(), iss=iss)}"
+    if accepted:
+        assert (await checker.learner_from_header(header)).is_anonymous is False
+    else:
+        assert await code_of(checker, header) == "invalid_token"
+
+
+async def test_without_supabase_url_any_iss_is_accepted() -> None:
+    token = access_token(uuid.uuid4(), iss="https://whoever.example/auth/v1")
+    assert await verifier().learner_from_header(f"Bearer {token}")
+
+
+async def test_es256_token_from_another_project_is_refused(jwks: JwksServer) -> None:
+    checker = TokenVerifier(jwt_secret=None, jwks_url=jwks.url, issuer=TOKEN_ISSUER)
+    ours = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()), iss=TOKEN_ISSUER)
+    theirs = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()), iss="https://x.co/auth/v1")
+    assert await checker.learner_from_header(f"Bearer {ours}")
+    assert await code_of(checker, f"Bearer {theirs}") == "invalid_token"
+
+
+# --- anonymous sign-ins ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claim", "anonymous"), [(True, True), (False, False), (None, False)], ids=str
+)
+async def test_is_anonymous_is_read_from_the_token(claim: bool | None, anonymous: bool) -> None:
+    token = access_token(uuid.uuid4(), is_anonymous=claim)
+    learner = await verifier().learner_from_header(f"Bearer {token}")
+    assert learner.is_anonymous is anonymous
+
+
+@pytest.mark.parametrize("claim", ["true", 1, 0, "false", [], {}])
+async def test_a_malformed_is_anonymous_claim_is_refused(claim: object) -> None:
+    token = access_token(uuid.uuid4(), is_anonymous=claim)
+    assert await code_of(verifier(), f"Bearer {token}") == "invalid_token"
+
+
+async def test_the_app_checks_iss_when_supabase_url_is_set(database_url: str) -> None:
+    settings = make_settings(database_url, supabase_url=SUPABASE_URL)
+    async with running_client(settings) as client:
+        ours = await client.get(
+            "/v1/checkout/sessions/cs_test_x",
+            headers={"Authorization": f"Bearer {access_token(uuid.uuid4())}"},
+        )
+        theirs = await client.get(
+            "/v1/checkout/sessions/cs_test_x",
+            headers={
+                "Authorization": "Bearer "
+                + access_token(uuid.uuid4(), iss="https://another-project.supabase.co/auth/v1")
+            },
+        )
+    assert ours.status_code == 404  # past auth: simply not this learner's session
+    assert theirs.status_code == 401
+    assert theirs.json()["error"]["code"] == "invalid_token"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import stripe
 
@@ -99,3 +101,107 @@ def test_pool_timeout_takes_fractions_of_a_second() -> None:
     )
     with pytest.raises(SettingsError, match="DATABASE_POOL_TIMEOUT"):
         Settings.from_env({**COMPLETE, "DATABASE_POOL_TIMEOUT": "soon"})
+
+
+# --- demo secrets: refused in live mode, naming the variable -----------------------------------
+
+DEMO_VALUES = {
+    "SUPABASE_JWT_SECRET": ["super-secret-jwt-token-with-at-least-32-characters-long"],
+    "SUPABASE_SERVICE_ROLE_KEY": [
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vf"
+        "cm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJl"
+        "eHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0",
+        "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz",
+        "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH",
+    ],
+    "STRIPE_WEBHOOK_SECRET": ["whsec_devstack_0000000000000000", "whsec_devstack"],
+}
+DEMO_CASES = [(name, value) for name, values in DEMO_VALUES.items() for value in values]
+LIVE_MODES = {
+    "live key, stand-in": {
+        "STRIPE_SECRET_KEY": "sk_live_x",
+        "STRIPE_API_BASE": "http://127.0.0.1:12111",
+    },
+    "restricted live key": {
+        "STRIPE_SECRET_KEY": "rk_live_x",
+        "STRIPE_API_BASE": "http://127.0.0.1:12111",
+    },
+    "test key, real Stripe": {"STRIPE_SECRET_KEY": "sk_test_x"},
+    "live key, real Stripe": {"STRIPE_SECRET_KEY": "sk_live_x"},
+}
+
+
+def with_supabase(name: str, value: str, mode: dict[str, str]) -> dict[str, str]:
+    env = {**COMPLETE, **mode, name: value}
+    if name == "SUPABASE_SERVICE_ROLE_KEY":
+        env["SUPABASE_URL"] = "https://abc.supabase.co"
+    return env
+
+
+@pytest.mark.parametrize("mode", LIVE_MODES.values(), ids=LIVE_MODES.keys())
+@pytest.mark.parametrize(("name", "value"), DEMO_CASES)
+def test_a_demo_secret_is_refused_in_live_mode(name: str, value: str, mode: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match=name) as caught:
+        Settings.from_env(with_supabase(name, value, mode))
+    assert value not in str(caught.value)  # named, never echoed
+
+
+@pytest.mark.parametrize(("name", "value"), DEMO_CASES)
+def test_a_demo_secret_is_accepted_against_the_stand_ins(name: str, value: str) -> None:
+    stand_in = {"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_API_BASE": "http://127.0.0.1:12111"}
+    settings = Settings.from_env(with_supabase(name, value, stand_in))
+    assert not settings.live
+
+
+@pytest.mark.parametrize("mode", LIVE_MODES.values(), ids=LIVE_MODES.keys())
+def test_the_projects_own_secrets_start_in_live_mode(mode: dict[str, str]) -> None:
+    env = {
+        **COMPLETE,
+        **mode,
+        "SUPABASE_URL": "https://abc.supabase.co",
+        "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_the_projects_own",
+        "STRIPE_WEBHOOK_SECRET": "whsec_the_endpoints_own",
+    }
+    assert Settings.from_env(env).live
+
+
+def test_the_env_example_is_refused_once_pointed_at_real_stripe() -> None:
+    env = {}
+    for line in (Path(__file__).parents[2] / ".env.example").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            env[name.strip()] = value.strip()
+    assert not Settings.from_env(env).live  # as shipped: the stand-ins
+    del env["STRIPE_API_BASE"]
+    with pytest.raises(SettingsError, match="SUPABASE_JWT_SECRET"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("name", ["REQUEST_HEADER_TIMEOUT", "REQUEST_BODY_TIMEOUT"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_request_timeouts_must_be_positive_seconds(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**COMPLETE, name: value})
+
+
+def test_request_timeouts_default_to_10_and_30_seconds() -> None:
+    settings = Settings.from_env({**COMPLETE, "REQUEST_HEADER_TIMEOUT": "2.5"})
+    assert (settings.request_header_timeout, settings.request_body_timeout) == (2.5, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("supabase_url", "issuer"),
+    [
+        (None, None),
+        ("https://abc.supabase.co", "https://abc.supabase.co/auth/v1"),
+        ("https://abc.supabase.co/", "https://abc.supabase.co/auth/v1"),
+    ],
+)
+def test_the_token_issuer_follows_supabase_url(
+    supabase_url: str | None, issuer: str | None
+) -> None:
+    env = dict(COMPLETE)
+    if supabase_url:
+        env["SUPABASE_URL"] = supabase_url
+    assert Settings.from_env(env).token_issuer == issuer
