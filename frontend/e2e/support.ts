@@ -177,7 +177,16 @@ export async function expectHostedCheckout(page: Page, lesson: Lesson): Promise<
 export async function tabTo(page: Page, target: Locator, limit = 40): Promise<void> {
   for (let i = 0; i < limit; i += 1) {
     await page.keyboard.press("Tab");
-    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return;
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) {
+      // and a sighted keyboard user can see where they are
+      const ring = await target.evaluate((el) => {
+        const style = getComputedStyle(el);
+        const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
+        return el.matches(":focus-visible") && (outline || style.boxShadow !== "none");
+      });
+      expect(ring, `${target.toString()} shows a focus ring`).toBe(true);
+      return;
+    }
   }
   throw new Error(`Tab never reached ${target.toString()} within ${limit} presses`);
 }
