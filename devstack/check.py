@@ -265,6 +265,8 @@ def frontend(step: Step, admin_url: str) -> None:
         if result.returncode != 0:
             step.ok = False
             step.notes.append(f"npm run {script} failed")
+        elif script == "build":
+            e2e.record_build()  # the browser tests run this very build
     verdict = "clean" if step.ok else "FAILED"
     step.summary = f"{counts}; types, tsc, eslint, next build: {verdict}"
 

@@ -79,6 +79,11 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
+def record_build() -> None:
+    """Note that `.next` was just built from the current sources (`make test`'s frontend layer)."""
+    BUILD_STAMP.write_text(source_hash())
+
+
 def build_frontend(log: IO[str]) -> None:
     """`npm run build`, unless the last build was made from these very sources."""
     wanted = source_hash()
