@@ -1,6 +1,6 @@
 import Link from "next/link";
 import { useRouter } from "next/router";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 
 import { useAuth } from "@/context/AuthContext";
 import { safeNext } from "@/lib/navigation";
@@ -9,7 +9,7 @@ import styles from "@/styles/Page.module.css";
 
 /** The sign-in and sign-up form: both return to `?next=` (a path on this site) when done. */
 export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
-  const { signIn, signUp } = useAuth();
+  const { signIn, signUp, prepare } = useAuth();
   const router = useRouter();
   const next = safeNext(router.query.next);
   const [email, setEmail] = useState("");
@@ -18,6 +18,7 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
   const [error, setError] = useState<string | null>(null);
   const [confirm, setConfirm] = useState(false);
   const signingIn = mode === "sign-in";
+  useEffect(() => prepare(), [prepare]);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

@@ -1,7 +1,20 @@
-// Who is signed in, for every component: the session follows Supabase Auth through
-// onAuthStateChange (sign-in, sign-out, token refresh, other tabs).
-import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+// Who is signed in, for every component. Pages rendered on the server hand over the learner
+// that Supabase Auth confirmed (pageProps.user); the browser's Supabase client is loaded only
+// when it is needed (the sign-in pages, sign-out), which keeps it out of the JavaScript every
+// page loads first. Once loaded, onAuthStateChange keeps the state current (sign-in, sign-out,
+// token refresh).
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from "react";
 
+import type { PublicConfig } from "@/lib/config";
 import type { ShopClient } from "@/lib/supabase";
 import type { ShopUser } from "@/types/shop";
 
@@ -9,6 +22,8 @@ export type AuthResult = { ok: true; needsConfirmation?: boolean } | { ok: false
 
 export type AuthState = {
   user: ShopUser | null;
+  /** Load the Supabase client ahead of need (a sign-in form does, on mount). */
+  prepare(): void;
   signIn(email: string, password: string): Promise<AuthResult>;
   signUp(email: string, password: string): Promise<AuthResult>;
   signOut(): Promise<AuthResult>;
@@ -26,62 +41,94 @@ function plain(message: string | undefined, fallback: string): string {
   return message.endsWith(".") ? message : `${message}.`;
 }
 
+async function browserClient(config: PublicConfig): Promise<ShopClient> {
+  const { createBrowserSupabase } = await import("@/lib/supabase");
+  return createBrowserSupabase(config);
+}
+
+function sameUser(a: ShopUser | null | undefined, b: ShopUser | null | undefined): boolean {
+  return (a?.id ?? null) === (b?.id ?? null) && (a?.email ?? null) === (b?.email ?? null);
+}
+
 export function AuthProvider({
-  client,
-  initialUser = null,
+  config,
+  serverUser,
   children,
 }: {
-  client: ShopClient | null;
-  initialUser?: ShopUser | null;
+  config: PublicConfig | null;
+  /** The learner the server confirmed for this page; undefined when the page did not say. */
+  serverUser?: ShopUser | null;
   children: ReactNode;
 }) {
-  const [user, setUser] = useState<ShopUser | null>(initialUser);
+  const [user, setUser] = useState<ShopUser | null>(serverUser ?? null);
+  const [lastServerUser, setLastServerUser] = useState(serverUser);
+  if (serverUser !== undefined && !sameUser(serverUser, lastServerUser)) {
+    // a page the server rendered since: it has the final word
+    setLastServerUser(serverUser);
+    setUser(serverUser);
+  }
 
-  useEffect(() => {
-    if (!client) return;
-    const { data } = client.auth.onAuthStateChange((_event, session) => {
-      const next = session?.user ? { id: session.user.id, email: session.user.email ?? null } : null;
-      setUser((current) => (current?.id === next?.id && current?.email === next?.email ? current : next));
-    });
-    return () => data.subscription.unsubscribe();
-  }, [client]);
+  const client = useRef<Promise<ShopClient> | null>(null);
+  const unsubscribe = useRef<(() => void) | null>(null);
+  const connect = useCallback((): Promise<ShopClient> | null => {
+    if (!config) return null;
+    if (!client.current) {
+      client.current = browserClient(config).then((loaded) => {
+        const { data } = loaded.auth.onAuthStateChange((_event, session) => {
+          const next = session?.user ? { id: session.user.id, email: session.user.email ?? null } : null;
+          setUser((current) => (sameUser(current, next) ? current : next));
+        });
+        unsubscribe.current = () => data.subscription.unsubscribe();
+        return loaded;
+      });
+      client.current.catch(() => {
+        client.current = null; // the chunk failed to load: try again next time
+      });
+    }
+    return client.current;
+  }, [config]);
+
+  useEffect(() => () => unsubscribe.current?.(), []);
 
   const value = useMemo<AuthState>(() => {
     const missing: AuthResult = { ok: false, message: UNAVAILABLE };
+    const withClient = async (act: (loaded: ShopClient) => Promise<AuthResult>): Promise<AuthResult> => {
+      const pending = connect();
+      if (!pending) return missing;
+      try {
+        return await act(await pending);
+      } catch {
+        return missing;
+      }
+    };
     return {
       user,
-      async signIn(email, password) {
-        if (!client) return missing;
-        try {
-          const { error } = await client.auth.signInWithPassword({ email, password });
-          return error ? { ok: false, message: plain(error.message, "Sign-in failed.") } : { ok: true };
-        } catch {
-          return missing;
-        }
+      prepare() {
+        void connect()?.catch(() => undefined);
       },
-      async signUp(email, password) {
-        if (!client) return missing;
-        try {
-          const { data, error } = await client.auth.signUp({ email, password });
+      signIn: (email, password) =>
+        withClient(async (loaded) => {
+          const { data, error } = await loaded.auth.signInWithPassword({ email, password });
+          if (error) return { ok: false, message: plain(error.message, "Sign-in failed.") };
+          setUser({ id: data.user.id, email: data.user.email ?? null });
+          return { ok: true };
+        }),
+      signUp: (email, password) =>
+        withClient(async (loaded) => {
+          const { data, error } = await loaded.auth.signUp({ email, password });
           if (error) return { ok: false, message: plain(error.message, "We couldn't create the account.") };
+          if (data.session && data.user) setUser({ id: data.user.id, email: data.user.email ?? null });
           return { ok: true, needsConfirmation: data.session === null };
-        } catch {
-          return missing;
-        }
-      },
-      async signOut() {
-        if (!client) return missing;
-        try {
-          const { error } = await client.auth.signOut();
+        }),
+      signOut: () =>
+        withClient(async (loaded) => {
+          const { error } = await loaded.auth.signOut();
           if (error) return { ok: false, message: plain(error.message, "Sign-out failed.") };
           setUser(null);
           return { ok: true };
-        } catch {
-          return missing;
-        }
-      },
+        }),
     };
-  }, [client, user]);
+  }, [connect, user]);
 
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

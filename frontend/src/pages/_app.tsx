@@ -3,21 +3,17 @@ import "@/styles/globals.css";
 import type { AppContext, AppProps } from "next/app";
 import App from "next/app";
 import Head from "next/head";
-import { useState } from "react";
 
 import { Layout } from "@/components/Layout";
 import { AuthProvider } from "@/context/AuthContext";
 import { publicConfig, type PublicConfig } from "@/lib/config";
-import { createBrowserSupabase } from "@/lib/supabase";
 import type { ShopUser } from "@/types/shop";
 
 type ShopAppProps = AppProps<{ user?: ShopUser | null }> & { config: PublicConfig | null };
 
 export default function ShopApp({ Component, pageProps, config }: ShopAppProps) {
-  // Made once, on the first render in the browser, from the config the server sent with it.
-  const [client] = useState(() => (config && typeof window !== "undefined" ? createBrowserSupabase(config) : null));
   return (
-    <AuthProvider client={client} initialUser={pageProps.user ?? null}>
+    <AuthProvider config={config} serverUser={pageProps.user}>
       <Head>
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>Lesson shop</title>
@@ -30,8 +26,13 @@ export default function ShopApp({ Component, pageProps, config }: ShopAppProps) 
 }
 
 // The Supabase URL and anon key are read on the server at request time (not inlined at build),
-// so one production build runs against any project. Client-side navigations keep the first.
+// so one production build runs against any project. Client-side navigations reuse the config
+// the first page came with (its __NEXT_DATA__).
+let browserConfig: PublicConfig | null = null;
+
 ShopApp.getInitialProps = async (context: AppContext) => {
   const props = await App.getInitialProps(context);
-  return { ...props, config: typeof window === "undefined" ? publicConfig() : null };
+  if (typeof window === "undefined") return { ...props, config: publicConfig() };
+  browserConfig ??= (window.__NEXT_DATA__.props as { config?: PublicConfig | null }).config ?? null;
+  return { ...props, config: browserConfig };
 };

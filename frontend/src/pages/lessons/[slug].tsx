@@ -27,7 +27,10 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
   const user = await currentUser(supabase);
   // Rendered here rather than as pages/404 so that the page can say it is a lesson that is missing.
   const missing = () => {
-    res.statusCode = 404;
+    // 404 for the document; a client-side navigation's data request must stay 200, or the
+    // router takes it for a missing page and reloads the same URL
+    const dataRequest = Boolean(req.headers["x-nextjs-data"]) || (req.url ?? "").startsWith("/_next/data/");
+    if (!dataRequest) res.statusCode = 404;
     return { props: { user, state: "missing" as const } };
   };
   if (!SLUG.test(slug) || slug.length > 100) return missing();
