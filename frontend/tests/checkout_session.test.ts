@@ -2,13 +2,21 @@
 // stand-in and to a sidecar stand-in that answers with the sidecar's own statuses and codes.
 import type { ServerResponse } from "node:http";
 
-import { createServerClient } from "@supabase/ssr";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { UNREACHABLE } from "@/lib/checkoutErrors";
 import handler, { parseCheckoutBody } from "@/pages/api/stripe/checkout_session";
 
-import { closedPort, fakeAuth, gotrueSession, json, serve, type Recorded, type Running } from "./servers";
+import {
+  closedPort,
+  fakeAuth,
+  gotrueSession,
+  json,
+  serve,
+  sessionCookie,
+  type Recorded,
+  type Running,
+} from "./servers";
 
 const LEARNER = "5b0a1c9e-2f4d-4e7a-9b1c-0d2e3f4a5b6c";
 const LESSON = "00000000-0000-4000-8000-000000000002";
@@ -23,20 +31,6 @@ let route: Running;
 let reply: SidecarReply;
 let cookie: string;
 
-async function sessionCookie(): Promise<string> {
-  const session = gotrueSession(LEARNER, "learner@example.com");
-  auth.issue(session);
-  const jar = new Map<string, string>();
-  const client = createServerClient(auth.url, ANON_KEY, {
-    cookies: {
-      getAll: () => [...jar].map(([name, value]) => ({ name, value })),
-      setAll: (cookies) => cookies.forEach(({ name, value }) => jar.set(name, value)),
-    },
-  });
-  const { error } = await client.auth.setSession(session);
-  if (error) throw error;
-  return [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
-}
 
 beforeAll(async () => {
   auth = await fakeAuth({});
@@ -48,7 +42,7 @@ beforeAll(async () => {
     json(res, reply.status, reply.body ?? null);
   });
   route = await serveRoute();
-  cookie = await sessionCookie();
+  cookie = await sessionCookie(auth, LEARNER, ANON_KEY);
 });
 
 async function serveRoute(): Promise<Running> {

@@ -3,6 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
+import { createServerClient } from "@supabase/ssr";
+
 export type Recorded = { method: string; url: string; headers: IncomingMessage["headers"]; body: string };
 
 export type Running = { url: string; requests: Recorded[]; close(): Promise<void> };
@@ -123,4 +125,20 @@ export async function fakeAuth(accounts: Record<string, { id: string; password: 
       },
     }),
   );
+}
+
+/** The Cookie header @supabase/ssr writes for a signed-in learner (Auth is told of the token). */
+export async function sessionCookie(auth: FakeAuth, userId: string, anonKey: string): Promise<string> {
+  const session = gotrueSession(userId, "learner@example.com");
+  auth.issue(session);
+  const jar = new Map<string, string>();
+  const client = createServerClient(auth.url, anonKey, {
+    cookies: {
+      getAll: () => [...jar].map(([name, value]) => ({ name, value })),
+      setAll: (cookies) => cookies.forEach(({ name, value }) => jar.set(name, value)),
+    },
+  });
+  const { error } = await client.auth.setSession(session);
+  if (error) throw error;
+  return [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
 }

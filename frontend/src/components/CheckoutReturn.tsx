@@ -5,7 +5,13 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ProblemNotice } from "@/components/ProblemNotice";
 import type { CheckoutProblem } from "@/lib/checkoutErrors";
-import { phaseOf, readCheckoutSession, type CheckoutSessionState, type ReturnPhase } from "@/lib/stripe";
+import {
+  phaseOf,
+  readCheckoutSession,
+  type CheckoutSessionState,
+  type Outcome,
+  type ReturnPhase,
+} from "@/lib/stripe";
 
 import styles from "./Notice.module.css";
 
@@ -30,10 +36,15 @@ export function CheckoutReturn({
   query,
   titleOf,
   onSession,
+  read = readCheckoutSession,
+  delay = pollDelay,
 }: {
   query: CheckoutReturnQuery;
   titleOf: (lessonId: string) => string | null;
   onSession: (session: CheckoutSessionState) => void;
+  /** How a session is read back (our API route); tests point it at their own server. */
+  read?: (sessionId: string) => Promise<Outcome<CheckoutSessionState>>;
+  delay?: (attempt: number) => number;
 }) {
   const sessionId = query?.kind === "success" ? query.sessionId : null;
   const [view, setView] = useState<View>({ phase: "confirming", stopped: false });
@@ -53,7 +64,7 @@ export function CheckoutReturn({
     let processingPolls = 0;
 
     const poll = async () => {
-      const outcome = await readCheckoutSession(sessionId);
+      const outcome = await read(sessionId);
       if (cancelled) return;
       attempt += 1;
       if (!outcome.ok) {
@@ -82,14 +93,14 @@ export function CheckoutReturn({
         }
         setView({ phase, stopped: false });
       }
-      timer = setTimeout(poll, pollDelay(Math.min(attempt, 8)));
+      timer = setTimeout(poll, delay(attempt));
     };
     void poll();
     return () => {
       cancelled = true;
       if (timer) clearTimeout(timer);
     };
-  }, [sessionId, round]);
+  }, [sessionId, round, read, delay]);
 
   const again = useCallback(() => {
     setView((current) =>

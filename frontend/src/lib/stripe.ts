@@ -62,10 +62,13 @@ export async function startCheckout(
 }
 
 /** The state of one of the learner's Checkout Sessions, as the sidecar last synced it. */
-export async function readCheckoutSession(sessionId: string): Promise<Outcome<CheckoutSessionState>> {
+export async function readCheckoutSession(
+  sessionId: string,
+  origin = "",
+): Promise<Outcome<CheckoutSessionState>> {
   let response: Response;
   try {
-    response = await fetch(`${CHECKOUT_ROUTE}?session_id=${encodeURIComponent(sessionId)}`, {
+    response = await fetch(`${origin}${CHECKOUT_ROUTE}?session_id=${encodeURIComponent(sessionId)}`, {
       credentials: "same-origin",
       cache: "no-store",
     });

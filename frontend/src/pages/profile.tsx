@@ -10,15 +10,52 @@ import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
 import type { PurchaseRecord, ShopUser } from "@/types/shop";
 
-type Props = { user: ShopUser; purchases: PurchaseRecord[]; loadFailed: boolean };
+/** One line of the history: a purchase, or a payment still processing (a delayed method). */
+type HistoryRow = Pick<PurchaseRecord, "slug" | "title" | "amount_total" | "currency" | "status"> & {
+  key: string;
+  date: string;
+};
+
+type Props = { user: ShopUser; rows: HistoryRow[]; loadFailed: boolean };
 
 export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }) => {
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
   if (!user) return { redirect: { destination: signInPath("/profile"), permanent: false } };
-  const { data, error } = await supabase.rpc("purchase_history");
-  if (error) console.error("purchase_history failed", error.code, error.message);
-  return { props: { user, purchases: data ?? [], loadFailed: Boolean(error) } };
+  const [history, processing] = await Promise.all([
+    supabase.rpc("purchase_history"),
+    supabase
+      .from("checkout_sessions")
+      .select("id, amount_total, currency, created_at, lessons(slug, title)")
+      .eq("status", "processing")
+      .order("created_at", { ascending: false }),
+  ]);
+  if (history.error || processing.error) {
+    const error = history.error ?? processing.error;
+    console.error("purchase history failed", error?.code, error?.message);
+    return { props: { user, rows: [], loadFailed: true } };
+  }
+  const rows: HistoryRow[] = [
+    ...processing.data.map((session) => ({
+      key: session.id,
+      slug: session.lessons.slug,
+      title: session.lessons.title,
+      amount_total: session.amount_total,
+      currency: session.currency,
+      status: "processing",
+      date: session.created_at,
+    })),
+    ...history.data.map((purchase) => ({
+      key: purchase.lesson_id,
+      slug: purchase.slug,
+      title: purchase.title,
+      amount_total: purchase.amount_total,
+      currency: purchase.currency,
+      status: purchase.status,
+      date: purchase.purchased_at,
+    })),
+  ];
+  return { props: { user, rows, loadFailed: false } };
 };
 
 const STATUS_WORDS: Record<string, string> = {
@@ -30,11 +67,11 @@ const STATUS_WORDS: Record<string, string> = {
 
 const DATE = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" });
 
-export function statusWord(status: string): string {
+function statusWord(status: string): string {
   return STATUS_WORDS[status] ?? status.charAt(0).toUpperCase() + status.slice(1);
 }
 
-export default function ProfilePage({ purchases, loadFailed }: Props) {
+export default function ProfilePage({ rows, loadFailed }: Props) {
   const router = useRouter();
   return (
     <>
@@ -49,7 +86,7 @@ export default function ProfilePage({ purchases, loadFailed }: Props) {
             Try again
           </button>
         </div>
-      ) : purchases.length === 0 ? (
+      ) : rows.length === 0 ? (
         <p>
           You haven&apos;t bought any lessons yet. <Link href="/lessons">Browse lessons</Link>
         </p>
@@ -67,16 +104,16 @@ export default function ProfilePage({ purchases, loadFailed }: Props) {
             </tr>
           </thead>
           <tbody>
-            {purchases.map((purchase) => (
-              <tr key={purchase.lesson_id}>
+            {rows.map((row) => (
+              <tr key={row.key}>
                 <td>
-                  <Link href={`/lessons/${purchase.slug}`}>{purchase.title}</Link>
+                  <Link href={`/lessons/${row.slug}`}>{row.title}</Link>
                 </td>
                 <td>
-                  <time dateTime={purchase.purchased_at}>{DATE.format(new Date(purchase.purchased_at))}</time>
+                  <time dateTime={row.date}>{DATE.format(new Date(row.date))}</time>
                 </td>
-                <td>{formatMoney(purchase.amount_total, purchase.currency)}</td>
-                <td>{statusWord(purchase.status)}</td>
+                <td>{formatMoney(row.amount_total, row.currency)}</td>
+                <td>{statusWord(row.status)}</td>
               </tr>
             ))}
           </tbody>
