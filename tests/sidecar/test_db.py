@@ -3,6 +3,8 @@ supabase-py over HTTP to the Supabase stand-in's PostgREST), plus what is partic
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -13,7 +15,9 @@ from devstack.supabase.testing import StandIn as SupabaseStandIn
 from devstack.supabase.testing import running_standin as running_supabase
 from sidecar.app import open_database
 from sidecar.db import (
+    ArgumentsRefused,
     Database,
+    JsonText,
     OwnedDatabase,
     PsycopgDatabase,
     SupabaseDatabase,
@@ -151,3 +155,51 @@ def test_open_database_picks_the_adapter_the_settings_name(
     assert isinstance(
         open_database(supabase_settings(database_url, supabase_api)), SupabaseDatabase
     )
+
+
+def event_text(event_id: str, extra: str = "") -> JsonText:
+    text = (
+        f'{{"id": "{event_id}", "object": "event", "type": "customer.created", "created": 1,'
+        f' "data": {{"object": {{"id": "cus_1", "object": "customer"{extra}}}}}}}'
+    )
+    return JsonText(text, json.loads(text.replace("1e-100000", "0")))
+
+
+@pytest.mark.parametrize(
+    ("document", "sqlstate"),
+    [
+        # jsonb cannot hold the number (psycopg sends the text as it came)
+        (event_text("evt_db_tiny_number", ', "balance": 1e-100000'), "22003"),
+        # an id too long for the primary key's index (psycopg counts 54xxx as operational)
+        (event_text("evt_" + secrets.token_urlsafe(6000).replace("-", "_")), "54000"),
+    ],
+    ids=["22003", "54000"],
+)
+async def test_arguments_postgres_refuses_are_not_an_outage(
+    database_url: str, document: JsonText, sqlstate: str
+) -> None:
+    database = PsycopgDatabase(as_service_role(database_url), max_size=1, timeout=2)
+    await database.open()
+    try:
+        with pytest.raises(ArgumentsRefused) as refused:
+            await database.rpc("handle_stripe_event", {"p_event": document})
+    finally:
+        await database.close()
+    assert refused.value.sqlstate == sqlstate
+    assert document.value["id"][4:40] not in str(refused.value)
+
+
+async def test_the_raw_text_is_stored_as_sent_but_for_nul(
+    adapter: Database, database_url: str
+) -> None:
+    document = event_text(
+        f"evt_db_raw_{uuid.uuid4().hex}",
+        ', "n": 0.1000000000000000055511151231257827, "s": "a\\u0000b"',
+    )
+    assert await adapter.rpc("handle_stripe_event", {"p_event": document}) == "ignored"
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select payload -> 'data' -> 'object' ->> 's' from public.stripe_events where id = %s",
+            (document.value["id"],),
+        ).fetchone()
+    assert row == ("a\ufffdb",)

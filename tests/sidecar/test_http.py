@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Iterator, Mapping
 
 import httpx
+import psycopg
 import pytest
 import structlog
 
+from sidecar.db import ArgumentsRefused
 from sidecar.errors import DatabaseUnavailable
 from sidecar.logging import configure_logging
 from sidecar.settings import Settings
@@ -165,3 +167,39 @@ def test_logs_are_json_lines_with_the_request_context() -> None:
     assert line["request_id"] == "r-1"
     assert (line["event_id"], line["outcome"], line["level"]) == ("evt_1", "recorded", "info")
     assert "timestamp" in line
+
+
+async def test_a_database_error_is_logged_by_sqlstate_never_its_message(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a driver error's message and CONTEXT quote the data it choked on
+    error = psycopg.errors.InvalidTextRepresentation(
+        'invalid input syntax for type uuid: "Zoë CANARY-1"\nCONTEXT:  JSON data, line 1: CANARY-2'
+    )
+    async with running_client(settings, ScriptedDatabase(error)) as client:
+        response = await client.post(
+            "/v1/checkout/sessions",
+            json={"lesson_id": str(LESSON_JOINS)},
+            headers=bearer(uuid.uuid4()),
+        )
+    logged = capsys.readouterr()
+    assert response.status_code == 500
+    assert "unhandled_database_error" in logged.out
+    assert "CANARY" not in logged.out + logged.err
+
+
+@pytest.mark.parametrize("sqlstate", ["22P02", "22003", "54000"])
+async def test_a_signed_event_postgres_refuses_is_400_naming_the_sqlstate(
+    settings: Settings, capsys: pytest.CaptureFixture[str], sqlstate: str
+) -> None:
+    database = ScriptedDatabase(ArgumentsRefused("handle_stripe_event", sqlstate))
+    paid = event(
+        "checkout.session.completed", checkout_session(user_id=uuid.uuid4(), lesson_id=LESSON_JOINS)
+    )
+    async with running_client(settings, database) as client:
+        response = await deliver(client, paid)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_payload"
+    logged = capsys.readouterr().out
+    assert f"reason=sql_{sqlstate}" in logged
+    assert paid["id"] in logged
