@@ -50,8 +50,8 @@ AGGREGATES = ("sum", "avg", "count", "max", "min")
 # Keys that are not filters at the top level, and the ones that also end an embedded path
 # (`lessons.order=title`).
 RESERVED = frozenset({"select", "columns", "on_conflict", "apikey"})
-T = TypeVar("T")
 RESERVED_EMBEDDABLE = frozenset({"order", "limit", "offset", "and", "or"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -608,9 +608,10 @@ def parse_query(params: Sequence[tuple[str, str]], *, rpc_read: bool = False) ->
     )
     seen: set[str] = set()
     for key, raw in params:
-        if key in ("select", "columns", "on_conflict", "apikey"):
+        if key in RESERVED:
             if key in seen or key == "apikey":
-                continue  # PostgREST reads the first of these
+                # PostgREST reads the first of these; `apikey` is the gateway's
+                continue
             seen.add(key)
             if key == "select":
                 query.select = parse_with(f"failed to parse select parameter ({raw})", raw, _select)
