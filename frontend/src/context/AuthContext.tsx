@@ -42,7 +42,7 @@ function plain(message: string | undefined, fallback: string): string {
 }
 
 async function browserClient(config: PublicConfig): Promise<ShopClient> {
-  const { createBrowserSupabase } = await import("@/lib/supabase");
+  const { createBrowserSupabase } = await import("@/lib/browserSupabase");
   return createBrowserSupabase(config);
 }
 

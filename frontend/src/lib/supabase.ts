@@ -36,7 +36,7 @@ export function createServerSupabase(
           value: value ?? "",
         }));
       },
-      setAll(cookies) {
+      setAll(cookies, headers) {
         if (res.headersSent) return;
         const previous = res.getHeader("Set-Cookie");
         const kept = Array.isArray(previous) ? previous : previous ? [String(previous)] : [];
@@ -44,6 +44,8 @@ export function createServerSupabase(
           ...kept,
           ...cookies.map(({ name, value, options }) => serializeCookieHeader(name, value, options)),
         ]);
+        // a response that sets a session must never be cached for someone else
+        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
       },
     },
   });
