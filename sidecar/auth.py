@@ -100,6 +100,8 @@ class TokenVerifier:
 
     async def _key_for(self, token: str) -> tuple[Any, str]:
         algorithm = jwt.get_unverified_header(token).get("alg")
+        if not isinstance(algorithm, str):  # the header is the caller's: any JSON at all
+            raise jwt.InvalidAlgorithmError("alg is not a string")
         if algorithm == "HS256" and self._secret:
             return self._secret, algorithm
         if algorithm in ASYMMETRIC_ALGORITHMS and self._jwks is not None:

@@ -48,8 +48,9 @@ MAX_TYPE_LENGTH = 250
 MAX_ID_LENGTH = 250
 # Stripe's `created` is whole seconds since 1970; past 9999-12-31 Postgres cannot store it.
 MAX_CREATED = 253_402_300_799
-# Only an api_version of this shape is repeated in a log line.
+# Only an api_version or a session id of these shapes is repeated in a log line.
 API_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
+SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,250}")
 
 _decoder = msgspec.json.Decoder()
 
@@ -228,7 +229,8 @@ class WebhookController(Controller):
             )
         obj = event["data"]["object"]
         if obj.get("object") == "checkout.session":
-            bound = bound.bind(session_id=obj["id"])
+            session_id = obj["id"] if SESSION_ID.fullmatch(obj["id"]) else "unrecognised"
+            bound = bound.bind(session_id=session_id)
         try:
             outcome = await database.rpc("handle_stripe_event", {"p_event": JsonText(text, event)})
         except ArgumentsRefused as exc:

@@ -17,6 +17,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sidecar.auth import TokenVerifier
 from sidecar.errors import NotAuthenticated, ServiceUnavailable
@@ -350,3 +352,87 @@ async def test_the_app_checks_iss_when_supabase_url_is_set(database_url: str) ->
     assert ours.status_code == 404  # past auth: simply not this learner's session
     assert theirs.status_code == 401
     assert theirs.json()["error"]["code"] == "invalid_token"
+
+
+# --- generated tokens: any header, any claims, signed or not; never anything but 401 ----------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(["HS256", "ES256", "RS256", "none", "authenticated", TOKEN_ISSUER]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@st.composite
+def tokens(draw: st.DrawFn) -> str:
+    now = int(time.time())
+    header: dict[str, Any] = {"alg": "HS256", "typ": "JWT"}
+    claims: dict[str, Any] = {
+        "sub": str(uuid.uuid4()),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "exp": now + 600,
+        "iss": TOKEN_ISSUER,
+        "is_anonymous": False,
+    }
+    for _ in range(draw(st.integers(0, 3))):
+        target = draw(st.sampled_from([header, claims, claims]))
+        name = draw(
+            st.sampled_from(
+                [
+                    "alg",
+                    "kid",
+                    "typ",
+                    "sub",
+                    "aud",
+                    "role",
+                    "exp",
+                    "nbf",
+                    "iat",
+                    "iss",
+                    "is_anonymous",
+                    "x",
+                ]
+            )
+        )
+        value = draw(json_values)
+        if draw(st.booleans()):
+            target.pop(name, None)
+        else:
+            target[name] = value
+    header_json = json.dumps(header).encode()
+    if draw(st.integers(0, 9)) == 0:
+        depth = draw(st.sampled_from([500, 2000, 5000]))
+        header_json = b'{"alg": ' + b"[" * depth + b"]" * depth + b"}"
+    signing_input = f"{b64url(header_json)}.{b64url(json.dumps(claims).encode())}"
+    secret = draw(
+        st.sampled_from([JWT_SECRET, JWT_SECRET, "someone-elses-secret-0123456789abcdef"])
+    )
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{b64url(signature)}"
+    if draw(st.integers(0, 9)) == 0:
+        token = draw(st.text(max_size=60))
+    return token
+
+
+@given(token=tokens())
+@settings(max_examples=500, deadline=None)
+async def test_any_token_either_names_a_learner_or_is_401(token: str) -> None:
+    checker = TokenVerifier(jwt_secret=JWT_SECRET, jwks_url=None, issuer=TOKEN_ISSUER)
+    try:
+        learner = await checker.learner_from_token(token)
+    except NotAuthenticated:
+        return
+    assert isinstance(learner.id, uuid.UUID)
+    assert isinstance(learner.is_anonymous, bool)

@@ -290,6 +290,11 @@ KNOWN = [
     + b'"}}}',
     b'{"id": "evt_' + b"y" * 5000 + b'", "object": "event", "type": "customer.created",'
     b' "created": 1, "data": {"object": {"id": "cus_1", "object": "customer"}}}',
+    # a session id is logged only when it looks like one
+    b'{"id": "evt_known_odd_session_id", "object": "event", "type": "checkout.session.expired",'
+    b' "created": 1, "data": {"object": {"object": "checkout.session", "id": "'
+    + CANARY.encode()
+    + b'"}}}',
 ]
 
 
