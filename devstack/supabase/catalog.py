@@ -51,6 +51,16 @@ where k.contype = 'f' and sn.nspname = %s and tn.nspname = %s
 """
 
 
+PRIMARY_KEY_SQL = """
+select a.attname
+from pg_catalog.pg_index as i
+join pg_catalog.pg_class as c on c.oid = i.indrelid
+join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum = any(i.indkey)
+where n.nspname = %s and c.relname = %s and i.indisprimary
+"""
+
+
 @dataclass(frozen=True)
 class ForeignKey:
     name: str
@@ -83,6 +93,11 @@ async def foreign_keys(conn: AsyncConnection[Any]) -> list[ForeignKey]:
         ForeignKey(name, table, tuple(cols), ftable, tuple(fcols), unique)
         for name, table, cols, ftable, fcols, unique in await cursor.fetchall()
     ]
+
+
+async def primary_key(conn: AsyncConnection[Any], name: str) -> tuple[str, ...]:
+    cursor = await conn.execute(PRIMARY_KEY_SQL, (SCHEMA, name))
+    return tuple(sorted(row[0] for row in await cursor.fetchall()))
 
 
 def table_not_found(name: str) -> RestError:

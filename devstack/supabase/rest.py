@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,7 +28,7 @@ from devstack.supabase.config import StandInConfig
 from devstack.supabase.database import UNREACHABLE, transaction
 from devstack.supabase.errors import RestError
 from devstack.supabase.gateway import CallerDep, ConfigDep, caller
-from devstack.supabase.grammar import Query, not_implemented, parse_query
+from devstack.supabase.grammar import Query, parse_query
 
 AnyRequest = Request[Any, Any, Any]
 JSON = "application/json"
@@ -428,26 +428,36 @@ async def _write(
     _check_profile(request, "content-profile")
     query = parse_query(list(request.query_params.multi_items()))
     raw = await request.body() if kind != "delete" else b""
-    rows = writes.payload(raw, kind)
+    rows = writes.payload(raw, "update" if kind == "put" else kind)
     prefs = preferences(request)
     want = media(request)
     represent = prefs.returns == "representation"
+    resolution = "merge-duplicates" if kind == "put" else prefs.resolution
 
     async def work(conn: AsyncConnection[Any], claims: dict[str, Any]) -> Result:
         keys = await _known_table(conn, table)
+        statement_kind, statement_query = kind, query
+        if kind == "put":
+            key = await catalog.primary_key(conn, table)
+            statement_query = writes.put_query(query, rows[0], key)
+            statement_kind = "insert"
+        elif resolution and query.on_conflict is None:
+            # an upsert without on_conflict merges on the primary key
+            key = await catalog.primary_key(conn, table)
+            statement_query = replace(query, on_conflict=key or None)
         mutation = writes.mutation_sql(
             table,
-            kind,
-            query,
+            statement_kind,
+            statement_query,
             rows,
-            prefs.resolution,
+            resolution,
             returning_rows=represent,
             missing_default=prefs.missing_default,
         )
         if represent:
             source = reads.Source(sql.Identifier(writes.SOURCE), table, table)
             shown = writes.representation_query(query)
-            inserted_sql = writes.INSERTED_SQL if kind == "insert" else None
+            inserted_sql = writes.INSERTED_SQL if kind in ("insert", "put") else None
             result, written, inserted = await read_rows(
                 conn, request, claims, shown, source, keys, prepare=mutation, extra=inserted_sql
             )
@@ -463,7 +473,8 @@ async def _write(
                 raise singular(written)
             result = Result(None)
             inserted = None
-        if prefs.max_affected is not None and kind != "insert" and written > prefs.max_affected:
+        mutated = kind in ("update", "delete")
+        if prefs.max_affected is not None and mutated and written > prefs.max_affected:
             raise RestError(
                 400,
                 "PGRST124",
@@ -472,14 +483,16 @@ async def _write(
             )
         total = written if prefs.count else None
         span = content_range(0, written, total) if kind == "update" else content_range(1, 0, total)
-        headers = [("Content-Range", span)]
+        headers = [] if kind == "put" else [("Content-Range", span)]
         if prefs.applied:
             headers.append(("Preference-Applied", ", ".join(prefs.applied)))
         status = 200 if represent else 204
         if kind == "insert":
             # PostgREST: 201, but 200 when a merge-duplicates upsert inserted nothing
-            merged_only = prefs.resolution == "merge-duplicates" and inserted == 0
+            merged_only = resolution == "merge-duplicates" and inserted == 0
             status = 200 if merged_only else 201
+        elif kind == "put" and represent:
+            status = 201 if inserted else 200
         return Result(result.body, status, tuple(headers), result.media_type)
 
     return respond(request, await run(request, config, gate, work))
@@ -582,9 +595,11 @@ async def rpc_head(
 
 
 @put("/{table:str}")
-async def upsert_row(table: FromPath[str]) -> Response[bytes]:
-    """PUT (single-row upsert by primary key): not implemented here."""
-    raise not_implemented(f"PUT on /{table}")
+async def upsert_row(
+    request: AnyRequest, config: ConfigDep, gate: CallerDep, table: FromPath[str]
+) -> Response[bytes]:
+    """Insert or replace the one row the primary-key filters name with the JSON object."""
+    return await _write(request, config, gate, table, "put")
 
 
 ROUTER = Router(

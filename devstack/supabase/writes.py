@@ -18,7 +18,7 @@ from psycopg import sql
 
 from devstack.supabase.catalog import SCHEMA
 from devstack.supabase.errors import RestError
-from devstack.supabase.grammar import Level, Query, not_implemented
+from devstack.supabase.grammar import Condition, Level, Query, not_implemented
 from devstack.supabase.reads import condition_sql
 
 SOURCE = "pgrst_source"
@@ -98,10 +98,11 @@ def mutation_sql(
         conflict: sql.Composable = sql.SQL("")
         if resolution:
             keys = query.on_conflict
+            # without conflict columns (a table with no primary key), any conflict
             target: sql.Composable = (
                 sql.SQL("({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in keys))
                 if keys
-                else sql.SQL("on constraint {}").format(sql.Identifier(f"{table}_pkey"))
+                else sql.SQL("")
             )
             if resolution == "ignore-duplicates" or not columns:
                 action: sql.Composable = sql.SQL("do nothing")
@@ -196,3 +197,41 @@ def _returning_target(rows: bool) -> sql.Composable:
     if rows:
         return sql.SQL("returning {}.*").format(sql.Identifier(TARGET))
     return sql.SQL("returning 1")
+
+
+def put_query(query: Query, row: dict[str, Any], key: Sequence[str]) -> Query:
+    """PUT's rules (PostgREST): the filters are `eq` on every primary-key column and nothing
+    else, no range, and the object's key values are the URL's; then it is an insert that
+    merges on the primary key."""
+    root = query.levels.get((), Level())
+    named: dict[str, str] = {}
+    for condition in root.conditions:
+        if (
+            isinstance(condition, Condition)
+            and condition.operator == "eq"
+            and not condition.negated
+            and not condition.quantifier
+            and not condition.field.json_path
+            and isinstance(condition.value, str)
+        ):
+            named[condition.field.name] = condition.value
+        else:
+            named = {}
+            break
+    if not key or sorted(named) != sorted(key) or len(named) != len(root.conditions):
+        raise RestError(
+            405,
+            "PGRST105",
+            "Filters must include all and only primary key columns with 'eq' operators",
+        )
+    if root.limit is not None or root.offset:
+        raise RestError(
+            400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT"
+        )
+    for column, value in named.items():
+        given = row.get(column)
+        if given is None or (given if isinstance(given, str) else json.dumps(given)) != value:
+            raise RestError(
+                400, "PGRST115", "Payload values do not match URL in primary key column(s)"
+            )
+    return replace(query, on_conflict=tuple(key))

@@ -394,3 +394,40 @@ def test_the_gateway_answers_cors_on_every_path_of_its_routes(api: StandIn) -> N
         assert response.headers["access-control-allow-origin"] == "*"
     outside = httpx.options(f"{api.url}/elsewhere", headers=preflight)
     assert "access-control-allow-origin" not in outside.headers, "no route there, no CORS"
+
+
+def test_put_inserts_or_replaces_the_row_its_primary_key_names(
+    api: StandIn, database_url: str
+) -> None:
+    lesson_id = str(uuid.uuid4())
+    lesson = {
+        "id": lesson_id,
+        "slug": "put-lesson",
+        "title": "Put",
+        "description": "",
+        "price_cents": 100,
+        "currency": "usd",
+        "published": False,
+    }
+    url = f"{api.url}/rest/v1/lessons?id=eq.{lesson_id}&select=slug,title"
+    full = as_service(api, Prefer="return=representation")
+    created = httpx.put(url, json=lesson, headers=full)
+    assert (created.status_code, created.json()) == (201, [{"slug": "put-lesson", "title": "Put"}])
+    replaced = httpx.put(url, json={**lesson, "title": "Put again"}, headers=full)
+    assert (replaced.status_code, replaced.json()[0]["title"]) == (200, "Put again")
+    minimal = httpx.put(url, json={**lesson, "title": "Quietly"}, headers=as_service(api))
+    assert (minimal.status_code, minimal.content) == (204, b"")
+    for target, body, status, code in (
+        (url, {**lesson, "id": str(uuid.uuid4())}, 400, "PGRST115"),
+        (f"{api.url}/rest/v1/lessons?slug=eq.put-lesson", lesson, 405, "PGRST105"),
+        (f"{url}&title=eq.Put", lesson, 405, "PGRST105"),
+        (f"{url}&limit=1", lesson, 400, "PGRST114"),
+    ):
+        refused = httpx.put(target, json=body, headers=as_service(api))
+        assert (refused.status_code, refused.json()["code"]) == (status, code), target
+    anon = httpx.put(url, json=lesson, headers={"apikey": api.anon_key})
+    assert (anon.status_code, anon.json()["code"]) == (401, "42501")
+    assert query(database_url, "select title from lessons where id = %s", (lesson_id,)) == [
+        ("Quietly",)
+    ]
+    httpx.delete(f"{api.url}/rest/v1/lessons?id=eq.{lesson_id}", headers=as_service(api))
