@@ -113,6 +113,8 @@ class OrderTerm:
     field: Field
     direction: str | None  # "asc" / "desc"
     nulls: str | None  # "nullsfirst" / "nullslast"
+    # `order=resource(col)`: a column of a to-one embedded resource
+    relation: str | None = None
 
 
 @dataclass
@@ -470,13 +472,14 @@ class _Parser:
     def order_term(self) -> OrderTerm:
         self.spaces()
         start = self.pos
-        self.field_name()
-        if self.peek("("):
-            raise NotSupported(
-                "ordering by a column of an embedded resource (`order=resource(col)`)"
-            )
-        self.pos = start
-        column = self.field()
+        relation: str | None = self.field_name()
+        if self.eat("("):
+            column = self.field()
+            self.expect(")")
+        else:
+            relation = None
+            self.pos = start
+            column = self.field()
         direction = nulls = None
         for word in ("asc", "desc"):
             if self.peek(f".{word}"):
@@ -491,7 +494,7 @@ class _Parser:
         self.spaces()
         if not (self.at_end() or self.peek(",")):
             self.fail('"asc", "desc", "nullsfirst" or "nullslast"')
-        return OrderTerm(column, direction, nulls)
+        return OrderTerm(column, direction, nulls, relation)
 
     def path(self) -> tuple[str, ...]:
         names = [self.field_name()]

@@ -18,6 +18,7 @@ from itertools import count
 from psycopg import sql
 
 from devstack.supabase import catalog
+from devstack.supabase.errors import RestError
 from devstack.supabase.grammar import (
     FTS_OPERATORS,
     QUANT_OPERATORS,
@@ -128,12 +129,17 @@ def _leaf_sql(alias: str, condition: Condition) -> sql.Composable:
     return sql.SQL("{} {} {}").format(column, sql.SQL(QUANT_OPERATORS[op]), operand)
 
 
-def _order_sql(alias: str, terms: Sequence[OrderTerm]) -> sql.Composable:
+def _order_sql(
+    alias: str, terms: Sequence[OrderTerm], plan: Plan, table: str | None
+) -> sql.Composable:
     if not terms:
         return sql.SQL("")
     parts = []
     for term in terms:
-        words = [field_sql(alias, term.field)]
+        if term.relation is None:
+            words = [field_sql(alias, term.field)]
+        else:
+            words = [field_sql(_related_order(term.relation, plan, table), term.field)]
         if term.direction:
             words.append(sql.SQL(term.direction))
         if term.nulls:
@@ -153,11 +159,30 @@ def _page_sql(limit: int | None, offset: int) -> sql.Composable:
 
 @dataclass
 class Plan:
-    """One level's pieces: select list, lateral joins and WHERE conditions."""
+    """One level's pieces: select list, lateral joins and WHERE conditions; and each
+    embed's lateral join by name, with whether it is to-one."""
 
     columns: list[sql.Composable]
     joins: list[sql.Composable]
     conditions: list[sql.Composable]
+    laterals: dict[str, tuple[str, bool]] = field(default_factory=dict)
+
+
+def _related_order(relation: str, plan: Plan, table: str | None) -> str:
+    """The lateral a `order=resource(col)` term reads from (a to-one embed), or PostgREST's
+    PGRST108 / PGRST118."""
+    if relation not in plan.laterals:
+        raise _not_embedded(relation)
+    lateral, to_one = plan.laterals[relation]
+    if not to_one:
+        raise RestError(
+            400,
+            "PGRST118",
+            f"A related order on '{relation}' is not possible",
+            details=f"'{table}' and '{relation}' do not form a many-to-one or one-to-one "
+            "relationship",
+        )
+    return lateral
 
 
 def _plan(
@@ -180,7 +205,7 @@ def _plan(
         and c.value in ("null", "not_null")
     ]
     plan = Plan([], [], [condition_sql(alias, c) for c in level.conditions if c not in on_embeds])
-    laterals: dict[str, tuple[str, bool]] = {}
+    laterals = plan.laterals
     for item in items:
         if isinstance(item, Column):
             if item.field.name == "*":
@@ -221,7 +246,7 @@ def _plan(
                 sql.Identifier(catalog.SCHEMA, rel.child), sql.Identifier(child_alias)
             ),
             join_on,
-            _order_sql(child_alias, child_level.order),
+            _order_sql(child_alias, child_level.order, child, rel.child),
             _page_sql(child_level.limit, child_level.offset),
         )
         lateral = builder.alias(f"{alias}_{rel.child}")
@@ -236,13 +261,17 @@ def _plan(
                 )
             )
             plan.columns.append(sql.SQL("{}.*").format(sql.Identifier(lateral)))
+            plan.laterals[name] = (lateral, True)
             continue
         if rel.to_one:
-            body = sql.SQL("select row_to_json(_)::json as body from ({}) as _").format(inner)
-        else:
-            body = sql.SQL("select coalesce(json_agg(_), '[]') as body from ({}) as _").format(
+            # the child's columns ride along, so the parent may order by them
+            body = sql.SQL("select row_to_json(_)::json as pgrst_body, _.* from ({}) as _").format(
                 inner
             )
+        else:
+            body = sql.SQL(
+                "select coalesce(json_agg(_), '[]') as pgrst_body from ({}) as _"
+            ).format(inner)
         plan.joins.append(
             sql.SQL(" {} join lateral ({}) as {} on true").format(
                 sql.SQL(join), body, sql.Identifier(lateral)
@@ -250,14 +279,15 @@ def _plan(
         )
         if item.inner and not rel.to_one:
             plan.conditions.append(
-                sql.SQL("json_array_length({}.body) > 0").format(sql.Identifier(lateral))
+                sql.SQL("json_array_length({}.pgrst_body) > 0").format(sql.Identifier(lateral))
             )
         plan.columns.append(
-            sql.SQL("{}.body as {}").format(sql.Identifier(lateral), sql.Identifier(name))
+            sql.SQL("{}.pgrst_body as {}").format(sql.Identifier(lateral), sql.Identifier(name))
         )
         laterals[name] = (lateral, rel.to_one)
+    spreads = {item.target for item in items if isinstance(item, Embed) and item.spread}
     for condition in on_embeds:
-        if condition.field.name not in laterals:
+        if condition.field.name in spreads:
             raise not_implemented("filtering on a spread resource")
         lateral, to_one = laterals[condition.field.name]
         found = condition.value == "not_null"
@@ -265,9 +295,13 @@ def _plan(
             found = not found
         lateral_name = sql.Identifier(lateral)
         if to_one:
-            test = "{}.body is not null" if found else "{}.body is null"
+            test = "{}.pgrst_body is not null" if found else "{}.pgrst_body is null"
         else:
-            test = "json_array_length({}.body) > 0" if found else "json_array_length({}.body) = 0"
+            test = (
+                "json_array_length({}.pgrst_body) > 0"
+                if found
+                else "json_array_length({}.pgrst_body) = 0"
+            )
         plan.conditions.append(sql.SQL(test).format(lateral_name))
     return plan
 
@@ -305,9 +339,7 @@ def check_embedded_filters(query: Query) -> None:
             raise _not_embedded(resource)
 
 
-def _not_embedded(resource: str) -> Exception:
-    from devstack.supabase.errors import RestError
-
+def _not_embedded(resource: str) -> RestError:
     return RestError(
         400,
         "PGRST108",
@@ -342,7 +374,8 @@ def read_sql(
     root = query.levels.get((), Level())
     plan = _plan(builder, query.select, alias, source, (), root)
     from_item = sql.SQL("{} as {}").format(source.from_sql, sql.Identifier(alias))
-    page = _select_sql(plan, from_item, [], _order_sql(alias, root.order), _page_sql(limit, offset))
+    order = _order_sql(alias, root.order, plan, source.table)
+    page = _select_sql(plan, from_item, [], order, _page_sql(limit, offset))
     total: sql.Composable = sql.SQL("null::bigint")
     if shape.count:
         counted = Plan([sql.SQL("1")], plan.joins, plan.conditions)

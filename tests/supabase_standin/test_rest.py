@@ -431,3 +431,31 @@ def test_put_inserts_or_replaces_the_row_its_primary_key_names(
         ("Quietly",)
     ]
     httpx.delete(f"{api.url}/rest/v1/lessons?id=eq.{lesson_id}", headers=as_service(api))
+
+
+def test_order_by_a_to_one_embeds_column(api: StandIn, database_url: str) -> None:
+    def rows(params: str) -> httpx.Response:
+        return httpx.get(f"{api.url}/rest/v1/lesson_content?{params}", headers=as_service(api))
+
+    expected = query(
+        database_url,
+        "select l.title from lesson_content c join lessons l on l.id = c.lesson_id"
+        " order by l.price_cents desc, l.title",
+    )
+    ordered = rows(
+        "select=lessons(title,price_cents)&order=lessons(price_cents).desc,lessons(title)"
+    )
+    assert ordered.status_code == 200, ordered.text
+    assert [(row["lessons"]["title"],) for row in ordered.json()] == expected
+    spread = rows("select=...lessons(title)&order=lessons(title).desc")
+    assert [row["title"] for row in spread.json()] == sorted(
+        (title for (title,) in expected), reverse=True
+    )
+    not_embedded = rows("select=lesson_id&order=lessons(title)")
+    assert (not_embedded.status_code, not_embedded.json()["code"]) == (400, "PGRST108")
+    to_many = httpx.get(
+        f"{api.url}/rest/v1/lessons?select=slug,purchased_lessons(status)"
+        "&order=purchased_lessons(status)",
+        headers=as_service(api),
+    )
+    assert (to_many.status_code, to_many.json()["code"]) == (400, "PGRST118")
