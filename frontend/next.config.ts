@@ -1,8 +1,11 @@
+import path from "node:path";
 import type { NextConfig } from "next";
 
 const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
+  // this folder, not the project root whose package-lock.json pins the Supabase CLI
+  turbopack: { root: path.resolve(__dirname) },
   async redirects() {
     return [{ source: "/", destination: "/lessons", permanent: false }];
   },
