@@ -12,6 +12,7 @@ import {
   WEBHOOKS,
   YEN,
   card,
+  disputeOpened,
   expectAccessible,
   expectHostedCheckout,
   learnerId,
@@ -165,6 +166,16 @@ test("a delayed payment that fails says so and grants nothing", async ({ page })
   await expect(webhooks.getByText("Payment processing", { exact: true })).toBeVisible();
   await steps.shot("processing");
 
+  // meanwhile, in another tab, the history lists the payment as processing
+  const history = await page.context().newPage();
+  await history.goto("/profile");
+  const row = history.getByRole("row", { name: new RegExp(WEBHOOKS.title) });
+  await expect(row.getByRole("cell", { name: "Processing", exact: true })).toBeVisible();
+  await expect(row.getByRole("cell", { name: WEBHOOKS.price, exact: true })).toBeVisible();
+  await expectAccessible(history, "the history with a payment processing");
+  await steps.shot("profile-processing", history);
+  await history.close();
+
   await settleDelayed(sessionId, "delayed_fail");
   await expect(alerts(page)).toContainText("The payment failed. You have not been charged.", {
     timeout: 30_000,
@@ -287,4 +298,32 @@ test("a return link for a Checkout Session that is not the learner's explains it
   await expect(card(page, JOINS).getByRole("button", { name: "Buy" })).toBeEnabled();
   await expectAccessible(page, "a stray return link");
   await steps.shot("stray-return-link");
+});
+
+test("a disputed payment ends access and the history says Disputed", async ({ page }) => {
+  const steps = new Steps(page, test.info());
+  await signUp(page, newEmail("disputed"));
+  const euros = card(page, EUROS);
+  await euros.getByRole("button", { name: "Buy" }).click();
+  await expectHostedCheckout(page, EUROS);
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await expect(euros.getByText("Owned", { exact: true })).toBeVisible();
+  const session = await stripe("GET", `/v1/checkout/sessions/${returnedSession(page)}`);
+
+  // the learner's bank opens a dispute (the stand-in's test control sends charge.dispute.created)
+  await disputeOpened(String(session.payment_intent));
+  await page.goto("/profile");
+  const row = page.getByRole("row", { name: new RegExp(EUROS.title) });
+  await expect(async () => {
+    await page.reload();
+    await expect(row.getByRole("cell", { name: "Disputed", exact: true })).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(row.getByRole("cell", { name: EUROS.price, exact: true })).toBeVisible();
+  await expectAccessible(page, "the history with a dispute");
+  await steps.shot("profile-disputed");
+
+  await page.goto(`/lessons/${EUROS.slug}`);
+  await expect(page.getByText("Buy this lesson to read it.")).toBeVisible();
+  await expect(page.getByText("Under read committed each statement")).toHaveCount(0);
+  await steps.shot("paywall-while-disputed");
 });

@@ -155,6 +155,16 @@ export async function settleDelayed(sessionId: string, outcome: "delayed_succeed
   expect(res.status).toBe(303);
 }
 
+/** A dispute on a payment, through the stand-in's test control (`charge.dispute.created`). */
+export async function disputeOpened(paymentIntent: string): Promise<void> {
+  const res = await fetch(`${stack.stripe}/_standin/disputes`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ payment_intent: paymentIntent }),
+  });
+  expect(res.ok, await res.clone().text()).toBe(true);
+}
+
 export async function sidecar(verb: "stop" | "start"): Promise<void> {
   const res = await fetch(`${stack.control}/sidecar/${verb}`, { method: "POST" });
   expect(res.status, `sidecar ${verb}`).toBe(204);
