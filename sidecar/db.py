@@ -10,6 +10,8 @@ whatever the adapter.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -141,6 +143,7 @@ class PsycopgDatabase:
         prepare_threshold: int | None = None,
         timeout: float = 5.0,
     ) -> None:
+        self._checking: asyncio.Task[None] | None = None
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[object, ...]]] = (
             AsyncConnectionPool(
                 url,
@@ -148,8 +151,9 @@ class PsycopgDatabase:
                 min_size=min_size,
                 max_size=max_size,
                 timeout=timeout,
-                # A connection cut while idle in the pool is found here, not by a request.
-                check=AsyncConnectionPool.check_connection,
+                # No check on each checkout (it cost a round trip per request): a connection
+                # that died while idle fails its request with DatabaseUnavailable (503, Stripe
+                # redelivers), and that failure has the whole pool checked at once (below).
                 kwargs={
                     "autocommit": True,
                     "prepare_threshold": prepare_threshold,
@@ -166,6 +170,8 @@ class PsycopgDatabase:
         await self.pool.open(wait=False)
 
     async def close(self) -> None:
+        if self._checking is not None:
+            self._checking.cancel()
         await self.pool.close()
 
     async def rpc(self, name: str, args: Mapping[str, object]) -> object:
@@ -188,6 +194,7 @@ class PsycopgDatabase:
                 if not isinstance(exc, psycopg.OperationalError | PoolTimeout):
                     raise
                 log.warning("database_unavailable", function=name, error=type(exc).__name__)
+                self._check_idle_connections()
                 raise DatabaseUnavailable() from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -196,7 +203,18 @@ class PsycopgDatabase:
             async with self.pool.connection() as conn:
                 await conn.execute("select 1")
         except (psycopg.OperationalError, PoolTimeout) as exc:
+            self._check_idle_connections()
             raise DatabaseUnavailable() from exc
+
+    def _check_idle_connections(self) -> None:
+        """After a failure, replace every broken idle connection now, in the background, so
+        one outage costs one 503 per request in flight rather than one per pooled connection."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self._check_pool())
+
+    async def _check_pool(self) -> None:
+        with contextlib.suppress(psycopg.Error, PoolTimeout):
+            await self.pool.check()
 
 
 # PostgREST's answers when it cannot reach Postgres (PGRST000-002, 503; PGRST003, 504 pool
