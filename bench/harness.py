@@ -2,7 +2,7 @@
 
 The machine is shared and noisy, so absolute times drift; a ratio taken round by round, with
 the measured side and its baseline interleaved, holds. Each row keeps the median and the
-spread (min–max) of its per-round ratios; value and baseline are the medians of each side.
+spread (min-max) of its per-round ratios; value and baseline are the medians of each side.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def ratio_row(
     )
 
 
-def alternate(a: Callable[[], float], b: Callable[[], float], rounds: int) -> tuple[list[float], list[float]]:
+def alternate(
+    a: Callable[[], float], b: Callable[[], float], rounds: int
+) -> tuple[list[float], list[float]]:
     """Run a and b alternately (A B, B A, A B, …) after one warm-up pair; keep what each returns.
 
     The order swaps each round so neither side always runs right after the other's work.
@@ -126,11 +128,14 @@ def _cell(value: float | None, digits: int = 2) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    header = f"{'row':<28} {'value':>10} {'baseline':>10} {'ratio':>7} {'min–max':>13} {'unit':<16} {'goal':<14} met"
+    header = (
+        f"{'row':<28} {'value':>10} {'baseline':>10} {'ratio':>7} {'min-max':>13}"
+        f" {'unit':<16} {'goal':<14} met"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         spread_text = (
-            f"{row.ratio_min:.2f}–{row.ratio_max:.2f}" if row.ratio_min is not None else ""
+            f"{row.ratio_min:.2f}-{row.ratio_max:.2f}" if row.ratio_min is not None else ""
         )
         met = {True: "yes", False: "NO", None: "—"}[row.met]
         lines.append(

@@ -26,9 +26,7 @@ class Run:
         return len(self.latencies) / self.seconds
 
 
-def http_request(
-    method: str, base: str, path: str, body: bytes, headers: dict[str, str]
-) -> bytes:
+def http_request(method: str, base: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     host = urlsplit(base).netloc
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
@@ -85,9 +83,7 @@ async def http_load(base: str, requests: Sequence[bytes], concurrency: int) -> R
     return run
 
 
-async def task_load(
-    calls: Sequence[Callable[[], Awaitable[bytes]]], concurrency: int
-) -> Run:
+async def task_load(calls: Sequence[Callable[[], Awaitable[bytes]]], concurrency: int) -> Run:
     """Await every call once from `concurrency` tasks."""
     queue = list(reversed(calls))
     run = Run(0.0)

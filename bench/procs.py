@@ -46,7 +46,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    found = []
+    found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         text = (task / "children").read_text().split()
         found.extend(int(p) for p in text)
@@ -57,13 +57,16 @@ def backend_pids(url: str, application_name: str) -> list[int]:
     """Postgres backends serving `application_name` (on this machine, so /proc can read them)."""
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
-            "select pid from pg_stat_activity where application_name = %s and datname = current_database()",
+            "select pid from pg_stat_activity"
+            " where application_name = %s and datname = current_database()",
             (application_name,),
         ).fetchall()
     return [int(r[0]) for r in rows]
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
