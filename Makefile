@@ -8,7 +8,7 @@ SHELL := /bin/bash
 UV ?= uv
 PG_MAJOR ?= $(shell (pg_config --version 2>/dev/null || psql --version 2>/dev/null || echo 15) | grep -oE '[0-9]+' | head -1)
 
-.PHONY: help install install-system install-python install-cli install-node install-browser test e2e lint dev bench clean
+.PHONY: help install install-system install-python install-cli install-node install-browser test e2e lint dev bench reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -75,10 +75,17 @@ e2e: install ## the browser tests in Chromium against the whole stack; screensho
 dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.js on :3000 (Ctrl-C stops)
 	@$(UV) run devstack up
 
-bench: install ## benchmarks: ratios measured side by side on a throwaway database
+bench: install-python ## the goals table: each row a ratio to a baseline measured in the same run (< 10 min)
 	@$(UV) run python -m bench
 
+<<<<<<< HEAD
 lint: install-python install-cli ## sqlfluff, ruff, mypy, supabase db lint only
+=======
+reliability: install-python ## webhook storm, database outage, crash, slow database at full size (a few minutes)
+	@RELIABILITY_SCALE=full $(UV) run pytest tests/reliability -m reliability -s -q
+
+lint: install-python ## sqlfluff, ruff, mypy only
+>>>>>>> 934aad0 (make reliability: a webhook storm across two sidecar processes, a database outage, a SIGKILLed sidecar and a slow database, each checked against the exact expected end state (small size inside make test); DATABASE_CALL_TIMEOUT cancels a call that runs too long (503))
 	@$(UV) run python -m devstack.check --only lint
 
 clean: ## remove local state (.devstack/, caches)

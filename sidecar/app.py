@@ -43,6 +43,7 @@ def open_database(settings: Settings) -> OwnedDatabase:
         max_size=settings.database_pool_max,
         prepare_threshold=settings.database_prepare_threshold,
         timeout=settings.database_pool_timeout,
+        call_timeout=settings.database_call_timeout,
     )
 
 

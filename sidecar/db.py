@@ -142,7 +142,9 @@ class PsycopgDatabase:
         max_size: int = 10,
         prepare_threshold: int | None = None,
         timeout: float = 5.0,
+        call_timeout: float = 10.0,
     ) -> None:
+        self._call_timeout = call_timeout
         self._checking: asyncio.Task[None] | None = None
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[object, ...]]] = (
             AsyncConnectionPool(
@@ -180,9 +182,15 @@ class PsycopgDatabase:
         for attempt in range(_ROLLBACK_RETRIES + 1):
             try:
                 async with self.pool.connection() as conn:
-                    cursor = await conn.execute(query, params)
-                    row = await cursor.fetchone()
+                    # On timeout psycopg cancels the statement in the server (its transaction
+                    # rolls back) before the connection goes back to the pool.
+                    async with asyncio.timeout(self._call_timeout):
+                        cursor = await conn.execute(query, params)
+                        row = await cursor.fetchone()
                     return None if row is None else row[0]
+            except TimeoutError:
+                log.warning("database_call_timed_out", function=name, seconds=self._call_timeout)
+                raise DatabaseUnavailable() from None
             except _ROLLED_BACK:
                 if attempt == _ROLLBACK_RETRIES:
                     log.warning("database_call_rolled_back", function=name, attempts=attempt + 1)

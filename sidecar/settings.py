@@ -54,6 +54,9 @@ class Settings:
     database_pool_max: int = 10
     # Seconds a request waits for a database connection before answering 503.
     database_pool_timeout: float = 5.0
+    # Seconds one SQL call may run before it is cancelled and answered 503 (a lock held, a
+    # database that stopped answering): a slow database never leaves a request hanging.
+    database_call_timeout: float = 10.0
     # None turns prepared statements off, which transaction poolers (Supavisor on 6543,
     # PgBouncer) require; an integer turns them on after that many executions.
     database_prepare_threshold: int | None = None
@@ -166,6 +169,7 @@ class Settings:
             database_pool_min=integer("DATABASE_POOL_MIN", 1),
             database_pool_max=integer("DATABASE_POOL_MAX", 10),
             database_pool_timeout=number("DATABASE_POOL_TIMEOUT", 5.0),
+            database_call_timeout=number("DATABASE_CALL_TIMEOUT", 10.0),
             request_header_timeout=number("REQUEST_HEADER_TIMEOUT", 10.0),
             request_body_timeout=number("REQUEST_BODY_TIMEOUT", 30.0),
             database_prepare_threshold=(
