@@ -53,6 +53,19 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def worker_pids(pid: int) -> list[int]:
+    """Children started by multiprocessing's spawn (uvicorn's workers), not its resource
+    tracker."""
+    spawned = []
+    for child in children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                spawned.append(child)
+        except FileNotFoundError:
+            continue
+    return spawned
+
+
 def backend_pids(url: str, application_name: str) -> list[int]:
     """Postgres backends serving `application_name` (on this machine, so /proc can read them)."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -92,7 +105,8 @@ class Server:
 
     @property
     def workers(self) -> list[int]:
-        return children(self.process.pid) or [self.process.pid]
+        """The serving processes: uvicorn's spawned workers, or the process itself."""
+        return worker_pids(self.process.pid) or [self.process.pid]
 
 
 @contextmanager
