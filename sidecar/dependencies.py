@@ -1,4 +1,10 @@
-"""What handlers receive, taken from app.state (filled by the lifespan) and never from globals."""
+"""What handlers receive, taken from app.state (filled by the lifespan) and never from globals.
+
+Each provider after the first takes the one before it, although it does not need it: Litestar
+resolves the dependencies of one level concurrently, in an anyio task group per request, which
+for three attribute reads cost about a tenth of a webhook's CPU. Chained, they resolve one
+after another with no task group.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +21,12 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-def provide_database(state: State) -> Database:
+def provide_database(state: State, settings: Settings) -> Database:
     database: Database = state.database
     return database
 
 
-def provide_stripe(state: State) -> stripe.StripeClient:
+def provide_stripe(state: State, database: Database) -> stripe.StripeClient:
     client: stripe.StripeClient = state.stripe
     return client
 
