@@ -1,7 +1,9 @@
-"""JSON log lines, one request id per request.
+"""JSON log lines: one per request, carrying its request id and what the handler did.
 
-Handlers bind what identifies their work (event id, checkout session id, outcome, duration);
-nothing here ever logs a header value other than X-Request-ID, a body, a token or a secret.
+Handlers `annotate` the request's line with what identifies their work (event id, checkout
+session id, outcome) instead of writing lines of their own; a line of its own is for what an
+operator must see apart (a refusal, a failure). Nothing here ever logs a header value other
+than X-Request-ID, a body, a token or a secret.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+def annotate(**fields: object) -> None:
+    """Add `fields` to the current request's log line (written when the response is sent)."""
+    structlog.contextvars.bind_contextvars(**fields)
+
+
 def milliseconds_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
@@ -92,16 +99,20 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await app(scope, receive, send_with_request_id)
-            finally:
-                access_log.info(
-                    "request",
-                    method=scope.get("method"),
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=milliseconds_since(started),
-                )
+        before = structlog.contextvars.get_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await app(scope, receive, send_with_request_id)
+        finally:
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope["path"],
+                status=status,
+                duration_ms=milliseconds_since(started),
+            )
+            # what this request bound (its id, the handler's annotations) ends with it
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**before)
 
     return middleware
