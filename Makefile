@@ -78,14 +78,10 @@ dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.j
 bench: install-python ## the goals table: each row a ratio to a baseline measured in the same run (< 10 min)
 	@$(UV) run python -m bench
 
-<<<<<<< HEAD
-lint: install-python install-cli ## sqlfluff, ruff, mypy, supabase db lint only
-=======
 reliability: install-python ## webhook storm, database outage, crash, slow database at full size (a few minutes)
 	@RELIABILITY_SCALE=full $(UV) run pytest tests/reliability -m reliability -s -q
 
-lint: install-python ## sqlfluff, ruff, mypy only
->>>>>>> 934aad0 (make reliability: a webhook storm across two sidecar processes, a database outage, a SIGKILLed sidecar and a slow database, each checked against the exact expected end state (small size inside make test); DATABASE_CALL_TIMEOUT cancels a call that runs too long (503))
+lint: install-python install-cli ## sqlfluff, ruff, mypy, supabase db lint only
 	@$(UV) run python -m devstack.check --only lint
 
 clean: ## remove local state (.devstack/, caches)
