@@ -26,9 +26,7 @@ def test_workers_must_be_a_whole_number_of_processes(raw: str) -> None:
         worker_count(raw)
 
 
-def test_two_workers_serve_one_port_and_record_purchases(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_two_workers_serve_one_port_and_record_purchases(database_url: str, tmp_path: Path) -> None:
     sidecar = Sidecar(database_url, tmp_path, SIDECAR_WORKERS="2", DATABASE_POOL_MAX="2")
     sidecar.start()
     try:
