@@ -75,10 +75,10 @@ e2e: install ## the browser tests in Chromium against the whole stack; screensho
 dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.js on :3000 (Ctrl-C stops)
 	@$(UV) run devstack up
 
-bench: install-python ## the goals table: each row a ratio to a baseline measured in the same run (< 10 min)
+bench: install-python install-cli ## the goals table: each row a ratio to a baseline measured in the same run (< 10 min)
 	@$(UV) run python -m bench
 
-reliability: install-python ## webhook storm, database outage, crash, slow database at full size (a few minutes)
+reliability: install-python install-cli ## webhook storm, database outage, crash, slow database at full size (a few minutes)
 	@RELIABILITY_SCALE=full $(UV) run pytest tests/reliability -m reliability -s -q
 
 lint: install-python install-cli ## sqlfluff, ruff, mypy, supabase db lint only
