@@ -324,9 +324,18 @@ def lesson_row(url: str, lesson_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def measure_checkout(
-    url: str, sidecar: Server, standin_base: str, scale: Scale, learners: Iterator[uuid.UUID]
+    url: str, sidecar: Server, standin: Server, scale: Scale, learners: Iterator[uuid.UUID]
 ) -> Row:
+    standin_base = standin.base
     lesson = lesson_row(url, LESSON_RLS)
+    # CPU ms per session: the sidecar's processes, their Postgres backends, the stand-in (which
+    # does its own create on both sides)
+    cpu: dict[str, list[float]] = {
+        "sidecar": [],
+        "postgres": [],
+        "standin_serving_sidecar": [],
+        "standin_alone": [],
+    }
     concurrency = 8
     count = scale.checkouts
     through: list[float] = []
@@ -349,11 +358,18 @@ async def measure_checkout(
             )
             for _ in range(count)
         ]
+        db_pids = backend_pids(url, SIDECAR_APP)
+        before = (total_cpu(sidecar.pids), total_cpu(db_pids), total_cpu(standin.pids))
         run = await http_load(sidecar.base, requests, concurrency)
+        after = (total_cpu(sidecar.pids), total_cpu(db_pids), total_cpu(standin.pids))
         expect(run, 201, b'"url"', "checkout through the sidecar")
         if keep:
             through.append(run.per_second)
             through_latency.extend(run.latencies)
+            for key, b, a in zip(
+                ("sidecar", "postgres", "standin_serving_sidecar"), before, after, strict=True
+            ):
+                cpu[key].append((a - b) * 1e3 / count)
 
     async def at_standin(keep: bool) -> None:
         requests = [
@@ -371,9 +387,12 @@ async def measure_checkout(
             )
             for _ in range(count)
         ]
+        before = total_cpu(standin.pids)
         run = await http_load(standin_base, requests, concurrency)
+        after = total_cpu(standin.pids)
         expect(run, 200, b'"cs_', "create at the stand-in")
         if keep:
+            cpu["standin_alone"].append((after - before) * 1e3 / count)
             direct.append(run.per_second)
             direct_latency.extend(run.latencies)
 
@@ -405,9 +424,9 @@ def run(url: str, scale: Scale) -> tuple[list[Row], dict[str, Any]]:
     with (
         running(
             standin_argv(standin_port), {}, "/v1/checkout/sessions", "Stripe stand-in", standin_port
-        ),
+        ) as standin,
         running(sidecar_argv(), sidecar_env(url, standin_base), "/healthz", "sidecar") as sidecar,
     ):
         rows, detail = asyncio.run(measure(url, sidecar, scale, learners))
-        rows.append(asyncio.run(measure_checkout(url, sidecar, standin_base, scale, learners)))
+        rows.append(asyncio.run(measure_checkout(url, sidecar, standin, scale, learners)))
     return rows, detail

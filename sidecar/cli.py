@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         app,
         factory=workers > 1,
         workers=workers if workers > 1 else None,
+        # uvicorn restarts a worker that has not answered its supervisor within this; importing
+        # the app takes longer than uvicorn's 5 s default on a busy machine
+        timeout_worker_healthcheck=30,
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import uuid
@@ -82,6 +83,13 @@ def rpc_query(name: str, args: Mapping[str, object]) -> sql.Composed:
         sql.SQL("{} => {}").format(sql.Identifier(arg), sql.Placeholder()) for arg in args
     )
     return sql.SQL("select {}({})").format(sql.Identifier("public", name), named)
+
+
+@functools.lru_cache(maxsize=64)
+def rpc_text(name: str, arg_names: tuple[str, ...]) -> bytes:
+    # Rendered once per function and argument names (a handful in all): the same bytes object
+    # each call also hits psycopg's own cache of parsed queries.
+    return rpc_query(name, dict.fromkeys(arg_names)).as_bytes(None)
 
 
 def without_nul(value: Any) -> Any:
@@ -177,7 +185,7 @@ class PsycopgDatabase:
         await self.pool.close()
 
     async def rpc(self, name: str, args: Mapping[str, object]) -> object:
-        query = rpc_query(name, args)
+        query = rpc_text(name, tuple(args))
         params = [_adapt(value) for value in args.values()]
         for attempt in range(_ROLLBACK_RETRIES + 1):
             try:

@@ -23,6 +23,7 @@ from sidecar.db import (
     SupabaseDatabase,
     json_args,
     rpc_query,
+    rpc_text,
 )
 from sidecar.errors import DatabaseUnavailable
 from tests.sidecar.conftest import (
@@ -103,6 +104,10 @@ def test_names_are_quoted_identifiers_never_spliced_text(database_url: str) -> N
     with psycopg.connect(database_url) as conn:
         text = query.as_string(conn)
     assert text == ('select "public"."x""); drop table lessons; --"("p_a" => %s, "p""b" => %s)')
+    # what the adapter sends: the same text, rendered once and kept
+    sent = rpc_text('x"); drop table lessons; --', ("p_a", 'p"b'))
+    assert sent == text.encode()
+    assert rpc_text('x"); drop table lessons; --', ("p_a", 'p"b')) is sent
 
 
 @pytest.mark.parametrize(
