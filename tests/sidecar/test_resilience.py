@@ -225,6 +225,8 @@ def test_two_sidecar_processes_receiving_the_same_events_record_one_purchase_eac
         "DATABASE_URL": as_service_role(database_url),
         "SUPABASE_JWT_SECRET": JWT_SECRET,
         "LOG_LEVEL": "WARNING",
+        # two processes of one worker each: the race is between processes
+        "SIDECAR_WORKERS": "1",
     }
     ports = [free_port(), free_port()]
     processes = [
