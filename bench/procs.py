@@ -78,7 +78,7 @@ def backend_pids(url: str, application_name: str) -> list[int]:
 
 
 def wait_until_up(
-    url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 30
+    url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 120
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,7 +126,12 @@ def running(
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_until_up(base + health_path, process, what)
+            try:
+                wait_until_up(base + health_path, process, what)
+            except RuntimeError:
+                out.flush()
+                print((Path(workdir) / "out.log").read_text()[-3000:], file=sys.stderr)
+                raise
             yield Server(base, process)
         finally:
             process.terminate()
