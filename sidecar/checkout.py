@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from typing import Any
 from uuid import UUID
 
@@ -42,7 +41,7 @@ from sidecar.errors import (
     SignUpRequired,
     error_responses,
 )
-from sidecar.logging import milliseconds_since
+from sidecar.logging import annotate
 from sidecar.payments import as_json
 from sidecar.settings import Settings
 
@@ -268,9 +267,9 @@ class CheckoutController(Controller):
         stripe_client: NamedDependency[stripe.StripeClient],
     ) -> Response[CheckoutSessionLink]:
         """Open a Checkout Session for one lesson, or hand back the learner's open one."""
-        started = time.perf_counter()
         learner = request.user
         bound = log.bind(user_id=str(learner.id), lesson_id=str(data.lesson_id))
+        annotate(user_id=str(learner.id), lesson_id=str(data.lesson_id))
         # Twice at most: Stripe may replay, under a reused Idempotency-Key, a session created
         # earlier whose attach never ran and which has closed since; it is synced and the
         # database then hands out a new key.
@@ -278,14 +277,10 @@ class CheckoutController(Controller):
             plan = await plan_checkout(database, stripe_client, learner, data.lesson_id)
             action = plan.get("action")
             if action == "refuse":
-                bound.info("checkout_refused", reason=plan.get("reason"))
+                annotate(checkout="refused", reason=plan.get("reason"))
                 raise refusal(str(plan.get("reason")))
             if action == "reuse":
-                bound.info(
-                    "checkout_reused",
-                    session_id=plan["session_id"],
-                    duration_ms=milliseconds_since(started),
-                )
+                annotate(checkout="reused", session_id=plan["session_id"])
                 return Response(
                     CheckoutSessionLink(id=plan["session_id"], url=plan["url"]), status_code=200
                 )
@@ -305,12 +300,7 @@ class CheckoutController(Controller):
                 "attach_checkout_session",
             )
             outcome = str(attached.get("outcome"))
-            bound.info(
-                "checkout_created",
-                session_id=session.id,
-                outcome=outcome,
-                duration_ms=milliseconds_since(started),
-            )
+            annotate(checkout="created", session_id=session.id, outcome=outcome)
             if outcome.startswith("rejected:"):
                 await _expire_quietly(stripe_client, session.id)
                 raise CheckoutConflict()
@@ -339,7 +329,6 @@ class CheckoutController(Controller):
         stripe_client: NamedDependency[stripe.StripeClient],
     ) -> CheckoutSessionStatus:
         """The learner's Checkout Session; records the purchase now if Stripe says it is paid."""
-        started = time.perf_counter()
         learner = request.user
         not_found = NotFound("No such checkout session.", code="checkout_session_not_found")
         if not CHECKOUT_SESSION_ID.fullmatch(session_id):
@@ -366,12 +355,7 @@ class CheckoutController(Controller):
             )
             raise PaymentProviderError() from None
         outcome = await database.rpc("sync_checkout_session", {"p_session": as_json(session)})
-        log.info(
-            "checkout_synced",
-            session_id=session_id,
-            outcome=outcome,
-            duration_ms=milliseconds_since(started),
-        )
+        annotate(checkout="synced", session_id=session_id, outcome=outcome)
         row = await database.rpc("checkout_session_for_user", args)
         if row is None:  # pragma: no cover - rows are never deleted
             raise not_found

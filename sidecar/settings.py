@@ -96,7 +96,7 @@ class Settings:
             )
         if not 1 <= self.database_pool_min <= self.database_pool_max:
             raise SettingsError("DATABASE_POOL_MIN must be between 1 and DATABASE_POOL_MAX")
-        for name in ("request_header_timeout", "request_body_timeout"):
+        for name in ("database_call_timeout", "request_header_timeout", "request_body_timeout"):
             if not 0 < getattr(self, name) < math.inf:
                 raise SettingsError(f"{name.upper()} must be a positive number of seconds")
         if self.live:

@@ -33,7 +33,7 @@ from sidecar.errors import (
     RequestTimeout,
     error_responses,
 )
-from sidecar.logging import milliseconds_since
+from sidecar.logging import annotate
 from sidecar.payments import STRIPE_API_VERSION
 from sidecar.settings import Settings
 
@@ -195,7 +195,6 @@ class WebhookController(Controller):
         ] = None,
     ) -> WebhookReceipt:
         """Verify a Stripe event and apply it in the database (stored first, once)."""
-        started = time.perf_counter()
         # Litestar refuses a Content-Length over request_max_body_size before reading and
         # counts the bytes as they stream in (413, answered as payload_too_large).
         raw = await request.body()
@@ -215,6 +214,7 @@ class WebhookController(Controller):
             log.warning("webhook_refused", code=exc.detail.code, reason=reason, bytes=len(raw))
             raise
         bound = log.bind(event_id=event["id"], event_type=event["type"])
+        annotate(event_id=event["id"], event_type=event["type"])
         api_version = event.get("api_version")
         if api_version not in (None, STRIPE_API_VERSION):
             # payloads follow the endpoint's API version; SQL reads the pinned version's shape
@@ -231,6 +231,7 @@ class WebhookController(Controller):
         if obj.get("object") == "checkout.session":
             session_id = obj["id"] if SESSION_ID.fullmatch(obj["id"]) else "unrecognised"
             bound = bound.bind(session_id=session_id)
+            annotate(session_id=session_id)
         try:
             outcome = await database.rpc("handle_stripe_event", {"p_event": JsonText(text, event)})
         except ArgumentsRefused as exc:
@@ -242,5 +243,6 @@ class WebhookController(Controller):
             # stored, with SQL's error on the row; payments_needing_attention lists it and a
             # redelivery or `sidecar reconcile` applies it again
             bound.warning("webhook_not_applied", outcome=outcome)
-        bound.info("webhook_handled", outcome=outcome, duration_ms=milliseconds_since(started))
+        # the request's one log line carries the event, the session and the outcome
+        annotate(outcome=outcome)
         return WebhookReceipt(received=True, outcome=str(outcome))

@@ -203,3 +203,26 @@ async def test_a_signed_event_postgres_refuses_is_400_naming_the_sqlstate(
     logged = capsys.readouterr().out
     assert f"reason=sql_{sqlstate}" in logged
     assert paid["id"] in logged
+
+
+async def test_a_webhook_logs_one_line_carrying_its_event_session_and_outcome(
+    settings: Settings, learner: uuid.UUID
+) -> None:
+    paid = event(
+        "checkout.session.completed", checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    )
+    async with running_client(settings) as client:
+        with structlog.testing.capture_logs(
+            processors=[structlog.contextvars.merge_contextvars]
+        ) as lines:
+            response = await deliver(client, paid)
+    assert response.json()["outcome"] == "recorded"
+    assert len(lines) == 1
+    line = lines[0]
+    assert (line["event"], line["status"], line["path"]) == ("request", 200, "/v1/webhooks/stripe")
+    assert line["event_id"] == paid["id"]
+    assert line["session_id"] == paid["data"]["object"]["id"]
+    assert (line["event_type"], line["outcome"]) == ("checkout.session.completed", "recorded")
+    assert line["request_id"] == response.headers["x-request-id"]
+    # what one request bound ends with it
+    assert "event_id" not in structlog.contextvars.get_contextvars()
