@@ -129,26 +129,30 @@ def _leaf_sql(alias: str, condition: Condition) -> sql.Composable:
     return sql.SQL("{} {} {}").format(column, sql.SQL(QUANT_OPERATORS[op]), operand)
 
 
+def order_term_sql(alias: str, term: OrderTerm) -> sql.Composable:
+    words = [field_sql(alias, term.field)]
+    if term.direction:
+        words.append(sql.SQL(term.direction))
+    if term.nulls:
+        words.append(sql.SQL("nulls first" if term.nulls == "nullsfirst" else "nulls last"))
+    return sql.SQL(" ").join(words)
+
+
 def _order_sql(
     alias: str, terms: Sequence[OrderTerm], plan: Plan, table: str | None
 ) -> sql.Composable:
     if not terms:
         return sql.SQL("")
-    parts = []
-    for term in terms:
-        if term.relation is None:
-            words = [field_sql(alias, term.field)]
-        else:
-            words = [field_sql(_related_order(term.relation, plan, table), term.field)]
-        if term.direction:
-            words.append(sql.SQL(term.direction))
-        if term.nulls:
-            words.append(sql.SQL("nulls first" if term.nulls == "nullsfirst" else "nulls last"))
-        parts.append(sql.SQL(" ").join(words))
+    parts = [
+        order_term_sql(
+            alias if term.relation is None else _related_order(term.relation, plan, table), term
+        )
+        for term in terms
+    ]
     return sql.SQL(" order by ") + sql.SQL(", ").join(parts)
 
 
-def _page_sql(limit: int | None, offset: int) -> sql.Composable:
+def page_sql(limit: int | None, offset: int) -> sql.Composable:
     out: sql.Composable = sql.SQL("")
     if limit is not None:
         out = sql.SQL(" limit {}").format(sql.Literal(limit))
@@ -247,7 +251,7 @@ def _plan(
             ),
             join_on,
             _order_sql(child_alias, child_level.order, child, rel.child),
-            _page_sql(child_level.limit, child_level.offset),
+            page_sql(child_level.limit, child_level.offset),
         )
         lateral = builder.alias(f"{alias}_{rel.child}")
         join = "inner" if item.inner and rel.to_one else "left"
@@ -375,7 +379,7 @@ def read_sql(
     plan = _plan(builder, query.select, alias, source, (), root)
     from_item = sql.SQL("{} as {}").format(source.from_sql, sql.Identifier(alias))
     order = _order_sql(alias, root.order, plan, source.table)
-    page = _select_sql(plan, from_item, [], order, _page_sql(limit, offset))
+    page = _select_sql(plan, from_item, [], order, page_sql(limit, offset))
     total: sql.Composable = sql.SQL("null::bigint")
     if shape.count:
         counted = Plan([sql.SQL("1")], plan.joins, plan.conditions)

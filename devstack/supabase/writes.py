@@ -19,7 +19,7 @@ from psycopg import sql
 from devstack.supabase.catalog import SCHEMA
 from devstack.supabase.errors import RestError
 from devstack.supabase.grammar import Condition, Level, Query, not_implemented
-from devstack.supabase.reads import condition_sql
+from devstack.supabase.reads import condition_sql, order_term_sql, page_sql
 
 SOURCE = "pgrst_source"
 TARGET = "pgrst_target"
@@ -88,10 +88,21 @@ def mutation_sql(
         sql.Literal(json.dumps(rows if kind == "insert" else rows[0] if rows else {}))
     )
     root = query.levels.get((), Level())
-    if kind != "insert" and (root.limit is not None or root.offset or root.order):
-        raise not_implemented("limit, offset and order on PATCH and DELETE")
     where_parts = [condition_sql(TARGET, c) for c in root.conditions]
     where = sql.SQL(" where ") + sql.SQL(" and ").join(where_parts) if where_parts else sql.SQL("")
+    if kind != "insert" and (root.limit is not None or root.offset or root.order):
+        if any(term.relation for term in root.order):
+            raise not_implemented("ordering a PATCH or DELETE by an embedded column")
+        # a limited update/delete: the rows the filters, order and range pick, by ctid
+        order = sql.SQL(", ").join(order_term_sql(TARGET, term) for term in root.order)
+        picked = sql.SQL("select {t}.ctid from {rel} as {t}{where}{order}{page}").format(
+            t=sql.Identifier(TARGET),
+            rel=relation,
+            where=where,
+            order=sql.SQL(" order by ") + order if root.order else sql.SQL(""),
+            page=page_sql(root.limit, root.offset),
+        )
+        where = sql.SQL(" where {}.ctid = any(array({}))").format(sql.Identifier(TARGET), picked)
     if kind == "insert":
         columns = _columns(query, rows)
         names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)

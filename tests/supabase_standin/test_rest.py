@@ -459,3 +459,28 @@ def test_order_by_a_to_one_embeds_column(api: StandIn, database_url: str) -> Non
         headers=as_service(api),
     )
     assert (to_many.status_code, to_many.json()["code"]) == (400, "PGRST118")
+
+
+def test_limited_patch_and_delete_act_on_the_rows_order_and_range_pick(
+    api: StandIn, database_url: str
+) -> None:
+    lessons = [
+        {"slug": f"limited-{n}", "title": f"Limited {n}", "price_cents": n} for n in (1, 2, 3)
+    ]
+    base = f"{api.url}/rest/v1/lessons"
+    assert httpx.post(base, json=lessons, headers=as_service(api)).status_code == 201
+    full = as_service(api, Prefer="return=representation")
+    patched = httpx.patch(
+        f"{base}?slug=like.limited-*&order=price_cents.desc&limit=1&offset=1&select=slug",
+        json={"title": "Second dearest"},
+        headers=full,
+    )
+    assert (patched.status_code, patched.json()) == (200, [{"slug": "limited-2"}])
+    deleted = httpx.delete(
+        f"{base}?slug=like.limited-*&order=price_cents.desc&limit=2&select=slug", headers=full
+    )
+    assert sorted(row["slug"] for row in deleted.json()) == ["limited-2", "limited-3"]
+    assert query(database_url, "select slug, title from lessons where slug like 'limited-%%'") == [
+        ("limited-1", "Limited 1")
+    ]
+    httpx.delete(f"{base}?slug=like.limited-*", headers=as_service(api))
