@@ -152,6 +152,9 @@ def to_sql(node: Leaf | Tree) -> sql.Composable:
         if node.op == "is":
             keyword = {"null": "null", "not_null": "not null", "true": "true", "false": "false"}
             body = sql.SQL("{} is {}").format(column, sql.SQL(keyword[str(node.value)]))
+        elif node.value == ("",):
+            # PostgREST reads `in.()` and `in.("")` alike: the empty list, which holds nothing
+            body = sql.SQL("false")
         elif isinstance(node.value, tuple):
             body = sql.SQL("{} in ({})").format(
                 column, sql.SQL(", ").join(sql.Literal(v) for v in node.value)
