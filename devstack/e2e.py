@@ -2,9 +2,9 @@
 
 The frontend is built for production once (`npm run build`; skipped while the sources are
 unchanged since the last build), then every part starts on a free port: a throwaway database
-on TEST_DATABASE_URL's server (default the local Postgres), the Supabase API stand-in, the
-Stripe stand-in delivering signed webhooks to the sidecar, the sidecar (SITE_URL = the
-frontend's origin) and `next start`. Playwright (`frontend/e2e/`) drives Debian's Chromium
+on the server `make test` uses (TEST_DATABASE_URL, else the local Postgres, else Supabase's
+image where Docker runs), the Supabase API stand-in, the Stripe stand-in delivering signed
+webhooks to the sidecar, the sidecar (SITE_URL = the frontend's origin) and `next start`. Playwright (`frontend/e2e/`) drives Debian's Chromium
 through it; screenshots of every step land in `frontend/e2e/artifacts/`. Everything stops
 and the database is dropped at the end, pass or fail.
 
@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 
+import psycopg
 from dotenv import dotenv_values
 
 from devstack import cli, database
@@ -112,12 +113,11 @@ def build_frontend(log: IO[str]) -> None:
 def stack_env() -> dict[str, str]:
     """`.env.example`'s offline values with every address moved to a free port."""
     values = {k: v for k, v in dotenv_values(cli.ENV_EXAMPLE).items() if v is not None}
-    sidecar_port = free_port()
     return {
         **values,
         "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",
         "SUPABASE_URL": f"http://127.0.0.1:{free_port()}",
-        "PORT": str(sidecar_port),
+        "PORT": str(free_port()),
         "SITE_URL": f"http://127.0.0.1:{free_port()}",
         "LOG_LEVEL": "WARNING",
     }
@@ -257,7 +257,7 @@ def run(admin_url: str, extra: Sequence[str] = ()) -> Outcome:
             build_frontend(log)
             url = stack.enter_context(database.throwaway(admin_url))
             parts = stack.enter_context(running_stack(url, env, log))
-        except RuntimeError as exc:
+        except (RuntimeError, psycopg.Error) as exc:
             print(f"e2e: {exc}; the parts' output is in {log_path}", flush=True)
             return Outcome(False, f"stack did not start: {exc}")
         server = control_server(parts)
@@ -280,8 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("playwright_args", nargs="*", help="passed to `playwright test`")
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("TEST_DATABASE_URL", database.DEFAULT_ADMIN_URL)
-    outcome = run(admin_url, args.playwright_args)
+    from devstack.check import postgres_server  # here: check imports this module
+
+    # the same server `make test` uses: TEST_DATABASE_URL, the local one, or Supabase's image
+    with postgres_server() as admin_url:
+        outcome = run(admin_url, args.playwright_args)
     return 0 if outcome.ok else 1
 
 
