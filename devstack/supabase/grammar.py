@@ -131,8 +131,9 @@ class Level:
 class Query:
     select: tuple[Column | Embed, ...]
     levels: dict[tuple[str, ...], Level]
-    # GET /rpc/fn: parameters without an operator are the function's arguments
-    arguments: dict[str, str]
+    # GET /rpc/fn: parameters without an operator are the function's arguments (a repeated
+    # one is an array)
+    arguments: dict[str, str | list[str]]
     columns: tuple[str, ...] | None
     on_conflict: tuple[str, ...] | None
 
@@ -651,7 +652,13 @@ def parse_query(params: Sequence[tuple[str, str]], *, rpc_read: bool = False) ->
             condition = parser.operation(logic=False)
         except ParseFailure as failure:
             if rpc_read and not embed_path and not column.json_path:
-                query.arguments[column.name] = raw
+                previous = query.arguments.get(column.name)
+                if previous is None:
+                    query.arguments[column.name] = raw
+                elif isinstance(previous, list):
+                    previous.append(raw)
+                else:
+                    query.arguments[column.name] = [previous, raw]
                 continue
             raise RestError(
                 400,

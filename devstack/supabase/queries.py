@@ -112,7 +112,23 @@ def argument_text(value: object, declared_type: str) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and declared_type.endswith("[]"):
+        return _array_literal(value)
     return json.dumps(value)
+
+
+def _array_literal(values: list[object]) -> str:
+    """A JSON array as a Postgres array literal (`{"a","b",NULL}`), nested arrays nested."""
+    items = []
+    for item in values:
+        if item is None:
+            items.append("NULL")
+        elif isinstance(item, list):
+            items.append(_array_literal(item))
+        else:
+            text = item if isinstance(item, str) else json.dumps(item)
+            items.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(items) + "}"
 
 
 def invocation(name: str, function: Function, args: Mapping[str, object]) -> sql.Composed:

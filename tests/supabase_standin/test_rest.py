@@ -484,3 +484,26 @@ def test_limited_patch_and_delete_act_on_the_rows_order_and_range_pick(
         ("limited-1", "Limited 1")
     ]
     httpx.delete(f"{base}?slug=like.limited-*", headers=as_service(api))
+
+
+def test_array_arguments_from_json_arrays_and_repeated_query_parameters(
+    api: StandIn, database_url: str
+) -> None:
+    query(
+        database_url,
+        "create function public.joined_for_test(p_words text[], p_counts int[] default '{}')"
+        " returns text language sql immutable"
+        " as $$ select array_to_string(p_words, '|', '<null>') || ':' ||"
+        " coalesce((select sum(c) from unnest(p_counts) as c), 0) $$",
+    )
+    try:
+        url = f"{api.url}/rest/v1/rpc/joined_for_test"
+        headers = {"apikey": api.anon_key}
+        posted = httpx.post(
+            url, json={"p_words": ['a,"b"', None, "c\\d"], "p_counts": [1, 2, 3]}, headers=headers
+        )
+        assert (posted.status_code, posted.json()) == (200, 'a,"b"|<null>|c\\d:6')
+        read = httpx.get(f"{url}?p_words=x&p_words=y%2Cz&p_counts=4&p_counts=5", headers=headers)
+        assert (read.status_code, read.json()) == (200, "x|y,z:9")
+    finally:
+        query(database_url, "drop function public.joined_for_test(text[], int[])")
