@@ -4,9 +4,10 @@ The frontend is built for production once (`npm run build`; skipped while the so
 unchanged since the last build), then every part starts on a free port: a throwaway database
 on the server `make test` uses (TEST_DATABASE_URL, else the local Postgres, else Supabase's
 image where Docker runs), the Supabase API stand-in, the Stripe stand-in delivering signed
-webhooks to the sidecar, the sidecar (SITE_URL = the frontend's origin) and `next start`. Playwright (`frontend/e2e/`) drives Debian's Chromium
-through it; screenshots of every step land in `frontend/e2e/artifacts/`. Everything stops
-and the database is dropped at the end, pass or fail.
+webhooks to the sidecar, the sidecar (SITE_URL = the frontend's origin) and `next start`.
+Playwright (`frontend/e2e/`) drives Debian's Chromium through it; screenshots of every step
+land in `frontend/e2e/artifacts/`. Everything stops and the database is dropped at the end,
+pass or fail.
 
 A small control server lets a test stop and start the sidecar (`POST /sidecar/stop`,
 `POST /sidecar/start`), as an operator's restart would.
