@@ -1,4 +1,5 @@
-"""`uv run sidecar` serves the app; `uv run sidecar reconcile --since 72h` repairs purchases."""
+"""`uv run sidecar` serves the app; `uv run sidecar reconcile --since 72h` repairs purchases;
+`uv run sidecar prune --older-than 30d` clears old Stripe event payloads (buyers' details)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uvicorn
 from litestar import Litestar
 
 from sidecar.app import create_app, open_database
+from sidecar.db import Database
 from sidecar.logging import configure_logging
 from sidecar.payments import make_stripe_client
 from sidecar.reconcile import parse_since, reconcile, since_now
@@ -34,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
         type=parse_since,
         help="how far back to list sessions, e.g. 72h, 30m, 7d (default 72h)",
     )
+    prune = commands.add_parser(
+        "prune", help="clear the payloads (buyers' names, emails) of events processed long ago"
+    )
+    prune.add_argument(
+        "--older-than",
+        default="30d",
+        type=parse_since,
+        help="clear events processed longer ago than this, e.g. 30d, 12h (default 30d)",
+    )
     return parser
 
 
@@ -47,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "reconcile":
         configure_logging("WARNING", stream=sys.stderr)
         return anyio.run(_reconcile, settings, args.since)
+    if args.command == "prune":
+        configure_logging("WARNING", stream=sys.stderr)
+        return anyio.run(_prune, settings, args.older_than)
     try:
         workers = worker_count(os.environ.get("SIDECAR_WORKERS"))
     except ValueError as exc:
@@ -106,6 +120,25 @@ async def _reconcile(settings: Settings, ago: timedelta) -> int:
     print(report.summary(since))
     # non-zero so that a scheduler alerts: see public.payments_needing_attention
     return 1 if report.needing_attention else 0
+
+
+async def prune_event_payloads(database: Database, older_than: timedelta) -> int:
+    """Clear the payload of every event processed more than `older_than` ago (failed and
+    deferred events keep theirs until they apply); return how many were cleared."""
+    seconds = int(older_than.total_seconds())
+    cleared = await database.rpc("prune_stripe_event_payloads", {"p_older_than": f"{seconds} s"})
+    return int(str(cleared))
+
+
+async def _prune(settings: Settings, older_than: timedelta) -> int:
+    database = open_database(settings)
+    await database.open()
+    try:
+        cleared = await prune_event_payloads(database, older_than)
+    finally:
+        await database.close()
+    print(f"pruned {cleared} Stripe event payloads processed over {older_than} ago")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

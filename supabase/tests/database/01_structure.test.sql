@@ -24,7 +24,7 @@ select columns_are('public', 'checkout_sessions',
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
         'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
-        'amount_total', 'currency']);
+        'amount_total', 'currency', 'payload_cleared_at']);
 select columns_are('public', 'checkout_session_contradictions',
   array['id', 'checkout_session_id', 'stripe_event_id', 'source', 'fields', 'claimed', 'payment_intent_id',
         'received_at', 'resolved_at']);
