@@ -2,7 +2,7 @@
 -- every table. A never sees or changes B's rows; no learner can write a purchase, an event or
 -- a session; only service_role writes.
 begin;
-select plan(86);
+select plan(98);
 
 -- fixtures: A owns lesson 2, B owns lesson 3, each with a checkout session and an event --------
 
@@ -27,7 +27,7 @@ begin
   for v_table in
     select * from (values
       ('lessons', 'id'), ('lesson_content', 'lesson_id'), ('purchased_lessons', 'id'),
-      ('checkout_sessions', 'id'), ('stripe_events', 'id')
+      ('checkout_sessions', 'id'), ('stripe_events', 'id'), ('checkout_session_contradictions', 'resolved_at')
     ) as t (name, key)
   loop
     return next throws_ok(format('insert into public.%I default values', v_table.name), '42501', null,
@@ -52,6 +52,7 @@ select results_eq('select lesson_id from public.lesson_content',
 select is_empty('select 1 from public.purchased_lessons', 'anon sees no purchases');
 select is_empty('select 1 from public.checkout_sessions', 'anon sees no checkout sessions');
 select throws_ok('select 1 from public.stripe_events', '42501', null, 'anon cannot read stripe events');
+select throws_ok('select 1 from public.checkout_session_contradictions', '42501', null, 'anon cannot read contradictions');
 select throws_ok('select 1 from public.payments_needing_attention', '42501', null, 'anon cannot read the attention list');
 select * from pg_temp.writes_refused('anon');
 
@@ -67,6 +68,7 @@ select results_eq('select lesson_id from public.lesson_content order by lesson_i
   array['00000000-0000-4000-8000-000000000001'::uuid, '00000000-0000-4000-8000-000000000002'::uuid],
   'A reads the free lesson and the lesson they bought');
 select throws_ok('select 1 from public.stripe_events', '42501', null, 'A cannot read stripe events');
+select throws_ok('select 1 from public.checkout_session_contradictions', '42501', null, 'A cannot read contradictions');
 select throws_ok('select 1 from public.payments_needing_attention', '42501', null, 'A cannot read the attention list');
 select * from pg_temp.writes_refused('learner A');
 select throws_ok(
@@ -120,6 +122,8 @@ select lives_ok($$insert into public.stripe_events (id, type, created, payload) 
   'service_role inserts events');
 select lives_ok($$update public.stripe_events set outcome = outcome$$, 'service_role updates events');
 select lives_ok($$delete from public.stripe_events where id = 'evt_rls_service'$$, 'service_role deletes events');
+select lives_ok($$update public.checkout_session_contradictions set resolved_at = now() where false$$,
+  'service_role resolves contradictions');
 select lives_ok($$delete from public.purchased_lessons where stripe_checkout_session_id = 'cs_test_rls_service'$$,
   'service_role deletes purchases');
 select lives_ok($$delete from public.checkout_sessions where id = 'cs_test_rls_service'$$, 'service_role deletes checkout sessions');
