@@ -11,6 +11,7 @@ or HEAD runs read-only, as there. Query strings parse with PostgREST's grammar
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -221,22 +222,31 @@ def page_of(request: AnyRequest, query: Query) -> Page:
     if root.limit == 0:
         return Page(0, root.offset)
     header = request.headers.get("range", "").strip()
-    if request.method in ("GET", "HEAD") and header:
-        first, dash, last = header.partition("-")
-        if dash and first.isascii() and first.isdigit() and (not last or last.isdigit()):
-            if last and int(last) < int(first):
-                raise RestError(
-                    416,
-                    "PGRST103",
-                    "Requested range not satisfiable",
-                    details="The lower boundary must be lower than or equal to the upper "
-                    "boundary in the Range header.",
-                )
-            lower = max(lower, int(first))
-            if last:
-                upper = int(last) if upper is None else min(upper, int(last))
+    # PostgREST's rangeParse: `a-b` or `a-` in ASCII digits, anything else is ignored
+    asked = re.fullmatch(r"([0-9]+)-([0-9]*)", header)
+    if request.method == "GET" and asked:  # RFC 9110: Range only on GET, as PostgREST
+        first, last = int(asked[1]), (int(asked[2]) if asked[2] else None)
+        if last is not None and last < first:
+            raise RestError(
+                416,
+                "PGRST103",
+                "Requested range not satisfiable",
+                details="The lower boundary must be lower than or equal to the upper "
+                "boundary in the Range header.",
+            )
+        lower = max(lower, first)
+        if last is not None:
+            upper = last if upper is None else min(upper, last)
     if upper is None:
         return Page(None, lower)
+    if upper < lower:
+        # the header and limit/offset do not meet: PostgREST's empty range
+        raise RestError(
+            416,
+            "PGRST103",
+            "Requested range not satisfiable",
+            details="Limit should be greater than or equal to zero.",
+        )
     return Page(max(0, upper - lower + 1), lower)
 
 

@@ -255,6 +255,7 @@ def http(api: StandIn) -> Any:
     ),
     prefer=st.sampled_from(["", "count=exact", "return=representation", "count=exact,x=y"]),
     accept=st.sampled_from(["", "application/vnd.pgrst.object+json", "text/csv", "*/*"]),
+    range_header=st.sampled_from(["", "0-1", "2-", "5-1", "²-3", "1-٣", "bytes=0-1", "9-99"]),
 )
 def test_any_query_string_gets_a_postgrest_shaped_answer_never_a_5xx(
     http: httpx.Client,
@@ -262,9 +263,14 @@ def test_any_query_string_gets_a_postgrest_shaped_answer_never_a_5xx(
     target: tuple[str, str],
     prefer: str,
     accept: str,
+    range_header: str,
 ) -> None:
     method, path = target
-    headers = {"Prefer": prefer, "Accept": accept}
+    headers = [
+        (b"Prefer", prefer.encode()),
+        (b"Accept", accept.encode()),
+        (b"Range", range_header.encode()),
+    ]
     body = b"{}" if method in ("POST", "PATCH", "PUT") else None
     response = http.request(method, f"{path}?{encode(params)}", headers=headers, content=body)
     assert_postgrest_answer(response)

@@ -507,3 +507,29 @@ def test_array_arguments_from_json_arrays_and_repeated_query_parameters(
         assert (read.status_code, read.json()) == (200, "x|y,z:9")
     finally:
         query(database_url, "drop function public.joined_for_test(text[], int[])")
+
+
+def test_the_range_header_pages_a_get_as_limit_and_offset_do(
+    api: StandIn, database_url: str
+) -> None:
+    slugs = [
+        row[0]
+        for row in query(database_url, "select slug from lessons where published order by slug")
+    ]
+    headers = {"apikey": api.anon_key, "Prefer": "count=exact"}
+    url = f"{api.url}/rest/v1/lessons?select=slug&order=slug"
+    ranged = httpx.get(url, headers={**headers, "Range": "1-2"})
+    assert [row["slug"] for row in ranged.json()] == slugs[1:3]
+    assert (ranged.status_code, ranged.headers["Content-Range"]) == (206, f"1-2/{len(slugs)}")
+    both = httpx.get(f"{url}&limit=2", headers={**headers, "Range": "1-3"})
+    assert both.headers["Content-Range"] == f"1-1/{len(slugs)}", "the two intersect"
+    apart = httpx.get(f"{url}&limit=1", headers={**headers, "Range": "2-3"})
+    assert (apart.status_code, apart.json()["code"]) == (416, "PGRST103")
+    for ignored in ("bytes=1-2", "²-3", "1-٣"):
+        raw = [(name.encode(), value.encode()) for name, value in headers.items()]
+        whole = httpx.get(url, headers=[*raw, (b"Range", ignored.encode())])
+        assert whole.headers["Content-Range"] == f"0-{len(slugs) - 1}/{len(slugs)}", ignored
+    head = httpx.head(url, headers={**headers, "Range": "1-2"})
+    assert head.headers["Content-Range"] == f"0-{len(slugs) - 1}/{len(slugs)}", "GET only"
+    backwards = httpx.get(url, headers={**headers, "Range": "3-1"})
+    assert (backwards.status_code, backwards.json()["code"]) == (416, "PGRST103")
