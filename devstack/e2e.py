@@ -89,7 +89,8 @@ def record_build() -> None:
 def build_frontend(log: IO[str]) -> None:
     """`npm run build`, unless the last build was made from these very sources."""
     wanted = source_hash()
-    if BUILD_STAMP.exists() and BUILD_STAMP.read_text() == wanted:
+    built = (FRONTEND / ".next" / "BUILD_ID").exists()
+    if built and BUILD_STAMP.exists() and BUILD_STAMP.read_text() == wanted:
         print("e2e: production build is up to date", flush=True)
         return
     print("e2e: building the frontend for production (npm run build)", flush=True)
