@@ -1,16 +1,18 @@
-// The sidecar stopped mid-flow: the learner sees what happened and a way forward, never raw
-// JSON or an endless spinner, and "Try again" works once it is back.
+// The sidecar (or Stripe) stopped mid-flow: the learner sees what happened and a way forward,
+// never raw JSON or an endless spinner, and "Try again" works once it is back.
 import { expect, test } from "@playwright/test";
 import {
   alerts,
   JOINS,
   RLS,
+  WEBHOOKS,
   Steps,
   card,
   expectAccessible,
   expectHostedCheckout,
   signUp,
   newEmail,
+  part,
   sidecar,
   tabTo,
 } from "./support";
@@ -71,4 +73,31 @@ test("back from paying while the sidecar is down: a clear error, then Try again 
   await expect(rls.getByText("Owned", { exact: true })).toBeVisible({ timeout: 30_000 });
   await expect(alerts(page)).toHaveCount(0);
   await steps.shot("owned-after-retry");
+});
+
+test("Stripe unreachable: the sidecar's 502 becomes a plain message, and Try again works", async ({ page }) => {
+  // runs last in this file: the stand-in keeps its state in memory, so a restart forgets
+  // every earlier session (this test's learner has none)
+  const steps = new Steps(page, test.info());
+  await signUp(page, newEmail("stripe-down"));
+  const webhooks = card(page, WEBHOOKS);
+
+  await part("stripe", "stop");
+  try {
+    await webhooks.getByRole("button", { name: "Buy" }).click();
+    await expect(alerts(page)).toContainText("not been charged");
+    await expect(alerts(page)).not.toContainText("{");
+    await expect(page.getByText("Redirecting…")).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
+    await expectAccessible(page, "the payment provider unreachable");
+    await steps.shot("stripe-down");
+  } finally {
+    await part("stripe", "start");
+  }
+
+  await page.getByRole("button", { name: "Try again" }).click();
+  await expectHostedCheckout(page, WEBHOOKS);
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await expect(webhooks.getByText("Owned", { exact: true })).toBeVisible();
+  await steps.shot("owned");
 });

@@ -165,9 +165,14 @@ export async function disputeOpened(paymentIntent: string): Promise<void> {
   expect(res.ok, await res.clone().text()).toBe(true);
 }
 
+/** Stop or start a part of the stack through the runner's control server. */
+export async function part(name: "sidecar" | "stripe", verb: "stop" | "start"): Promise<void> {
+  const res = await fetch(`${stack.control}/${name}/${verb}`, { method: "POST" });
+  expect(res.status, `${name} ${verb}`).toBe(204);
+}
+
 export async function sidecar(verb: "stop" | "start"): Promise<void> {
-  const res = await fetch(`${stack.control}/sidecar/${verb}`, { method: "POST" });
-  expect(res.status, `sidecar ${verb}`).toBe(204);
+  await part("sidecar", verb);
 }
 
 /** The Checkout Session id our return URL carries (`?checkout=success&session_id=cs_…`). */
