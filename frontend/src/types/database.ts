@@ -268,7 +268,8 @@ export type Database = {
           livemode: boolean
           object_id: string | null
           outcome: string | null
-          payload: NonNullable<Json>
+          payload: Json | null
+          payload_cleared_at: string | null
           payment_fact: string | null
           payment_intent_id: string | null
           processed_at: string | null
@@ -286,7 +287,8 @@ export type Database = {
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
-          payload: NonNullable<Json>
+          payload?: Json | null
+          payload_cleared_at?: string | null
           payment_fact?: string | null
           payment_intent_id?: string | null
           processed_at?: string | null
@@ -304,7 +306,8 @@ export type Database = {
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
-          payload?: NonNullable<Json>
+          payload?: Json | null
+          payload_cleared_at?: string | null
           payment_fact?: string | null
           payment_intent_id?: string | null
           processed_at?: string | null
@@ -353,6 +356,10 @@ export type Database = {
           slug: string
           title: string
         }[]
+      }
+      prune_stripe_event_payloads: {
+        Args: { p_older_than?: string }
+        Returns: number
       }
       purchase_history: {
         Args: Record<PropertyKey, never>
