@@ -244,7 +244,8 @@ _POSTGREST_ROLLED_BACK = frozenset({"40001", "40P01"})
 
 def _json_default(value: object) -> object:
     if isinstance(value, JsonText):
-        return without_nul(value.value)
+        # a strict parse leaves no raw U+0000 in the text: only an escape can put one in
+        return without_nul(value.value) if "\\u0000" in value.text else value.value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime | date):
@@ -291,11 +292,18 @@ class SupabaseDatabase:
         return self._client
 
     async def rpc(self, name: str, args: Mapping[str, object]) -> object:
-        params = json_args(args)
+        try:
+            params = json_args(args)
+        except RecursionError:
+            # JSON nested deeper than Python can re-serialise: what Postgres calls a stack
+            # depth limit (54001), and the same arguments would fail again
+            raise ArgumentsRefused(name, "54001") from None
         for attempt in range(_ROLLBACK_RETRIES + 1):
             try:
                 response = await self.client.rpc(name, params).execute()
                 return response.data
+            except RecursionError:
+                raise ArgumentsRefused(name, "54001") from None
             except httpx.TransportError as exc:
                 log.warning("database_unavailable", function=name, error=type(exc).__name__)
                 raise DatabaseUnavailable() from None

@@ -208,3 +208,20 @@ async def test_the_raw_text_is_stored_as_sent_but_for_nul(
             (document.value["id"],),
         ).fetchone()
     assert row == ("a\ufffdb",)
+
+
+async def test_json_too_deep_to_reserialise_is_refused_not_a_500(
+    supabase_api: SupabaseStandIn,
+) -> None:
+    deep: object = []
+    for _ in range(5000):
+        deep = [deep]
+    document = JsonText('{"s": "\\u0000"}', {"s": "\x00", "deep": deep})
+    database = SupabaseDatabase(supabase_api.url, supabase_api.service_role_key, timeout=2)
+    await database.open()
+    try:
+        with pytest.raises(ArgumentsRefused) as refused:
+            await database.rpc("handle_stripe_event", {"p_event": document})
+    finally:
+        await database.close()
+    assert refused.value.sqlstate == "54001"

@@ -389,3 +389,20 @@ async def test_through_postgrest_too_a_signed_body_is_refused_or_stored(
 ) -> None:
     body = body.replace(str(SOME_LEARNER).encode(), str(learner).encode())
     await deliver_signed(postgrest_client, database_url, body, capsys)
+
+
+@pytest.mark.parametrize("depth", [400, 700, 900, 990, 1200, 5000, 100_000])
+async def test_through_postgrest_deep_nesting_is_refused_or_stored(
+    postgrest_client: Client, database_url: str, capsys: pytest.CaptureFixture[str], depth: int
+) -> None:
+    body = (
+        b'{"id": "' + stripe_id("evt_deep_").encode() + b'", "object": "event",'
+        b' "type": "customer.created", "created": 1, "data": {"object": {"id": "cus_1",'
+        b' "object": "customer", "name": "'
+        + CANARY.encode()
+        + b'", "x": '
+        + b"[" * depth
+        + b"]" * depth
+        + b"}}}"
+    )
+    await deliver_signed(postgrest_client, database_url, body, capsys)
