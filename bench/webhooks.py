@@ -413,6 +413,7 @@ async def measure_checkout(
             "sidecar_p99_ms": p99,
             "standin_p50_ms": d50,
             "standin_p99_ms": d99,
+            **{f"cpu_ms_per_session_{k}": round(statistics.median(v), 3) for k, v in cpu.items()},
         },
     )
 
