@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import TextIO
 
+import msgspec
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +25,12 @@ REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 access_log = structlog.get_logger("sidecar.access")
+
+
+def _json_line(event: object, **_: object) -> str:
+    # msgspec renders a log line in a fraction of the standard library's time; anything it
+    # does not know is written as its str()
+    return msgspec.json.encode(event, enc_hook=str).decode()
 
 
 def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
@@ -38,7 +45,7 @@ def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
         processors=[
             *shared,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_json_line),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(stream),
