@@ -1,7 +1,7 @@
 -- Plans that stay right from an empty start: indexes no cached plan can misuse, and catalogue
--- readers that plan once per connection (see 20261128180000_plan_stable_reads.sql).
+-- readers that plan once per connection (see 20261128180000_plan_stable_reads.sql and 20261128180200_payment_facts_index.sql).
 begin;
-select plan(7);
+select plan(8);
 
 select has_index('public', 'purchased_lessons', 'purchased_lessons_lesson_user_idx', array['lesson_id', 'user_id'],
   'purchases by lesson carry the learner too');
@@ -13,6 +13,9 @@ select hasnt_index('public', 'checkout_sessions', 'checkout_sessions_lesson_id_i
   'no lesson-only index on sessions for a cold plan to pick');
 select has_index('public', 'lessons', 'lessons_catalog_order_idx', array['created_at', 'slug'],
   'an index serves the catalogue''s order');
+
+select has_index('public', 'stripe_events', 'stripe_events_payment_facts_idx', array['payment_intent_id'],
+  'revocations are found by payment intent through an index of their own');
 
 select function_lang_is('public', 'lesson_catalog', array[]::name[], 'plpgsql', 'lesson_catalog plans once per connection');
 select function_lang_is('public', 'purchase_history', array[]::name[], 'plpgsql', 'purchase_history plans once per connection');
