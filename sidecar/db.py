@@ -234,9 +234,10 @@ class PsycopgDatabase:
 
 
 # PostgREST's answers when it cannot reach Postgres (PGRST000-002, 503; PGRST003, 504 pool
-# timeout), and the status code supabase-py reports for a gateway's non-JSON error page.
+# timeout), the status code supabase-py reports for a gateway's non-JSON error page, and a lock
+# timeout (55P03, which psycopg also counts among operational errors): the call stored nothing.
 _POSTGREST_UNAVAILABLE = frozenset(
-    {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "502", "503", "504", "520"}
+    {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "502", "503", "504", "520", "55P03"}
 )
 # Postgres rolled the whole call back; PostgREST passes the SQLSTATE through.
 _POSTGREST_ROLLED_BACK = frozenset({"40001", "40P01"})

@@ -225,3 +225,30 @@ async def test_json_too_deep_to_reserialise_is_refused_not_a_500(
     finally:
         await database.close()
     assert refused.value.sqlstate == "54001"
+
+
+async def test_a_lock_timeout_while_applying_is_an_outage_and_stores_nothing(
+    database_url: str, learner: uuid.UUID
+) -> None:
+    """Another transaction holds what the purchase must write: the call fails whole (503, so
+    Stripe redelivers) rather than storing the event as an `error` the webhook acknowledges."""
+    params = psycopg.conninfo.conninfo_to_dict(as_service_role(database_url))
+    params["options"] = f"{params['options']} -c lock_timeout=200ms"
+    database = PsycopgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=1, timeout=2)  # type: ignore[arg-type]
+    evt = event(
+        "checkout.session.completed", checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    )
+    await database.open()
+    try:
+        with psycopg.connect(database_url) as holder:
+            holder.execute("lock table public.purchased_lessons in access exclusive mode")
+            with pytest.raises(DatabaseUnavailable):
+                await database.rpc("handle_stripe_event", {"p_event": evt})
+        assert await database.rpc("handle_stripe_event", {"p_event": evt}) == "recorded"
+    finally:
+        await database.close()
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select outcome, error from public.stripe_events where id = %s", (evt["id"],)
+        ).fetchone()
+    assert row == ("recorded", None)
