@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import stripe
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from sidecar.db import Database
 from sidecar.settings import Settings
@@ -21,12 +21,12 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-def provide_database(state: State, settings: Settings) -> Database:
+def provide_database(state: State, settings: NamedDependency[Settings]) -> Database:
     database: Database = state.database
     return database
 
 
-def provide_stripe(state: State, database: Database) -> stripe.StripeClient:
+def provide_stripe(state: State, database: NamedDependency[Database]) -> stripe.StripeClient:
     client: stripe.StripeClient = state.stripe
     return client
 
