@@ -30,7 +30,6 @@ import psycopg
 import pytest
 
 from devstack import database
-from devstack.cli import frontend_present
 from devstack.cluster import PrivateCluster
 from devstack.serving import free_port
 from supabase import Client, ClientOptions, create_client
@@ -191,8 +190,6 @@ def test_a_learner_buys_a_lesson_on_the_devstack(devstack: Devstack) -> None:
 
 
 def test_the_frontend_dev_server_serves_the_catalogue(devstack: Devstack) -> None:
-    if not frontend_present():
-        pytest.skip("frontend/ has no Next.js app yet (package.json lacks dev/build/start)")
     site = devstack.env["SITE_URL"]
     assert f"frontend         {site}" in "".join(devstack.output)
     home = httpx.get(f"{site}/", timeout=120)
@@ -208,9 +205,8 @@ def test_the_frontend_dev_server_serves_the_catalogue(devstack: Devstack) -> Non
 def test_ctrl_c_stops_every_part(devstack: Devstack) -> None:
     devstack.process.send_signal(signal.SIGINT)
     assert devstack.process.wait(timeout=30) == 0
-    urls = [f"{devstack.env['SITE_URL']}/"] if frontend_present() else []
     for url in (
-        *urls,
+        f"{devstack.env['SITE_URL']}/",
         f"{devstack.sidecar}/healthz",
         f"{devstack.env['STRIPE_API_BASE']}/v1/events",
         f"{devstack.env['SUPABASE_URL']}/auth/v1/health",
