@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -86,20 +86,24 @@ class HeaderDeadline:
         transport.close()
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline."""
+class _HeaderDeadlineGuard:
+    """Gives a uvicorn HTTP protocol (h11 or httptools, listed after it) a header deadline."""
+
+    loop: asyncio.AbstractEventLoop
+    cycle: Any
 
     def __init__(self, *args: Any, header_timeout: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_deadline = HeaderDeadline(header_timeout, self.loop)
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.header_deadline.connection_made(transport)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        # uvicorn's protocols serve stream (not datagram) transports
+        self.header_deadline.connection_made(cast(asyncio.Transport, transport))
 
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         self.header_deadline.data_received(
             headers_completed=self.cycle is not cycle,
             between_requests=self.cycle is None or self.cycle.response_complete,
@@ -107,7 +111,11 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.header_deadline.connection_lost()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
+class GuardedH11Protocol(_HeaderDeadlineGuard, H11Protocol):
+    """uvicorn's h11 protocol with a header deadline."""
 
 
 try:  # uvicorn[standard] brings httptools; without it uvicorn serves with h11
@@ -117,28 +125,8 @@ except ImportError:  # pragma: no cover - depends on the install
 
 if HttpToolsProtocol is not None:
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_HeaderDeadlineGuard, HttpToolsProtocol):
         """uvicorn's httptools protocol with a header deadline."""
-
-        def __init__(self, *args: Any, header_timeout: float = 10.0, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.header_deadline = HeaderDeadline(header_timeout, self.loop)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.header_deadline.connection_made(transport)
-
-        def data_received(self, data: bytes) -> None:
-            cycle = self.cycle
-            super().data_received(data)
-            self.header_deadline.data_received(
-                headers_completed=self.cycle is not cycle,
-                between_requests=self.cycle is None or self.cycle.response_complete,
-            )
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.header_deadline.connection_lost()
-            super().connection_lost(exc)
 
 
 def http_protocol(settings: Settings, implementation: str = "auto") -> Any:

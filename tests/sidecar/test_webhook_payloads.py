@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from devstack.stripe.objects import template
 from devstack.supabase.testing import StandIn as SupabaseStandIn
+from sidecar.reconcile import HANDLED_EVENT_TYPES
 from tests.sidecar.conftest import (
     LESSON_JOINS,
     Client,
@@ -42,16 +43,7 @@ pytestmark = pytest.mark.anyio
 URL = "/v1/webhooks/stripe"
 CANARY = "CANARY-" + secrets.token_hex(6)
 
-EVENT_TYPES = [
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "checkout.session.expired",
-    "charge.refunded",
-    "charge.dispute.created",
-    "charge.dispute.closed",
-    "customer.created",
-]
+EVENT_TYPES = [*HANDLED_EVENT_TYPES, "customer.created"]
 TOP_FIELDS = ["id", "type", "created", "livemode", "api_version", "object", "data", "request"]
 OBJECT_FIELDS = [
     "id",
