@@ -294,6 +294,7 @@ test("a return link for a Checkout Session that is not the learner's explains it
   await page.goto("/lessons?checkout=success&session_id=cs_test_not_a_session_of_yours");
   await expect(alerts(page)).toHaveText(/\w/);
   await expect(alerts(page)).not.toContainText("{");
+  await expect(alerts(page).getByRole("link", { name: "Your purchases" })).toHaveAttribute("href", "/profile");
   await expect(page.getByText("Purchase complete")).toHaveCount(0);
   await expect(card(page, JOINS).getByRole("button", { name: "Buy" })).toBeEnabled();
   await expectAccessible(page, "a stray return link");

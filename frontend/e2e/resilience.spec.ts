@@ -61,6 +61,7 @@ test("back from paying while the sidecar is down: a clear error, then Try again 
     await expect(page).toHaveURL(/\/lessons\?checkout=success&session_id=cs_/);
     // the webhook cannot land and the session cannot be read back: say so, do not spin forever
     await expect(alerts(page).filter({ hasText: UNREACHABLE })).toBeVisible({ timeout: 60_000 });
+    await expect(alerts(page).filter({ hasText: UNREACHABLE })).toContainText("your payment is safe");
     await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
     await expect(rls.getByText("Owned", { exact: true })).toHaveCount(0);
     await expectAccessible(page, "the return with the payment service unreachable");

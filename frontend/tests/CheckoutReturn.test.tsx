@@ -9,7 +9,7 @@ import { act, fireEvent, render, screen, waitFor } from "@testing-library/react"
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { CheckoutReturn, CONFIRMING_POLLS, pollDelay } from "@/components/CheckoutReturn";
-import { UNREACHABLE } from "@/lib/checkoutErrors";
+import { PAYMENT_SAFE, UNREACHABLE } from "@/lib/checkoutErrors";
 import { readCheckoutSession, type CheckoutSessionState } from "@/lib/stripe";
 import handler from "@/pages/api/stripe/checkout_session";
 
@@ -135,6 +135,7 @@ describe("CheckoutReturn", () => {
     replies = ["down", "down", "down"];
     renderReturn();
     await waitFor(() => expect(screen.getByRole("alert").textContent).toContain(UNREACHABLE));
+    expect(screen.getByRole("alert").textContent).toContain(PAYMENT_SAFE);
     expect(screen.queryByRole("status")).toBeNull();
     last = session("complete", "paid", true);
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Try again" })));
@@ -155,6 +156,8 @@ describe("CheckoutReturn", () => {
     renderReturn();
     await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("We couldn't find that checkout."));
     expect(screen.queryByRole("button", { name: "Try again" })).toBeNull();
+    expect(screen.getByRole("link", { name: "Your purchases" }).getAttribute("href")).toBe("/profile");
+    expect(screen.getByRole("alert").textContent).not.toContain(PAYMENT_SAFE);
     expect(sidecar.requests).toHaveLength(1);
   });
 

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ProblemNotice } from "@/components/ProblemNotice";
-import type { CheckoutProblem } from "@/lib/checkoutErrors";
+import { type CheckoutProblem, PAYMENT_SAFE } from "@/lib/checkoutErrors";
 import {
   phaseOf,
   readCheckoutSession,
@@ -71,7 +71,11 @@ export function CheckoutReturn({
         failures += 1;
         const transient = outcome.problem.next === "retry";
         if (!transient || failures >= FAILURES_BEFORE_GIVING_UP) {
-          setView({ phase: "problem", problem: outcome.problem });
+          // a learner back from paying must not fear the money is lost when we can't confirm it
+          const problem = transient
+            ? { ...outcome.problem, message: `${outcome.problem.message} ${PAYMENT_SAFE}` }
+            : outcome.problem;
+          setView({ phase: "problem", problem });
           return;
         }
       } else {

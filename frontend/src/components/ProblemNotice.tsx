@@ -27,6 +27,7 @@ export function ProblemNotice({
       ) : null}
       {problem.next === "sign_in" ? <Link href={signInPath(returnTo)}>Sign in</Link> : null}
       {problem.next === "sign_up" ? <Link href={`/signup?next=${returnTo}`}>Create an account</Link> : null}
+      {problem.next === "profile" ? <Link href="/profile">Your purchases</Link> : null}
       {problem.next === "reload" && onRefresh ? (
         <button type="button" className={styles.action} onClick={onRefresh}>
           Refresh

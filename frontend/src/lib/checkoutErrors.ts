@@ -2,7 +2,7 @@
 // next. The sidecar's error codes are its HTTP contract (sidecar/errors.py); the API route
 // passes them through and both it and the browser use these words.
 
-export type NextStep = "retry" | "sign_in" | "sign_up" | "reload" | "none";
+export type NextStep = "retry" | "sign_in" | "sign_up" | "reload" | "profile" | "none";
 
 export type CheckoutProblem = {
   status: number;
@@ -12,6 +12,10 @@ export type CheckoutProblem = {
 };
 
 export const UNREACHABLE = "We couldn't reach the payment service. Please try again in a moment.";
+
+// Said after a learner comes back from paying, when the payment can't be confirmed yet: the
+// webhook and reconcile record a paid session whatever the return page manages to read.
+export const PAYMENT_SAFE = "If you paid, your payment is safe: the lesson unlocks as soon as it's confirmed.";
 
 export function describeProblem(status: number, code: string): CheckoutProblem {
   const problem = (message: string, next: NextStep): CheckoutProblem => ({
@@ -37,14 +41,14 @@ export function describeProblem(status: number, code: string): CheckoutProblem {
     case "unknown_lesson":
       return problem("This lesson is no longer for sale.", "reload");
     case "checkout_session_not_found":
-      return problem("We couldn't find that checkout. Your purchases are listed on your profile.", "none");
+      return problem("We couldn't find that checkout. Your purchases are listed on your profile.", "profile");
     case "checkout_conflict":
       return problem("The lesson changed while checkout was opening. Please try again.", "retry");
     case "invalid_body":
     case "bad_request":
       return problem("That request wasn't understood. Please reload the page and try again.", "reload");
     case "invalid_session_id":
-      return problem("That checkout link isn't valid. Your purchases are listed on your profile.", "none");
+      return problem("That checkout link isn't valid. Your purchases are listed on your profile.", "profile");
     case "payload_too_large":
       return problem("That request was too large.", "reload");
     case "method_not_allowed":
