@@ -33,7 +33,7 @@ from devstack.stripe.testing import StandIn, running_standin
 from devstack.supabase.testing import StandIn as SupabaseStandIn
 from devstack.supabase.testing import running_standin as running_supabase
 from sidecar.app import create_app
-from sidecar.db import Database
+from sidecar.db import Database, OwnedDatabase, PsycopgDatabase, SupabaseDatabase
 from sidecar.settings import Settings
 
 JWT_SECRET = "sidecar-test-jwt-secret-0123456789abcdef"
@@ -315,3 +315,19 @@ def running_sidecar(settings: Settings) -> Iterator[str]:
     """The sidecar served by uvicorn on a free port in a thread (its own event loop and pool)."""
     with serving(create_app(settings), listening_socket(), "sidecar") as base:
         yield base
+
+
+@pytest.fixture(params=["psycopg", "supabase"])
+async def adapter(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Database]:
+    """Each database adapter in turn: psycopg directly, and supabase-py through PostgREST."""
+    database: OwnedDatabase
+    if request.param == "psycopg":
+        database = PsycopgDatabase(as_service_role(database_url), max_size=2, timeout=2)
+    else:
+        api: SupabaseStandIn = request.getfixturevalue("supabase_api")
+        database = SupabaseDatabase(api.url, api.service_role_key, timeout=2)
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()

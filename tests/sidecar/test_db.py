@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -37,21 +37,6 @@ from tests.sidecar.conftest import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["psycopg", "supabase"])
-async def adapter(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Database]:
-    database: OwnedDatabase
-    if request.param == "psycopg":
-        database = PsycopgDatabase(as_service_role(database_url), max_size=2, timeout=2)
-    else:
-        api: SupabaseStandIn = request.getfixturevalue("supabase_api")
-        database = SupabaseDatabase(api.url, api.service_role_key, timeout=2)
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def test_jsonb_results_come_back_as_python_objects(

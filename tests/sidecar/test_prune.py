@@ -7,31 +7,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from psycopg.types.json import Jsonb
 
-from devstack.supabase.testing import StandIn as SupabaseStandIn
 from sidecar.cli import prune_event_payloads
-from sidecar.db import Database, OwnedDatabase, PsycopgDatabase, SupabaseDatabase
+from sidecar.db import Database
 from tests.sidecar.conftest import LESSON_JOINS, as_service_role, checkout_session, event, query
-
-
-@pytest.fixture(params=["psycopg", "supabase"])
-async def adapter(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Database]:
-    database: OwnedDatabase
-    if request.param == "psycopg":
-        database = PsycopgDatabase(as_service_role(database_url), max_size=2, timeout=2)
-    else:
-        api: SupabaseStandIn = request.getfixturevalue("supabase_api")
-        database = SupabaseDatabase(api.url, api.service_role_key, timeout=2)
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def stored_payload(database_url: str, event_id: str) -> object:
