@@ -8,6 +8,17 @@ SHELL := /bin/bash
 UV ?= uv
 PG_MAJOR ?= $(shell (pg_config --version 2>/dev/null || psql --version 2>/dev/null || echo 15) | grep -oE '[0-9]+' | head -1)
 
+# The tail of a recipe that has listed absent Debian packages in $$missing: install them as
+# root, or say the command to run and fail.
+APT_INSTALL_MISSING = if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "missing Debian packages:$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 .PHONY: help install install-system install-python install-cli install-node install-browser test e2e lint dev bench reliability clean
 
 help: ## list the targets
@@ -21,14 +32,7 @@ install-system: ## uv, pgTAP, pg_prove and plpgsql_check (apt-get; needs root)
 	command -v pg_prove >/dev/null || missing="$$missing libtap-parser-sourcehandler-pgtap-perl"; \
 	ls /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control >/dev/null 2>&1 || missing="$$missing postgresql-$(PG_MAJOR)-pgtap"; \
 	ls /usr/share/postgresql/$(PG_MAJOR)/extension/plpgsql_check.control >/dev/null 2>&1 || missing="$$missing postgresql-$(PG_MAJOR)-plpgsql-check"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "missing Debian packages:$$missing"; \
-	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	  echo "installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(APT_INSTALL_MISSING)
 
 install-python: ## the Python environment from uv.lock
 	@$(UV) sync --locked --quiet
@@ -57,14 +61,7 @@ install-browser: ## Chromium and fonts for the browser tests (apt-get; needs roo
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	[ -d /usr/share/fonts/truetype/liberation ] || missing="$$missing fonts-liberation"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "missing Debian packages:$$missing"; \
-	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	  echo "installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(APT_INSTALL_MISSING)
 
 test: install ## every check: linters, Supabase CLI, pgTAP, pytest, browser tests (TEST_DATABASE_URL, default local Postgres)
 	@$(UV) run python -m devstack.check
