@@ -64,13 +64,13 @@ install-browser: ## Chromium and fonts for the browser tests (apt-get; needs roo
 	$(APT_INSTALL_MISSING)
 
 test: install ## every check: linters, Supabase CLI, pgTAP, pytest, browser tests (TEST_DATABASE_URL, default local Postgres)
-	@$(UV) run python -m devstack.check
+	@$(UV) run python -m tools.check
 
 e2e: install ## the browser tests in Chromium against the whole stack; screenshots in frontend/e2e/artifacts/
-	@$(UV) run python -m devstack.e2e
+	@$(UV) run python -m tools.e2e
 
 dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.js on :3000 (Ctrl-C stops)
-	@$(UV) run devstack up
+	@$(UV) run python -m devstack up
 
 bench: install-python install-cli ## the goals table: each row a ratio to a baseline measured in the same run (< 10 min)
 	@$(UV) run python -m bench
@@ -79,7 +79,7 @@ reliability: install-python install-cli ## webhook storm, database outage, crash
 	@RELIABILITY_SCALE=full $(UV) run pytest tests/reliability -m reliability -s -q
 
 lint: install-python install-cli ## sqlfluff, ruff, mypy, supabase db lint only
-	@$(UV) run python -m devstack.check --only lint
+	@$(UV) run python -m tools.check --only lint
 
 clean: ## remove local state (.devstack/, caches)
 	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache

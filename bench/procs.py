@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from devstack.serving import free_port
+from standins.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -147,4 +147,4 @@ def sidecar_argv() -> list[str]:
 
 
 def standin_argv(port: int) -> list[str]:
-    return [sys.executable, "-m", "devstack.stripe", "--port", str(port)]
+    return [sys.executable, "-m", "standins.stripe", "--port", str(port)]

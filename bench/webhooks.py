@@ -38,9 +38,9 @@ from bench.procs import (
     standin_argv,
     total_cpu,
 )
-from devstack.serving import free_port
 from sidecar.checkout import session_params
 from sidecar.settings import Settings
+from standins.serving import free_port
 from tests.sidecar.conftest import (
     JWT_SECRET,
     LESSON_JOINS,

@@ -246,7 +246,7 @@ def services(env: dict[str, str], database_url: str) -> list[Service]:
             [
                 python,
                 "-m",
-                "devstack.supabase",
+                "standins.supabase",
                 "--port",
                 str(port_of(supabase)),
                 "--public-url",
@@ -260,7 +260,7 @@ def services(env: dict[str, str], database_url: str) -> list[Service]:
             [
                 python,
                 "-m",
-                "devstack.stripe",
+                "standins.stripe",
                 "--port",
                 str(port_of(stripe_base)),
                 "--webhook",

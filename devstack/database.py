@@ -17,7 +17,7 @@ from psycopg import conninfo, sql
 from devstack import supabase_cli
 
 ROOT = supabase_cli.ROOT
-PLATFORM_SQL = ROOT / "devstack" / "sql" / "supabase_platform.sql"
+PLATFORM_SQL = ROOT / "standins" / "supabase" / "platform.sql"
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 SEED_SQL = ROOT / "supabase" / "seed.sql"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,5 +1,5 @@
 // Browser tests in real Chromium (Debian's /usr/bin/chromium, driven by Playwright).
-// Run them with `make e2e` (or `uv run python -m devstack.e2e`): it builds the site, starts the
+// Run them with `make e2e` (or `uv run python -m tools.e2e`): it builds the site, starts the
 // whole stack on free ports and hands its addresses to these tests as E2E_* variables.
 import { defineConfig } from "@playwright/test";
 

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from devstack import database
-from devstack.containers import docker_available, supabase_postgres_container
+from tools.containers import docker_available, supabase_postgres_container
 
 pytestmark = pytest.mark.skipif(
     not docker_available(),

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from devstack import database, supabase_cli
-from devstack.containers import docker_available
 from tests.conftest import admin_url
+from tools.containers import docker_available
 
 pytestmark = pytest.mark.skipif(
     not docker_available(),

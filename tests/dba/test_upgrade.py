@@ -27,9 +27,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from devstack import database, supabase_cli
-from devstack.check import pg_prove_command
 from tests.conftest import admin_url
 from tests.sql.stripe_objects import charge_refunded, checkout_session, dispute, event
+from tools.check import pg_prove_command
 
 JOINS = uuid.UUID("00000000-0000-4000-8000-000000000002")  # 1200 usd
 RLS = uuid.UUID("00000000-0000-4000-8000-000000000003")  # 2500 usd

@@ -19,7 +19,7 @@ import pytest
 from devstack import database
 from devstack.cli import private_cluster
 from devstack.cluster import ClusterError, PrivateCluster
-from devstack.serving import free_port
+from standins.serving import free_port
 
 
 def state_dir() -> Path:

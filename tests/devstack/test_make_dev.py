@@ -31,7 +31,7 @@ import pytest
 
 from devstack import database
 from devstack.cluster import PrivateCluster
-from devstack.serving import free_port
+from standins.serving import free_port
 from supabase import Client, ClientOptions, create_client
 
 JOINS = "00000000-0000-4000-8000-000000000002"

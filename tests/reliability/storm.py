@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from devstack.serving import free_port
+from standins.serving import free_port
 from tests.sidecar.conftest import (
     JWT_SECRET,
     LESSON_JOINS,

@@ -5,7 +5,7 @@ is entered directly and requests go through httpx's ASGI transport, so the pool 
 share one loop and concurrent requests really are concurrent. (Litestar's AsyncTestClient runs
 the app in a separate portal thread and serves one request at a time, which would make the
 concurrency tests below prove nothing.) Stripe objects in hand-made events are Stripe's
-own examples (`devstack/stripe/fixtures/fixtures3.json`) with fields overridden.
+own examples (`standins/stripe/fixtures/fixtures3.json`) with fields overridden.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ import psycopg
 import pytest
 from psycopg import conninfo
 
-from devstack.serving import listening_socket, serving
-from devstack.stripe.objects import template
-from devstack.stripe.testing import StandIn, running_standin
-from devstack.supabase.testing import StandIn as SupabaseStandIn
-from devstack.supabase.testing import running_standin as running_supabase
 from sidecar.app import create_app
 from sidecar.db import Database, OwnedDatabase, PsycopgDatabase, SupabaseDatabase
 from sidecar.settings import Settings
+from standins.serving import listening_socket, serving
+from standins.stripe.objects import template
+from standins.stripe.testing import StandIn, running_standin
+from standins.supabase.testing import StandIn as SupabaseStandIn
+from standins.supabase.testing import running_standin as running_supabase
 
 JWT_SECRET = "sidecar-test-jwt-secret-0123456789abcdef"
 WEBHOOK_SECRET = "whsec_sidecar_test_0123456789"

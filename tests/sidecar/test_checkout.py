@@ -11,10 +11,10 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from devstack.stripe.testing import StandIn
 from sidecar.auth import Learner
 from sidecar.checkout import idempotency_key, session_params
 from sidecar.settings import Settings
+from standins.stripe.testing import StandIn
 from tests.sidecar.conftest import (
     LESSON_FREE,
     LESSON_JOINS,

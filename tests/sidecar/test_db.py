@@ -11,8 +11,6 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from devstack.supabase.testing import StandIn as SupabaseStandIn
-from devstack.supabase.testing import running_standin as running_supabase
 from sidecar.app import open_database
 from sidecar.db import (
     ArgumentsRefused,
@@ -26,6 +24,8 @@ from sidecar.db import (
     rpc_text,
 )
 from sidecar.errors import DatabaseUnavailable
+from standins.supabase.testing import StandIn as SupabaseStandIn
+from standins.supabase.testing import running_standin as running_supabase
 from tests.sidecar.conftest import (
     LESSON_FREE,
     LESSON_JOINS,

@@ -21,12 +21,12 @@ import httpx
 import pytest
 import stripe
 
-from devstack.stripe.testing import StandIn, running_standin
 from sidecar.app import open_database
 from sidecar.db import OwnedDatabase
 from sidecar.payments import make_stripe_client
 from sidecar.reconcile import reconcile, since_now
 from sidecar.settings import Settings
+from standins.stripe.testing import StandIn, running_standin
 from tests.sidecar.conftest import (
     LESSON_JOINS,
     LESSON_RLS,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from devstack.stripe.testing import StandIn
+from standins.stripe.testing import StandIn
 from tests.sidecar.conftest import bearer, make_settings, new_learner, running_sidecar
 
 OPERATIONS = [

@@ -18,8 +18,8 @@ import httpx
 import psycopg
 import pytest
 
-from devstack.serving import free_port
 from sidecar.settings import Settings
+from standins.serving import free_port
 from tests.sidecar.conftest import (
     JWT_SECRET,
     LESSON_JOINS,

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devstack.serving import listening_socket, serving
 from sidecar.app import create_app
 from sidecar.server import HttpToolsProtocol, http_protocol
 from sidecar.settings import Settings
+from standins.serving import listening_socket, serving
 from tests.sidecar.conftest import bearer, make_settings, signature_header
 
 DEADLINE = 0.6

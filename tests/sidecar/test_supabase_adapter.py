@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from devstack.supabase.testing import StandIn as SupabaseStandIn
+from standins.supabase.testing import StandIn as SupabaseStandIn
 from tests.sidecar.conftest import (
     LESSON_WEBHOOKS,
     checkout_session,

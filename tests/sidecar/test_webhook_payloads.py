@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, currently_in_test_context, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
-from devstack.stripe.objects import template
-from devstack.supabase.testing import StandIn as SupabaseStandIn
 from sidecar.reconcile import HANDLED_EVENT_TYPES
+from standins.stripe.objects import template
+from standins.supabase.testing import StandIn as SupabaseStandIn
 from tests.sidecar.conftest import (
     LESSON_JOINS,
     Client,

@@ -1,0 +1,128 @@
+"""The hosted payment page at a session's `url`: pay, pay later, settle, cancel or expire.
+
+Each button POSTs `action` to the same address and is answered `303 See Other` to the
+session's `success_url` (with `{CHECKOUT_SESSION_ID}` filled in, as Checkout does) after
+paying or settling, or to its `cancel_url` after cancel or expire (without a `cancel_url`, the
+page is shown again). Cancel changes nothing: the session stays open, as on Stripe.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from litestar import Response, get, post
+from litestar.response import Redirect
+
+from standins.stripe import checkout, payments
+from standins.stripe.errors import StripeError
+from standins.stripe.forms import parse_form
+from standins.stripe.objects import Obj
+from standins.stripe.wire import AnyRequest, LedgerDep, PathId
+
+ACTIONS = ("pay", "pay_delayed", "delayed_succeed", "delayed_fail", "cancel", "expire")
+
+# Stripe's zero-decimal and three-decimal currencies (docs: "Supported currencies").
+ZERO_DECIMAL = {
+    "bif",
+    "clp",
+    "djf",
+    "gnf",
+    "jpy",
+    "kmf",
+    "krw",
+    "mga",
+    "pyg",
+    "rwf",
+    "ugx",
+    "vnd",
+    "vuv",
+    "xaf",
+    "xof",
+    "xpf",
+}
+THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """`1500, "jpy"` → `1,500 JPY`; `1999, "usd"` → `19.99 USD`."""
+    digits = 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+    return f"{amount / 10**digits:,.{digits}f} {currency.upper()}"
+
+
+def _page(session: Obj, items: list[Obj], *, message: str = "", status: int = 200) -> Response[str]:
+    title = escape(items[0]["description"]) if items else "Checkout"
+    amount = format_amount(session["amount_total"], session["currency"])
+    email = escape(
+        (session["customer_details"] or {}).get("email")
+        or session["customer_email"]
+        or "learner@example.com"
+    )
+    action = f"/c/pay/{escape(session['id'])}"
+    if session["status"] == "open":
+        controls = (
+            f'<label>Email <input name="email" type="email" value="{email}"></label>'
+            '<button name="action" value="pay">Pay</button>'
+            '<button name="action" value="pay_delayed">Pay with a delayed method</button>'
+            '<button name="action" value="cancel">Cancel</button>'
+            '<button name="action" value="expire">Expire</button>'
+        )
+    elif session["payment_status"] == "unpaid" and session["status"] == "complete":
+        controls = (
+            "<p>Payment processing.</p>"
+            '<button name="action" value="delayed_succeed">Delayed payment succeeds</button>'
+            '<button name="action" value="delayed_fail">Delayed payment fails</button>'
+        )
+    else:
+        controls = f"<p>This Checkout Session is {escape(session['status'])}.</p>"
+    body = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{title} · Stripe stand-in</title></head><body>"
+        f"<h1>{title}</h1><p class=amount>{escape(amount)}</p>"
+        + (f"<p role=alert>{escape(message)}</p>" if message else "")
+        + f'<form method=post action="{action}">{controls}</form>'
+        "<p><small>Offline Stripe stand-in: no card is charged.</small></p></body></html>"
+    )
+    return Response(content=body, status_code=status, media_type="text/html")
+
+
+@get("/c/pay/{session_id:str}", operation_id="showHostedCheckout", include_in_schema=False)
+async def show(ledger: LedgerDep, session_id: PathId) -> Response[str]:
+    """Show the hosted payment page of a Checkout Session."""
+    async with ledger.lock:
+        session = ledger.get(ledger.sessions, "checkout.session", session_id)
+        return _page(session, ledger.line_items[session_id])
+
+
+@post("/c/pay/{session_id:str}", operation_id="actOnHostedCheckout", include_in_schema=False)
+async def act(
+    request: AnyRequest, ledger: LedgerDep, session_id: PathId
+) -> Response[str] | Redirect:
+    """Do what the learner clicked: pay, pay later, settle, cancel or expire."""
+    form = parse_form(await request.body())
+    action = form.get("action")
+    async with ledger.lock:
+        session = ledger.get(ledger.sessions, "checkout.session", session_id)
+        items = ledger.line_items[session_id]
+        if action not in ACTIONS:
+            return _page(session, items, message=f"Unknown action: {action}", status=400)
+        email = str(form.get("email") or session["customer_email"] or "learner@example.com")
+        try:
+            if action in ("pay", "pay_delayed"):
+                payments.pay(ledger, session, email=email, delayed=action == "pay_delayed")
+            elif action in ("delayed_succeed", "delayed_fail"):
+                payments.settle_delayed(ledger, session, succeeded=action == "delayed_succeed")
+            elif action == "expire":
+                checkout.expire_session(ledger, session, None)
+            elif session["status"] != "open":
+                raise payments.PageError(f"This Checkout Session is {session['status']}.")
+        except (payments.PageError, StripeError) as exc:
+            return _page(session, items, message=str(exc), status=409)
+        if action in ("cancel", "expire"):
+            if session["cancel_url"] is None:
+                return _page(session, items)
+            return Redirect(session["cancel_url"], status_code=303)
+        success = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
+        return Redirect(success, status_code=303)
+
+
+ROUTES = [show, act]

@@ -1,0 +1,43 @@
+"""`uv run python -m standins.supabase --port 54321 --database-url … --jwt-secret …`: serve it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from standins.supabase.app import create_app
+from standins.supabase.config import DEFAULT_PORT, DEMO_JWT_SECRET, StandInConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m standins.supabase", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="Postgres to serve (default: $DATABASE_URL), as a role that may SET ROLE",
+    )
+    parser.add_argument(
+        "--jwt-secret",
+        default=os.environ.get("SUPABASE_JWT_SECRET", DEMO_JWT_SECRET),
+        help="the project's JWT secret (default: $SUPABASE_JWT_SECRET, else the CLI's demo one)",
+    )
+    parser.add_argument(
+        "--public-url", help="the address clients use, SUPABASE_URL (default http://HOST:PORT)"
+    )
+    args = parser.parse_args(argv)
+    if not args.database_url:
+        parser.error("--database-url (or DATABASE_URL) is required")
+    config = StandInConfig(
+        database_url=args.database_url,
+        jwt_secret=args.jwt_secret,
+        public_url=args.public_url or f"http://{args.host}:{args.port}",
+    )
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

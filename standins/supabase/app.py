@@ -1,0 +1,81 @@
+"""`create_app(config)`: the Supabase API stand-in as one Litestar app over one psycopg pool."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+
+from standins.supabase import auth, rest
+from standins.supabase.config import StandInConfig
+from standins.supabase.cors import gateway_cors
+from standins.supabase.database import make_pool
+from standins.supabase.errors import (
+    AuthError,
+    GatewayError,
+    RestError,
+    auth_error,
+    gateway_error,
+    rest_error,
+)
+from standins.supabase.grammar import not_implemented
+
+
+def _not_found(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    path = request.url.path
+    if path.startswith("/rest/v1/") and exc.status_code in (404, 405):
+        # No route here means PostgREST's own refusals: a method it does not serve there,
+        # or a path it does not know.
+        method = request.method
+        if path == "/rest/v1/":
+            error = not_implemented("the OpenAPI description at the root")
+        elif exc.status_code == 404:
+            error = RestError(404, "PGRST125", "Invalid path specified in request URL")
+        elif path.startswith("/rest/v1/rpc/"):
+            error = RestError(405, "PGRST101", f"Cannot use the {method} method on RPC")
+        else:
+            error = RestError(405, "PGRST117", f"Unsupported HTTP method: {method}")
+        return rest_error(request, error)
+    # What Supabase's gateway answers for a path no service is routed at.
+    return Response(
+        content={"message": "no Route matched with those values"}, status_code=exc.status_code
+    )
+
+
+def create_app(config: StandInConfig) -> Litestar:
+    """The stand-in; its pool is opened by the lifespan and kept on `app.state.pool`."""
+    pool = make_pool(config)
+
+    @contextlib.asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        # wait=False: start while the database is down; requests answer 503/500 until it is up.
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    def provide_config() -> StandInConfig:
+        return config
+
+    app = Litestar(
+        route_handlers=[auth.ROUTER, rest.ROUTER],
+        dependencies={"config": Provide(provide_config, sync_to_thread=False)},
+        exception_handlers={
+            GatewayError: gateway_error,
+            AuthError: auth_error,
+            RestError: rest_error,
+            HTTPException: _not_found,
+        },
+        lifespan=[database],
+        openapi_config=None,
+    )
+    # Outside the router, as the gateway sits in front of the services: preflights and
+    # CORS headers for every path under /auth/v1 and /rest/v1, routed or not.
+    app.asgi_handler = gateway_cors(app.asgi_handler)
+    return app

@@ -1,0 +1,44 @@
+"""Run the stand-in on a free port for a test: `with running_standin(database_url) as api: …`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from standins.serving import listening_socket, serving
+from standins.supabase import tokens
+from standins.supabase.app import create_app
+from standins.supabase.config import StandInConfig
+
+TEST_JWT_SECRET = "devstack-supabase-test-secret-0123456789abcdef"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class StandIn:
+    url: str
+    jwt_secret: str
+    anon_key: str
+    service_role_key: str
+
+
+@contextmanager
+def running_standin(
+    database_url: str, *, jwt_secret: str = TEST_JWT_SECRET, **config: Any
+) -> Iterator[StandIn]:
+    sock = listening_socket()
+    host, port = sock.getsockname()[:2]
+    public_url = f"http://{host}:{port}"
+    app = create_app(
+        StandInConfig(
+            database_url=database_url, jwt_secret=jwt_secret, public_url=public_url, **config
+        )
+    )
+    with serving(app, sock, "Supabase stand-in") as url:
+        yield StandIn(
+            url=url,
+            jwt_secret=jwt_secret,
+            anon_key=tokens.api_key(jwt_secret, "anon"),
+            service_role_key=tokens.api_key(jwt_secret, "service_role"),
+        )

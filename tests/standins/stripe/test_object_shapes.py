@@ -1,0 +1,114 @@
+"""Everything the stand-in emits has exactly the fields of Stripe's own example of that object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import stripe
+
+from standins.stripe.objects import template
+from standins.stripe.testing import StandIn
+from tests.standins.stripe.conftest import Receiver, create_session
+
+# Free-form maps: any keys are Stripe's own (metadata) or the fixture's example is empty.
+FREE_FORM = {"metadata"}
+# Fields Stripe adds only in one answer: an expanded `line_items`, a new endpoint's `secret`.
+ONLY_SOMETIMES = {("checkout.session", "line_items"), ("webhook_endpoint", "secret")}
+
+
+def shape_errors(obj: Any, expected: Any, path: str, kind: str) -> list[str]:
+    """Keys missing from `obj` or invented by it, compared with Stripe's example `expected`."""
+    if not isinstance(obj, dict) or not isinstance(expected, dict) or not expected:
+        return []
+    errors = [f"{path}.{key} missing" for key in expected if key not in obj]
+    for key, value in obj.items():
+        if key not in expected:
+            if (kind, key) not in ONLY_SOMETIMES or path != kind:
+                errors.append(f"{path}.{key} invented")
+        elif key not in FREE_FORM and not (kind == "event" and key == "data"):
+            errors += shape_errors(value, expected[key], f"{path}.{key}", kind)
+    return errors
+
+
+def check(obj: dict[str, Any]) -> list[str]:
+    kind = obj["object"]
+    if kind == "list":
+        return [e for item in obj["data"] for e in check(item)]
+    errors = shape_errors(obj, template(kind), kind, kind)
+    if kind == "event":
+        errors += check(obj["data"]["object"])
+    if kind == "charge":
+        errors += check(obj["refunds"])
+    return errors
+
+
+def test_every_emitted_object_has_every_field_of_stripes_fixture(
+    client: stripe.StripeClient, standin: StandIn, receiver: Receiver
+) -> None:
+    customer = client.v1.customers.create(params={"email": "c@example.com"})
+    sessions = [
+        create_session(client, **extra)
+        for extra in (
+            {},
+            {},
+            {},
+            {"customer_creation": "always"},
+            {"customer": customer.id, "customer_email": None},
+        )
+    ]
+    standin.control.pay(sessions[0].id)
+    standin.control.pay_delayed(sessions[1].id)
+    standin.control.delayed_succeed(sessions[1].id)
+    standin.control.pay_delayed(sessions[2].id)
+    standin.control.delayed_fail(sessions[2].id)
+    standin.control.pay(sessions[3].id)
+    client.v1.checkout.sessions.expire(sessions[4].id)
+    first_intent = client.v1.checkout.sessions.retrieve(sessions[0].id).payment_intent
+    second_intent = client.v1.checkout.sessions.retrieve(sessions[1].id).payment_intent
+    assert isinstance(first_intent, str)
+    assert isinstance(second_intent, str)
+    client.v1.refunds.create(params={"payment_intent": first_intent, "amount": 100})
+    dispute = standin.control.dispute(second_intent)
+    standin.control.close_dispute(dispute["id"], won=True)
+    endpoint = client.v1.webhook_endpoints.create(
+        params={"url": "http://127.0.0.1:9/unused", "enabled_events": ["refund.created"]}
+    )
+
+    auth = {"Authorization": f"Bearer {standin.api_key}"}
+    answers: list[dict[str, Any]] = [dispute]
+    for path in (
+        "/v1/events?limit=100",
+        "/v1/checkout/sessions?limit=100&expand[]=data.payment_intent.latest_charge",
+        f"/v1/checkout/sessions/{sessions[0].id}?expand[]=line_items&expand[]=customer",
+        f"/v1/checkout/sessions/{sessions[0].id}/line_items",
+        f"/v1/customers/{customer.id}",
+        "/v1/webhook_endpoints",
+    ):
+        response = httpx.get(standin.api_base + path, headers=auth)
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    answers.append(endpoint.to_dict())
+
+    events = answers[1]["data"]
+    emitted = {e["data"]["object"]["object"] for e in events}
+    assert emitted == {
+        "checkout.session",
+        "payment_intent",
+        "charge",
+        "refund",
+        "dispute",
+        "customer",
+    }
+    assert len(events) == 29  # see the flows above: 4 per card payment, 7 per delayed one, …
+    assert [e for answer in answers for e in check(answer)] == []
+
+
+def test_the_shape_check_catches_a_missing_or_invented_field() -> None:
+    session = template("checkout.session")
+    del session["payment_status"]
+    session["customer_details"]["nickname"] = "x"
+    assert sorted(check(session)) == [
+        "checkout.session.customer_details.nickname invented",
+        "checkout.session.payment_status missing",
+    ]
