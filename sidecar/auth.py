@@ -6,16 +6,23 @@ are accepted when configured; the token's own `alg` header only picks which key 
 an HS256 token is never checked against a public key or the other way round. When the
 project's URL is known, the token must name its Auth server as `iss`.
 
+The key set is fetched at most once per `refetch_interval` whatever callers send: a token naming
+a key id the set lacks, an empty set and an unreachable Auth server are each remembered until
+then, so forged tokens cannot make the sidecar fetch on every request. A missing key is the
+caller's problem (401); an unreachable key set is ours (503, the learner's token may be fine).
+
 Anonymous sign-ins (`is_anonymous: true`) are learners too (they may browse and read free
 lessons), but routes that take money refuse them: see `require_signed_up`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import anyio
 import anyio.to_thread
 import jwt
 from litestar.connection import ASGIConnection
@@ -36,6 +43,75 @@ class Learner:
     is_anonymous: bool = False
 
 
+class KeySetUnavailable(Exception):
+    """The Auth server's key set could not be fetched (now, or at the last try)."""
+
+
+@dataclass(eq=False)
+class KeySet:
+    """The project's JWKS, fetched at most once per `refetch_interval` (and kept `lifespan`).
+
+    A key id the cached set lacks triggers one refetch (keys rotate), unless the set was fetched
+    or tried within `refetch_interval`; concurrent callers share one fetch.
+    """
+
+    url: str
+    lifespan: float = 600.0
+    refetch_interval: float = 30.0
+    timeout: float = 5.0
+    fetches: int = 0
+    _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
+    _fetched_at: float | None = None
+    _tried_at: float | None = None
+    _unreachable: bool = False
+    _lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def key(self, kid: str) -> jwt.PyJWK:
+        if (found := self._fresh(kid)) is not None:
+            return found
+        async with self._lock:
+            if (found := self._fresh(kid)) is not None:
+                return found
+            if self._may_fetch():
+                await self._fetch()
+            if kid in self._keys:
+                return self._keys[kid]
+            if self._unreachable:
+                raise KeySetUnavailable(self.url)
+            raise jwt.PyJWKClientError(f"no key {kid!r} in the key set")
+
+    def _fresh(self, kid: str) -> jwt.PyJWK | None:
+        now = time.monotonic()
+        if self._fetched_at is None or now - self._fetched_at > self.lifespan:
+            return None
+        return self._keys.get(kid)
+
+    def _may_fetch(self) -> bool:
+        return self._tried_at is None or time.monotonic() - self._tried_at >= self.refetch_interval
+
+    async def _fetch(self) -> None:
+        self._tried_at = time.monotonic()
+        self.fetches += 1
+        client = jwt.PyJWKClient(
+            self.url, cache_keys=False, cache_jwk_set=False, timeout=self.timeout
+        )
+        try:
+            # PyJWKClient fetches with urllib (blocking): off the event loop.
+            data = await anyio.to_thread.run_sync(client.fetch_data)
+        except (jwt.PyJWKClientError, ValueError):  # no answer, an HTTP error, or not a JSON object
+            self._unreachable = True
+            return
+        self._unreachable = False
+        self._fetched_at = self._tried_at
+        try:
+            keys = jwt.PyJWKSet.from_dict(data).keys
+        except jwt.PyJWTError:  # empty, or no key this library can use: no keys, not an outage
+            keys = []
+        self._keys = {
+            key.key_id: key for key in keys if key.key_id and key.public_key_use in (None, "sig")
+        }
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -47,11 +123,7 @@ class TokenVerifier:
     ) -> None:
         self._issuer = issuer
         self._secret = jwt_secret
-        self._jwks = (
-            jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=600, timeout=5)
-            if jwks_url
-            else None
-        )
+        self._jwks = KeySet(jwks_url) if jwks_url else None
         self._leeway = leeway_seconds
 
     async def learner_from_header(self, authorization: str | None) -> Learner:
@@ -80,7 +152,7 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise NotAuthenticated("The access token has expired.", code="token_expired") from None
-        except jwt.PyJWKClientConnectionError:
+        except KeySetUnavailable:
             raise ServiceUnavailable(
                 "The sign-in service's keys cannot be fetched right now.", code="jwks_unavailable"
             ) from None
@@ -105,9 +177,10 @@ class TokenVerifier:
         if algorithm == "HS256" and self._secret:
             return self._secret, algorithm
         if algorithm in ASYMMETRIC_ALGORITHMS and self._jwks is not None:
-            # PyJWKClient fetches with urllib (blocking); its cache makes this a lookup
-            # after the first call, but the first call must not stall the event loop.
-            signing_key = await anyio.to_thread.run_sync(self._jwks.get_signing_key_from_jwt, token)
+            kid = jwt.get_unverified_header(token).get("kid")
+            if not isinstance(kid, str):
+                raise jwt.InvalidTokenError("kid is not a string")
+            signing_key = await self._jwks.key(kid)
             if signing_key.algorithm_name != algorithm:
                 raise jwt.InvalidAlgorithmError("token alg does not match its key")
             return signing_key, algorithm

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import anyio
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.auth import TokenVerifier
+from sidecar.auth import Learner, TokenVerifier
 from sidecar.errors import NotAuthenticated, ServiceUnavailable
 from tests.sidecar.conftest import (
     JWT_SECRET,
@@ -49,13 +50,15 @@ class JwksServer:
 
     def __init__(self, keys: list[dict[str, Any]]) -> None:
         self.fetches = 0
-        body = json.dumps({"keys": keys}).encode()
+        self.keys = keys  # what the next fetch gets; a test may rotate them
+        self.status = 200
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.fetches += 1
-                self.send_response(200)
+                body = json.dumps({"keys": outer.keys}).encode()
+                self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(body)
@@ -436,3 +439,80 @@ async def test_any_token_either_names_a_learner_or_is_401(token: str) -> None:
         return
     assert isinstance(learner.id, uuid.UUID)
     assert isinstance(learner.is_anonymous, bool)
+
+
+FORGED_CALLS = 20
+
+
+async def test_forged_key_ids_cost_one_fetch_not_one_each(jwks: JwksServer) -> None:
+    checker = verifier(jwks.url, secret=None)
+    before = jwks.fetches
+    for n in range(FORGED_CALLS):
+        token = signed_token(OTHER_EC_KEY, f"forged-{n}", "ES256", str(uuid.uuid4()))
+        assert await code_of(checker, f"Bearer {token}") == "invalid_token"
+    assert jwks.fetches - before == 1
+
+
+async def test_concurrent_tokens_share_one_fetch(jwks: JwksServer) -> None:
+    checker = verifier(jwks.url, secret=None)
+    before = jwks.fetches
+    learners: list[Learner] = []
+
+    async def one() -> None:
+        token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+        learners.append(await checker.learner_from_header(f"Bearer {token}"))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(FORGED_CALLS):
+            group.start_soon(one)
+    assert len(learners) == FORGED_CALLS
+    assert jwks.fetches - before == 1
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_an_empty_or_failing_key_set_is_remembered(status: int) -> None:
+    # An empty set refuses the token (401); an Auth server that fails is an outage (503). Either
+    # way the answer is kept until the refetch interval, not fetched again for every token.
+    with JwksServer([]) as server:
+        server.status = status
+        checker = verifier(server.url, secret=None)
+        for _ in range(FORGED_CALLS):
+            token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+            if status == 200:
+                assert await code_of(checker, f"Bearer {token}") == "invalid_token"
+            else:
+                with pytest.raises(ServiceUnavailable):
+                    await checker.learner_from_header(f"Bearer {token}")
+        assert server.fetches == 1
+
+
+async def test_a_rotated_key_is_fetched_after_the_refetch_interval() -> None:
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    with JwksServer([public_jwk(EC_KEY, "ec-1", "ES256")]) as server:
+        checker = TokenVerifier(jwt_secret=None, jwks_url=server.url)
+        assert checker._jwks is not None
+        old = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+        await checker.learner_from_header(f"Bearer {old}")
+        server.keys = [public_jwk(EC_KEY, "ec-1", "ES256"), public_jwk(new_key, "ec-2", "ES256")]
+        rotated = signed_token(new_key, "ec-2", "ES256", str(uuid.uuid4()))
+        # within the interval the new kid is unknown: refused, and nothing fetched
+        assert await code_of(checker, f"Bearer {rotated}") == "invalid_token"
+        assert server.fetches == 1
+        checker._jwks.refetch_interval = 0
+        await checker.learner_from_header(f"Bearer {rotated}")
+        await checker.learner_from_header(f"Bearer {old}")  # the old key still verifies
+        assert server.fetches == 2
+
+
+async def test_an_outage_keeps_the_keys_already_fetched() -> None:
+    with JwksServer([public_jwk(EC_KEY, "ec-1", "ES256")]) as server:
+        checker = TokenVerifier(jwt_secret=None, jwks_url=server.url)
+        assert checker._jwks is not None
+        token = signed_token(EC_KEY, "ec-1", "ES256", str(uuid.uuid4()))
+        await checker.learner_from_header(f"Bearer {token}")
+        server.status = 503
+        checker._jwks.lifespan = 0  # expired: the next call refetches, and that fails
+        checker._jwks.refetch_interval = 0
+        learner = await checker.learner_from_header(f"Bearer {token}")
+        assert server.fetches == 2
+        assert learner.id
