@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import jwt
 from dotenv import find_dotenv, load_dotenv
 
 
@@ -19,6 +20,11 @@ class SettingsError(Exception):
 # with that secret, and the newer sb_ keys), and the devstack's webhook secrets. Fine against
 # the offline stand-ins; in live mode they would let anyone mint tokens or sign webhooks.
 DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
+# Every public default a project may still be signing with: the CLI's, and self-hosted
+# Supabase's docker/.env.example. A key that verifies under any of them is anyone's key.
+DEMO_JWT_SECRETS = frozenset(
+    {DEMO_JWT_SECRET, "your-super-secret-jwt-token-with-at-least-32-characters-long"}
+)
 DEMO_API_KEYS = frozenset(
     {
         # anon
@@ -32,6 +38,26 @@ DEMO_API_KEYS = frozenset(
     }
 )
 DEMO_WEBHOOK_SECRET_PREFIX = "whsec_devstack"  # noqa: S105
+
+
+def is_demo_key(key: str | None) -> bool:
+    """A published demo key, or any JWT signed with a public default secret (whatever it says)."""
+    if key is None:
+        return False
+    if key in DEMO_API_KEYS:
+        return True
+    for secret in DEMO_JWT_SECRETS:
+        try:
+            jwt.decode(
+                key,
+                secret,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "verify_aud": False, "verify_iss": False},
+            )
+        except jwt.PyJWTError:
+            continue
+        return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +130,8 @@ class Settings:
 
     def _refuse_demo_secrets(self) -> None:
         demo = {
-            "SUPABASE_JWT_SECRET": self.supabase_jwt_secret == DEMO_JWT_SECRET,
-            "SUPABASE_SERVICE_ROLE_KEY": self.supabase_service_role_key in DEMO_API_KEYS,
+            "SUPABASE_JWT_SECRET": self.supabase_jwt_secret in DEMO_JWT_SECRETS,
+            "SUPABASE_SERVICE_ROLE_KEY": is_demo_key(self.supabase_service_role_key),
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret.startswith(
                 DEMO_WEBHOOK_SECRET_PREFIX
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jwt
 import pytest
 import stripe
 
@@ -106,8 +107,24 @@ def test_pool_timeout_takes_fractions_of_a_second() -> None:
 # --- demo secrets: refused in live mode, naming the variable -----------------------------------
 
 DEMO_VALUES = {
-    "SUPABASE_JWT_SECRET": ["super-secret-jwt-token-with-at-least-32-characters-long"],
+    "SUPABASE_JWT_SECRET": [
+        "super-secret-jwt-token-with-at-least-32-characters-long",
+        # self-hosted Supabase's docker/.env.example
+        "your-super-secret-jwt-token-with-at-least-32-characters-long",
+    ],
     "SUPABASE_SERVICE_ROLE_KEY": [
+        # newly signed with the CLI's demo secret (another iss, no exp): not in any list
+        jwt.encode(
+            {"role": "service_role", "iss": "supabase", "iat": 1_700_000_000},
+            "super-secret-jwt-token-with-at-least-32-characters-long",
+            algorithm="HS256",
+        ),
+        # signed with self-hosted Supabase's default secret
+        jwt.encode(
+            {"role": "service_role", "iss": "supabase", "exp": 2_000_000_000},
+            "your-super-secret-jwt-token-with-at-least-32-characters-long",
+            algorithm="HS256",
+        ),
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vf"
         "cm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU",
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJl"
