@@ -19,7 +19,7 @@ APT_INSTALL_MISSING = if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-.PHONY: help install install-system install-python install-cli install-node install-browser test e2e lint dev bench reliability clean
+.PHONY: help install install-system install-python install-cli install-node install-browser test test-sql test-py test-web e2e lint dev bench reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,15 @@ install-browser: ## Chromium and fonts for the browser tests (apt-get; needs roo
 test: install ## every check: linters, Supabase CLI, pgTAP, pytest, browser tests (TEST_DATABASE_URL, default local Postgres)
 	@$(UV) run python -m tools.check
 
+test-sql: install ## the SQL layers alone: the Supabase CLI's push, list and config, then pgTAP
+	@$(UV) run python -m tools.check --only cli --only pgtap
+
+test-py: install ## pytest alone (real Postgres, the stand-ins over HTTP); PYTEST_ARGS="-k name" narrows it
+	@$(UV) run python -m tools.check --only pytest $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+test-web: install ## the frontend alone: generated types current, tsc, Vitest, next build
+	@$(UV) run python -m tools.check --only frontend
+
 e2e: install ## the browser tests in Chromium against the whole stack; screenshots in frontend/e2e/artifacts/
 	@$(UV) run python -m tools.e2e
 
@@ -78,7 +87,7 @@ bench: install-python install-cli ## the goals table: each row a ratio to a base
 reliability: install-python install-cli ## webhook storm, database outage, crash, slow database at full size (a few minutes)
 	@RELIABILITY_SCALE=full $(UV) run pytest tests/reliability -m reliability -s -q
 
-lint: install-python install-cli ## sqlfluff, ruff, mypy, supabase db lint only
+lint: install-python install-cli install-node ## pre-commit (ruff, ruff format, sqlfluff, eslint), mypy, supabase db lint
 	@$(UV) run python -m tools.check --only lint
 
 clean: ## remove local state (.devstack/, caches)

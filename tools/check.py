@@ -74,10 +74,10 @@ def python_paths() -> list[str]:
 
 
 def lint(step: Step, admin_url: str) -> None:
+    # pre-commit runs what a commit runs (.pre-commit-config.yaml: ruff, ruff format, sqlfluff,
+    # ESLint); mypy and the database lint need the whole tree or a database, so they run here.
     checks = [
-        ["sqlfluff", "lint", "supabase/migrations", "supabase/seed.sql"],
-        ["ruff", "check", *python_paths()],
-        ["ruff", "format", "--check", *python_paths()],
+        ["pre-commit", "run", "--all-files", "--show-diff-on-failure", "--color", "never"],
         ["mypy"],
     ]
     for cmd in checks:
@@ -85,8 +85,9 @@ def lint(step: Step, admin_url: str) -> None:
             step.ok = False
             step.notes.append(f"{cmd[0]} failed")
     db_lint = supabase_db_lint(step, admin_url)
-    step.summary = f"sqlfluff, ruff, ruff format, mypy --strict, {db_lint}: " + (
-        "clean" if step.ok else "FAILED"
+    verdict = "clean" if step.ok else "FAILED"
+    step.summary = (
+        f"pre-commit (ruff, ruff format, sqlfluff, eslint), mypy --strict, {db_lint}: {verdict}"
     )
 
 
@@ -258,7 +259,7 @@ def frontend(step: Step, admin_url: str) -> None:
         step.notes.append("src/types/database.ts is stale: run `uv run python -m tools.typegen`")
     env = {"NO_COLOR": "1", "FORCE_COLOR": "0", "NEXT_TELEMETRY_DISABLED": "1"}
     counts = "no vitest summary"
-    for script in ("typecheck", "lint", "test", "build"):
+    for script in ("typecheck", "test", "build"):  # ESLint runs in the lint layer
         result = run(["npm", "--prefix", "frontend", "run", script], env=env)
         if script == "test":
             match = re.search(r"Tests\s+(.+?)\s*\(\d+\)", result.stdout)
@@ -269,7 +270,7 @@ def frontend(step: Step, admin_url: str) -> None:
         elif script == "build":
             e2e.record_build()  # the browser tests run this very build
     verdict = "clean" if step.ok else "FAILED"
-    step.summary = f"{counts}; types, tsc, eslint, next build: {verdict}"
+    step.summary = f"{counts}; types, tsc, next build: {verdict}"
 
 
 def browser(step: Step, admin_url: str) -> None:
