@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from standins.supabase.catalog import SCHEMA
 from standins.supabase.errors import RestError
+from standins.supabase.schema_cache import SCHEMA
 
 _JSON_TYPES = ("json", "jsonb")
 

@@ -17,7 +17,7 @@ from itertools import count
 
 from psycopg import sql
 
-from standins.supabase import catalog
+from standins.supabase import schema_cache
 from standins.supabase.errors import RestError
 from standins.supabase.grammar import (
     FTS_OPERATORS,
@@ -56,7 +56,7 @@ class Source:
 @dataclass
 class _Builder:
     query: Query
-    keys: Sequence[catalog.ForeignKey]
+    keys: Sequence[schema_cache.ForeignKey]
     names: count[int] = field(default_factory=lambda: count(1))
 
     def alias(self, base: str) -> str:
@@ -223,7 +223,7 @@ def _plan(
         if source.table is None:
             raise not_implemented("embedding resources in a function's result")
         name = item.alias or item.target
-        rel = catalog.resolve(source.table, item.target, item.hint, builder.keys)
+        rel = schema_cache.resolve(source.table, item.target, item.hint, builder.keys)
         child_alias = builder.alias(rel.child)
         child_path = (*path, name)
         child_level = builder.query.levels.get(child_path, Level())
@@ -231,7 +231,7 @@ def _plan(
             builder,
             item.children,
             child_alias,
-            Source(sql.Identifier(catalog.SCHEMA, rel.child), rel.child, child_alias),
+            Source(sql.Identifier(schema_cache.SCHEMA, rel.child), rel.child, child_alias),
             child_path,
             child_level,
         )
@@ -247,7 +247,7 @@ def _plan(
         inner = _select_sql(
             child,
             sql.SQL("{} as {}").format(
-                sql.Identifier(catalog.SCHEMA, rel.child), sql.Identifier(child_alias)
+                sql.Identifier(schema_cache.SCHEMA, rel.child), sql.Identifier(child_alias)
             ),
             join_on,
             _order_sql(child_alias, child_level.order, child, rel.child),
@@ -363,7 +363,7 @@ class Shape:
 def read_sql(
     query: Query,
     source: Source,
-    keys: Sequence[catalog.ForeignKey],
+    keys: Sequence[schema_cache.ForeignKey],
     shape: Shape,
     *,
     limit: int | None,

@@ -24,7 +24,7 @@ from litestar.di import Provide
 from litestar.params import FromPath
 from psycopg import AsyncConnection, sql
 
-from standins.supabase import catalog, queries, reads, tokens, writes
+from standins.supabase import queries, reads, schema_cache, tokens, writes
 from standins.supabase.config import StandInConfig
 from standins.supabase.database import UNREACHABLE, transaction
 from standins.supabase.errors import RestError
@@ -89,12 +89,12 @@ def database_error(exc: psycopg.Error, role: str) -> RestError:
 
 def _check_profile(request: AnyRequest, header: str) -> None:
     schema = request.headers.get(header)
-    if schema and schema != catalog.SCHEMA:
+    if schema and schema != schema_cache.SCHEMA:
         raise RestError(
             406,
             "PGRST106",
             f"Invalid schema: {schema}",
-            hint=f"Only the following schemas are exposed: {catalog.SCHEMA}",
+            hint=f"Only the following schemas are exposed: {schema_cache.SCHEMA}",
         )
 
 
@@ -323,7 +323,7 @@ async def read_rows(
     claims: dict[str, Any],
     query: Query,
     source: reads.Source,
-    keys: list[catalog.ForeignKey],
+    keys: list[schema_cache.ForeignKey],
     *,
     location: str | None = None,
     prepare: sql.Composable | None = None,
@@ -392,10 +392,10 @@ def canonical_location(table: str, request: AnyRequest) -> str:
 # -- tables ------------------------------------------------------------------------------
 
 
-async def _known_table(conn: AsyncConnection[Any], table: str) -> list[catalog.ForeignKey]:
-    if not await catalog.relation_exists(conn, table):
-        raise catalog.table_not_found(table)
-    return await catalog.foreign_keys(conn)
+async def _known_table(conn: AsyncConnection[Any], table: str) -> list[schema_cache.ForeignKey]:
+    if not await schema_cache.relation_exists(conn, table):
+        raise schema_cache.table_not_found(table)
+    return await schema_cache.foreign_keys(conn)
 
 
 async def _read_table(
@@ -406,7 +406,7 @@ async def _read_table(
 
     async def work(conn: AsyncConnection[Any], claims: dict[str, Any]) -> Result:
         keys = await _known_table(conn, table)
-        source = reads.Source(sql.Identifier(catalog.SCHEMA, table), table, table)
+        source = reads.Source(sql.Identifier(schema_cache.SCHEMA, table), table, table)
         location = canonical_location(table, request)
         result, _, _ = await read_rows(
             conn, request, claims, query, source, keys, location=location
@@ -448,12 +448,12 @@ async def _write(
         keys = await _known_table(conn, table)
         statement_kind, statement_query = kind, query
         if kind == "put":
-            key = await catalog.primary_key(conn, table)
+            key = await schema_cache.primary_key(conn, table)
             statement_query = writes.put_query(query, rows[0], key)
             statement_kind = "insert"
         elif resolution and query.on_conflict is None:
             # an upsert without on_conflict merges on the primary key
-            key = await catalog.primary_key(conn, table)
+            key = await schema_cache.primary_key(conn, table)
             statement_query = replace(query, on_conflict=key or None)
         mutation = writes.mutation_sql(
             table,
@@ -544,7 +544,7 @@ async def _call(
     query: Query,
 ) -> Response[bytes]:
     async def work(conn: AsyncConnection[Any], claims: dict[str, Any]) -> Result:
-        cursor = await conn.execute(queries.FUNCTIONS_SQL, (catalog.SCHEMA, fn))
+        cursor = await conn.execute(queries.FUNCTIONS_SQL, (schema_cache.SCHEMA, fn))
         overloads = [queries.Function.from_catalog(*row) for row in await cursor.fetchall()]
         function = queries.choose(fn, list(args), overloads)
         invoked = queries.invocation(fn, function, args)

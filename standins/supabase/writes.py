@@ -16,10 +16,10 @@ from typing import Any
 
 from psycopg import sql
 
-from standins.supabase.catalog import SCHEMA
 from standins.supabase.errors import RestError
 from standins.supabase.grammar import Condition, Level, Query, not_implemented
 from standins.supabase.reads import condition_sql, order_term_sql, page_sql
+from standins.supabase.schema_cache import SCHEMA
 
 SOURCE = "pgrst_source"
 TARGET = "pgrst_target"
