@@ -2,25 +2,20 @@
 // Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
 // a learner can act on. The sidecar's address never reaches the browser: only our API route.
 import { describeProblem, UNREACHABLE, type CheckoutProblem } from "@/lib/checkoutErrors";
+import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody } from "@/types/shop";
+
+export type { CheckoutSessionState };
 
 export const CHECKOUT_ROUTE = "/api/stripe/checkout_session";
-
-export type CheckoutSessionState = {
-  id: string;
-  lesson_id: string;
-  status: string;
-  payment_status: string | null;
-  owned: boolean;
-};
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: CheckoutProblem };
 
 async function problemFrom(response: Response): Promise<CheckoutProblem> {
   let code = "";
   try {
-    const body: unknown = await response.json();
-    const error = (body as { error?: { code?: unknown } } | null)?.error;
-    if (typeof error?.code === "string") code = error.code;
+    const body = (await response.json()) as Partial<ErrorBody> | null;
+    const found: unknown = body?.error?.code;
+    if (typeof found === "string") code = found;
   } catch {
     // not JSON (a proxy's error page): the status says enough
   }
@@ -45,9 +40,10 @@ export async function requestCheckout(lessonId: string): Promise<Outcome<string>
     return unreachable();
   }
   if (!response.ok) return { ok: false, problem: await problemFrom(response) };
-  const body = (await response.json()) as { url?: unknown };
-  if (typeof body.url !== "string") return { ok: false, problem: describeProblem(502, "bad_gateway") };
-  return { ok: true, value: body.url };
+  const { url } = (await response.json()) as CheckoutSessionLink;
+  // the browser is about to go there: the route checked it, and a string it must be
+  if (typeof url !== "string") return { ok: false, problem: describeProblem(502, "bad_gateway") };
+  return { ok: true, value: url };
 }
 
 /** Start Checkout and leave for Stripe's page; resolves only with a problem to show. */
