@@ -8,6 +8,7 @@ import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonCard } from "@/components/LessonCard";
 import { useBuy } from "@/components/useBuy";
 import { loadCatalog } from "@/lib/catalog";
+import { isCheckoutSessionId } from "@/lib/checkoutSession";
 import { phaseOf, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import styles from "@/styles/Page.module.css";
@@ -21,11 +22,9 @@ type Props = {
   checkout: CheckoutReturnQuery;
 };
 
-const SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
-
 function checkoutReturn(query: Record<string, string | string[] | undefined>): CheckoutReturnQuery {
   const sessionId = query.session_id;
-  if (query.checkout === "success" && typeof sessionId === "string" && SESSION_ID.test(sessionId)) {
+  if (query.checkout === "success" && isCheckoutSessionId(sessionId)) {
     return { kind: "success", sessionId };
   }
   if (query.checkout === "cancelled") return { kind: "cancelled" };

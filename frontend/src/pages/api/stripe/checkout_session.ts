@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { describeProblem, UNREACHABLE } from "@/lib/checkoutErrors";
+import { isCheckoutSessionId } from "@/lib/checkoutSession";
 import { createServerSupabase } from "@/lib/supabase";
 import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody } from "@/types/shop";
 
@@ -14,7 +15,6 @@ const ALLOW = "GET, POST";
 const MAX_BODY_BYTES = 4096;
 const SIDECAR_TIMEOUT_MS = 15_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
 const CHECKOUT_URL = /^https?:\/\//;
 
 /** The sidecar's base URL (SIDECAR_URL, read per request): server-side only. */
@@ -166,7 +166,7 @@ async function createSession(req: IncomingMessage, res: ServerResponse) {
 async function readSession(req: IncomingMessage, res: ServerResponse) {
   const query = new URL(req.url ?? "/", "http://localhost").searchParams;
   const sessionId = query.get("session_id") ?? "";
-  if (!SESSION_ID.test(sessionId)) return fail(res, 422, "invalid_session_id");
+  if (!isCheckoutSessionId(sessionId)) return fail(res, 422, "invalid_session_id");
   const token = await accessToken(req, res);
   if (!token) return fail(res, 401, "not_signed_in");
 
