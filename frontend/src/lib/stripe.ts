@@ -1,5 +1,6 @@
-// Checkout from the browser: ask our API route for a Checkout Session and send the learner to
-// Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
+// The browser's side of Checkout (the server's side is pages/api/stripe/checkout_session.ts,
+// which forwards to the sidecar): ask our API route for a Checkout Session and send the learner
+// to Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
 // a learner can act on. The sidecar's address never reaches the browser: only our API route.
 import { describeProblem, UNREACHABLE, type CheckoutProblem } from "@/lib/checkoutErrors";
 import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody } from "@/types/shop";
