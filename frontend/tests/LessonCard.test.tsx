@@ -15,6 +15,7 @@ const joins: CatalogLesson = {
   currency: "usd",
   owned: false,
   pending: false,
+  access: "available",
 };
 
 function card() {
