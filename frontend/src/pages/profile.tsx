@@ -5,11 +5,11 @@ import type { GetServerSideProps } from "next";
 
 import { formatMoney } from "@/lib/money";
 import { signInPath } from "@/lib/navigation";
-import { loadPurchases, type PurchaseRow } from "@/lib/queries";
+import { loadPurchases } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
-import type { ShopUser } from "@/types/shop";
+import type { PurchaseRow, ShopUser } from "@/types/shop";
 
 type Props = { user: ShopUser; rows: PurchaseRow[]; loadFailed: boolean };
 
@@ -72,12 +72,12 @@ export default function ProfilePage({ rows, loadFailed }: Props) {
           </thead>
           <tbody>
             {rows.map((row) => (
-              <tr key={row.key}>
+              <tr key={row.id}>
                 <td>
                   <Link href={`/lessons/${row.slug}`}>{row.title}</Link>
                 </td>
                 <td>
-                  <time dateTime={row.date}>{DATE.format(new Date(row.date))}</time>
+                  <time dateTime={row.occurred_at}>{DATE.format(new Date(row.occurred_at))}</time>
                 </td>
                 <td>{formatMoney(row.amount_total, row.currency)}</td>
                 <td>{statusWord(row.status)}</td>

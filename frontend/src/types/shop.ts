@@ -3,11 +3,14 @@ import type { components, operations } from "@/types/sidecar";
 
 type Functions = Database["public"]["Functions"];
 
-/** One row of lesson_catalog(): a published lesson with the caller's owned/pending flags. */
+/** One row of lesson_catalog(): a published lesson with what it offers the caller (`access`). */
 export type CatalogLesson = Functions["lesson_catalog"]["Returns"][number];
 
-/** One row of purchase_history(). */
-export type PurchaseRecord = Functions["purchase_history"]["Returns"][number];
+/** What a lesson offers the caller, as lesson_catalog() decides it: free, owned, processing, available. */
+export type LessonAccess = Database["public"]["Enums"]["lesson_access"];
+
+/** One row of purchase_list(): a line of the Purchases page, ready to show. */
+export type PurchaseRow = Functions["purchase_list"]["Returns"][number];
 
 /** The gated part of a lesson, readable when RLS allows. */
 export type LessonContent = Pick<Tables<"lesson_content">, "body" | "media_url">;

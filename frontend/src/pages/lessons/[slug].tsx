@@ -34,7 +34,7 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     return { props: { user, state: "missing" as const } };
   };
   if (!SLUG.test(slug) || slug.length > 100) return missing();
-  const found = await loadLesson(supabase, slug, user !== null);
+  const found = await loadLesson(supabase, slug);
   if (!found.ok) {
     console.error("lesson failed", found.reason);
     return { props: { user, state: "loadFailed" as const } };
@@ -56,7 +56,7 @@ function Paywall({ lesson }: { lesson: CatalogLesson }) {
   return (
     <div className={styles.panel}>
       <div className={styles.paywall}>
-        {lesson.pending ? (
+        {lesson.access === "processing" ? (
           <p>
             <span className={card.pending}>Payment processing</span>. We&apos;ll unlock the lesson when the
             payment is confirmed.
