@@ -110,18 +110,31 @@ from (select {fn}.* from pgrst_source as {fn}) as _postgrest_t
 HAND_WRITTEN = {
     "lesson_catalog": """
 select
-  l.id, l.slug, l.title, l.description, l.price_cents, l.currency,
-  exists (
-    select 1 from public.purchased_lessons as p
-    where p.lesson_id = l.id and p.user_id = %(user)s and p.status = 'paid'
-  ) as owned,
-  exists (
-    select 1 from public.checkout_sessions as s
-    where
-      s.lesson_id = l.id and s.user_id = %(user)s
-      and (s.status = 'processing' or (s.status = 'open' and s.expires_at > now()))
-  ) as pending
+  l.id, l.slug, l.title, l.description, l.price_cents, l.currency, mine.owned, mine.pending,
+  case
+    when l.price_cents = 0 then 'free'
+    when mine.owned then 'owned'
+    when mine.processing then 'processing'
+    else 'available'
+  end::public.lesson_access as access
 from public.lessons as l
+cross join lateral (
+  select
+    exists (
+      select 1 from public.purchased_lessons as p
+      where p.lesson_id = l.id and p.user_id = %(user)s and p.status = 'paid'
+    ) as owned,
+    exists (
+      select 1 from public.checkout_sessions as s
+      where
+        s.lesson_id = l.id and s.user_id = %(user)s
+        and (s.status = 'processing' or (s.status = 'open' and s.expires_at > now()))
+    ) as pending,
+    exists (
+      select 1 from public.checkout_sessions as s
+      where s.lesson_id = l.id and s.user_id = %(user)s and s.status = 'processing'
+    ) as processing
+) as mine
 where l.published
 order by l.created_at, l.slug
 """,

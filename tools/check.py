@@ -3,8 +3,8 @@
 Order: linters first (cheap; `supabase db lint` on a throwaway database), then the Supabase
 CLI's own path (push, list, a second push, config), then pgTAP through pg_prove on a database
 built exactly as production is, then pytest (which builds its own throwaway databases), then
-the frontend (generated types current, tsc, ESLint, Vitest, `next build`), then the browser
-tests in Chromium against the whole stack (`tools.e2e`). Every
+the frontend (generated database and sidecar types current, tsc, ESLint, Vitest, `next
+build`), then the browser tests in Chromium against the whole stack (`tools.e2e`). Every
 database created here is dropped at the end, pass or fail. A summary of test counts per layer
 is printed last.
 
@@ -30,7 +30,7 @@ import psycopg
 from psycopg import conninfo
 
 from devstack import database, supabase_cli
-from tools import e2e, typegen
+from tools import e2e, sidecar_types, typegen
 from tools.containers import docker_available, supabase_postgres_container
 
 ROOT = database.ROOT
@@ -249,7 +249,7 @@ def pytest(step: Step, admin_url: str, extra: Sequence[str]) -> None:
 
 
 def frontend(step: Step, admin_url: str) -> None:
-    """The Next.js site: database types current, type check, lint, Vitest, production build."""
+    """The Next.js site: database and sidecar types current, tsc, lint, Vitest, `next build`."""
     if not (ROOT / "frontend" / "node_modules" / ".bin" / "next").exists():
         step.ok = False
         step.summary = "frontend packages missing: run `make install-node`"
@@ -257,6 +257,11 @@ def frontend(step: Step, admin_url: str) -> None:
     if not typegen.is_current(admin_url):
         step.ok = False
         step.notes.append("src/types/database.ts is stale: run `uv run python -m tools.typegen`")
+    if not sidecar_types.is_current():
+        step.ok = False
+        step.notes.append(
+            "src/types/sidecar.ts is stale: run `uv run python -m tools.sidecar_types`"
+        )
     env = {"NO_COLOR": "1", "FORCE_COLOR": "0", "NEXT_TELEMETRY_DISABLED": "1"}
     counts = "no vitest summary"
     for script in ("typecheck", "test", "build"):  # ESLint runs in the lint layer

@@ -15,6 +15,7 @@ const joins: CatalogLesson = {
   currency: "usd",
   owned: false,
   pending: false,
+  access: "available",
 };
 
 function card() {
@@ -31,7 +32,7 @@ describe("LessonCard", () => {
   });
 
   it("offers a free lesson to read, with no Buy", () => {
-    render(<LessonCard lesson={{ ...joins, price_cents: 0 }} />);
+    render(<LessonCard lesson={{ ...joins, price_cents: 0, access: "free" }} />);
     const article = card();
     expect(within(article).getByText("Free")).toBeTruthy();
     expect(within(article).getByRole("link", { name: "Read" }).getAttribute("href")).toBe(
@@ -41,24 +42,30 @@ describe("LessonCard", () => {
   });
 
   it("shows an owned lesson as Owned with a Read link", () => {
-    render(<LessonCard lesson={{ ...joins, owned: true }} />);
+    render(<LessonCard lesson={{ ...joins, owned: true, access: "owned" }} />);
     const article = card();
     expect(within(article).getByText("Owned")).toBeTruthy();
     expect(within(article).getByRole("link", { name: "Read" })).toBeTruthy();
     expect(within(article).queryByRole("button", { name: "Buy" })).toBeNull();
   });
 
-  it("shows a pending payment as processing, without a Buy button", () => {
-    render(<LessonCard lesson={{ ...joins, pending: true }} />);
+  it("shows a payment processing as such, without a Buy button", () => {
+    render(<LessonCard lesson={{ ...joins, pending: true, access: "processing" }} />);
     const article = card();
     expect(within(article).getByText("Payment processing")).toBeTruthy();
     expect(within(article).queryByRole("button")).toBeNull();
     expect(within(article).queryByRole("link", { name: "Read" })).toBeNull();
   });
 
-  it("owned wins over a stale pending flag", () => {
-    render(<LessonCard lesson={{ ...joins, owned: true, pending: true }} />);
+  it("shows what access says, not the pending flag beside it", () => {
+    render(<LessonCard lesson={{ ...joins, owned: true, pending: true, access: "owned" }} />);
     expect(within(card()).getByText("Owned")).toBeTruthy();
+    expect(within(card()).queryByText("Payment processing")).toBeNull();
+  });
+
+  it("keeps Buy on offer beside an open session (pending, but not processing)", () => {
+    render(<LessonCard lesson={{ ...joins, pending: true, access: "available" }} />);
+    expect(within(card()).getByRole("button", { name: "Buy" })).toBeTruthy();
     expect(within(card()).queryByText("Payment processing")).toBeNull();
   });
 

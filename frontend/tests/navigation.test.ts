@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { safeNext, signInPath } from "@/lib/navigation";
-import { phaseOf } from "@/lib/stripe";
+import { accessAfterReturn, phaseOf } from "@/lib/stripe";
 
 describe("safeNext", () => {
   it.each(["/lessons/joins-without-fear", "/profile", "/lessons?checkout=cancelled"])("keeps the site path %s", (path) => {
@@ -38,5 +38,19 @@ describe("phaseOf", () => {
     [{ ...base, status: "expired" }, "expired"],
   ] as const)("reads %o as %s", (session, phase) => {
     expect(phaseOf(session)).toBe(phase);
+  });
+});
+
+describe("accessAfterReturn", () => {
+  const base = { id: "cs_test_1", lesson_id: "l", payment_status: "unpaid", owned: false };
+  it.each([
+    [{ ...base, status: "complete", payment_status: "paid", owned: true }, "owned"],
+    [{ ...base, status: "complete", payment_status: "paid" }, "processing"],
+    [{ ...base, status: "open" }, "processing"],
+    [{ ...base, status: "processing" }, "processing"],
+    [{ ...base, status: "failed" }, "available"],
+    [{ ...base, status: "expired" }, "available"],
+  ] as const)("shows the lesson of %o as %s until the catalogue is read again", (session, access) => {
+    expect(accessAfterReturn(session)).toBe(access);
   });
 });

@@ -18,18 +18,11 @@ export type LessonCardProps = {
   onRefresh?: () => void;
 };
 
-/** Which single action a lesson offers the learner. */
-export function lessonAction(lesson: CatalogLesson): "free" | "owned" | "pending" | "buy" {
-  if (lesson.price_cents === 0) return "free";
-  if (lesson.owned) return "owned";
-  if (lesson.pending) return "pending";
-  return "buy";
-}
-
 export function LessonCard({ lesson, buying = false, busy = false, problem, onBuy, onRefresh }: LessonCardProps) {
   const headingId = `lesson-${lesson.id}`;
   const href = `/lessons/${lesson.slug}`;
-  const action = lessonAction(lesson);
+  // lesson_catalog() decided what the lesson offers; the card only puts it in words
+  const action = lesson.access;
   return (
     <article className={styles.card} aria-labelledby={headingId}>
       <h2 id={headingId} className={styles.title}>
@@ -52,8 +45,8 @@ export function LessonCard({ lesson, buying = false, busy = false, problem, onBu
               </Link>
             </>
           ) : null}
-          {action === "pending" ? <span className={styles.pending}>Payment processing</span> : null}
-          {action === "buy" ? (
+          {action === "processing" ? <span className={styles.pending}>Payment processing</span> : null}
+          {action === "available" ? (
             <button
               type="button"
               className={styles.buy}

@@ -1,26 +1,22 @@
-// Checkout from the browser: ask our API route for a Checkout Session and send the learner to
-// Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
+// The browser's side of Checkout (the server's side is pages/api/stripe/checkout_session.ts,
+// which forwards to the sidecar): ask our API route for a Checkout Session and send the learner
+// to Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
 // a learner can act on. The sidecar's address never reaches the browser: only our API route.
 import { describeProblem, UNREACHABLE, type CheckoutProblem } from "@/lib/checkoutErrors";
+import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody, LessonAccess } from "@/types/shop";
+
+export type { CheckoutSessionState };
 
 export const CHECKOUT_ROUTE = "/api/stripe/checkout_session";
-
-export type CheckoutSessionState = {
-  id: string;
-  lesson_id: string;
-  status: string;
-  payment_status: string | null;
-  owned: boolean;
-};
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: CheckoutProblem };
 
 async function problemFrom(response: Response): Promise<CheckoutProblem> {
   let code = "";
   try {
-    const body: unknown = await response.json();
-    const error = (body as { error?: { code?: unknown } } | null)?.error;
-    if (typeof error?.code === "string") code = error.code;
+    const body = (await response.json()) as Partial<ErrorBody> | null;
+    const found: unknown = body?.error?.code;
+    if (typeof found === "string") code = found;
   } catch {
     // not JSON (a proxy's error page): the status says enough
   }
@@ -45,9 +41,10 @@ export async function requestCheckout(lessonId: string): Promise<Outcome<string>
     return unreachable();
   }
   if (!response.ok) return { ok: false, problem: await problemFrom(response) };
-  const body = (await response.json()) as { url?: unknown };
-  if (typeof body.url !== "string") return { ok: false, problem: describeProblem(502, "bad_gateway") };
-  return { ok: true, value: body.url };
+  const { url } = (await response.json()) as CheckoutSessionLink;
+  // the browser is about to go there: the route checked it, and a string it must be
+  if (typeof url !== "string") return { ok: false, problem: describeProblem(502, "bad_gateway") };
+  return { ok: true, value: url };
 }
 
 /** Start Checkout and leave for Stripe's page; resolves only with a problem to show. */
@@ -89,4 +86,16 @@ export function phaseOf(session: CheckoutSessionState): ReturnPhase {
   if (session.status === "processing") return "processing";
   if (session.status === "complete" && session.payment_status !== "paid") return "processing";
   return "confirming";
+}
+
+/**
+ * What the catalogue shows for a lesson while the learner is back from Checkout, before the
+ * next read of lesson_catalog(): owned once the sidecar says so, payment processing while the
+ * session is confirming or processing, else available to buy again (failed, expired).
+ */
+export function accessAfterReturn(session: CheckoutSessionState): LessonAccess {
+  const phase = phaseOf(session);
+  if (phase === "owned") return "owned";
+  if (phase === "processing" || phase === "confirming") return "processing";
+  return "available";
 }

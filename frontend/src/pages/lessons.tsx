@@ -6,9 +6,10 @@ import { useCallback, useMemo, useState } from "react";
 import { CheckoutReturn, type CheckoutReturnQuery } from "@/components/CheckoutReturn";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonCard } from "@/components/LessonCard";
-import { useBuy } from "@/components/useBuy";
-import { loadCatalog } from "@/lib/catalog";
-import { phaseOf, type CheckoutSessionState } from "@/lib/stripe";
+import { useBuy } from "@/hooks/useBuy";
+import { isCheckoutSessionId } from "@/lib/checkoutSession";
+import { loadCatalog } from "@/lib/queries";
+import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import styles from "@/styles/Page.module.css";
 import notice from "@/components/Notice.module.css";
@@ -21,11 +22,9 @@ type Props = {
   checkout: CheckoutReturnQuery;
 };
 
-const SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
-
 function checkoutReturn(query: Record<string, string | string[] | undefined>): CheckoutReturnQuery {
   const sessionId = query.session_id;
-  if (query.checkout === "success" && typeof sessionId === "string" && SESSION_ID.test(sessionId)) {
+  if (query.checkout === "success" && isCheckoutSessionId(sessionId)) {
     return { kind: "success", sessionId };
   }
   if (query.checkout === "cancelled") return { kind: "cancelled" };
@@ -35,7 +34,7 @@ function checkoutReturn(query: Record<string, string | string[] | undefined>): C
 export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res, query }) => {
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
-  const catalog = await loadCatalog(supabase, user !== null);
+  const catalog = await loadCatalog(supabase);
   if (!catalog.ok) console.error("catalogue failed", catalog.reason);
   return {
     props: {
@@ -51,7 +50,7 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
   const router = useRouter();
   const { buy, buying, problems, refresh } = useBuy();
   // What the return from Checkout learns about one lesson, over what the server rendered.
-  const [updates, setUpdates] = useState<Record<string, Pick<CatalogLesson, "owned" | "pending">>>({});
+  const [updates, setUpdates] = useState<Record<string, Pick<CatalogLesson, "access">>>({});
   const lessons = useMemo(
     () => loaded.map((lesson) => ({ ...lesson, ...updates[lesson.id] })),
     [loaded, updates],
@@ -61,9 +60,7 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
     [loaded],
   );
   const onSession = useCallback((session: CheckoutSessionState) => {
-    const phase = phaseOf(session);
-    const pending = phase === "processing" || phase === "confirming";
-    setUpdates((all) => ({ ...all, [session.lesson_id]: { owned: session.owned, pending } }));
+    setUpdates((all) => ({ ...all, [session.lesson_id]: { access: accessAfterReturn(session) } }));
   }, []);
 
   return (

@@ -5,57 +5,24 @@ import type { GetServerSideProps } from "next";
 
 import { formatMoney } from "@/lib/money";
 import { signInPath } from "@/lib/navigation";
+import { loadPurchases } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
-import type { PurchaseRecord, ShopUser } from "@/types/shop";
+import type { PurchaseRow, ShopUser } from "@/types/shop";
 
-/** One line of the history: a purchase, or a payment still processing (a delayed method). */
-type HistoryRow = Pick<PurchaseRecord, "slug" | "title" | "amount_total" | "currency" | "status"> & {
-  key: string;
-  date: string;
-};
-
-type Props = { user: ShopUser; rows: HistoryRow[]; loadFailed: boolean };
+type Props = { user: ShopUser; rows: PurchaseRow[]; loadFailed: boolean };
 
 export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }) => {
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
   if (!user) return { redirect: { destination: signInPath("/profile"), permanent: false } };
-  const [history, processing] = await Promise.all([
-    supabase.rpc("purchase_history"),
-    supabase
-      .from("checkout_sessions")
-      .select("id, amount_total, currency, created_at, lessons(slug, title)")
-      .eq("status", "processing")
-      .order("created_at", { ascending: false }),
-  ]);
-  if (history.error || processing.error) {
-    const error = history.error ?? processing.error;
-    console.error("purchase history failed", error?.code, error?.message);
+  const purchases = await loadPurchases(supabase);
+  if (!purchases.ok) {
+    console.error("purchase history failed", purchases.reason);
     return { props: { user, rows: [], loadFailed: true } };
   }
-  const rows: HistoryRow[] = [
-    ...processing.data.map((session) => ({
-      key: session.id,
-      slug: session.lessons.slug,
-      title: session.lessons.title,
-      amount_total: session.amount_total,
-      currency: session.currency,
-      status: "processing",
-      date: session.created_at,
-    })),
-    ...history.data.map((purchase) => ({
-      key: purchase.lesson_id,
-      slug: purchase.slug,
-      title: purchase.title,
-      amount_total: purchase.amount_total,
-      currency: purchase.currency,
-      status: purchase.status,
-      date: purchase.purchased_at,
-    })),
-  ];
-  return { props: { user, rows, loadFailed: false } };
+  return { props: { user, rows: purchases.value, loadFailed: false } };
 };
 
 const STATUS_WORDS: Record<string, string> = {
@@ -105,12 +72,12 @@ export default function ProfilePage({ rows, loadFailed }: Props) {
           </thead>
           <tbody>
             {rows.map((row) => (
-              <tr key={row.key}>
+              <tr key={row.id}>
                 <td>
                   <Link href={`/lessons/${row.slug}`}>{row.title}</Link>
                 </td>
                 <td>
-                  <time dateTime={row.date}>{DATE.format(new Date(row.date))}</time>
+                  <time dateTime={row.occurred_at}>{DATE.format(new Date(row.occurred_at))}</time>
                 </td>
                 <td>{formatMoney(row.amount_total, row.currency)}</td>
                 <td>{statusWord(row.status)}</td>

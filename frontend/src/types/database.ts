@@ -347,6 +347,7 @@ export type Database = {
       lesson_catalog: {
         Args: Record<PropertyKey, never>
         Returns: {
+          access: Database["public"]["Enums"]["lesson_access"]
           currency: string
           description: string
           id: string
@@ -374,6 +375,18 @@ export type Database = {
           title: string
         }[]
       }
+      purchase_list: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          amount_total: number
+          currency: string
+          id: string
+          occurred_at: string
+          slug: string
+          status: string
+          title: string
+        }[]
+      }
       record_purchase: {
         Args: { p_event?: Json; p_session: Json }
         Returns: string
@@ -385,7 +398,7 @@ export type Database = {
       sync_checkout_session: { Args: { p_session: Json }; Returns: string }
     }
     Enums: {
-      [_ in never]: never
+      lesson_access: "free" | "owned" | "processing" | "available"
     }
     CompositeTypes: {
       [_ in never]: never
@@ -512,6 +525,8 @@ export type CompositeTypes<
 
 export const Constants = {
   public: {
-    Enums: {},
+    Enums: {
+      lesson_access: ["free", "owned", "processing", "available"],
+    },
   },
 } as const

@@ -1,15 +1,31 @@
 import type { Database, Tables } from "@/types/database";
+import type { components, operations } from "@/types/sidecar";
 
 type Functions = Database["public"]["Functions"];
 
-/** One row of lesson_catalog(): a published lesson with the caller's owned/pending flags. */
+/** One row of lesson_catalog(): a published lesson with what it offers the caller (`access`). */
 export type CatalogLesson = Functions["lesson_catalog"]["Returns"][number];
 
-/** One row of purchase_history(). */
-export type PurchaseRecord = Functions["purchase_history"]["Returns"][number];
+/** What a lesson offers the caller, as lesson_catalog() decides it: free, owned, processing, available. */
+export type LessonAccess = Database["public"]["Enums"]["lesson_access"];
+
+/** One row of purchase_list(): a line of the Purchases page, ready to show. */
+export type PurchaseRow = Functions["purchase_list"]["Returns"][number];
 
 /** The gated part of a lesson, readable when RLS allows. */
 export type LessonContent = Pick<Tables<"lesson_content">, "body" | "media_url">;
 
 /** Who is signed in, as much as pages need (serialisable for getServerSideProps). */
 export type ShopUser = { id: string; email: string | null };
+
+/** The JSON body of one of the sidecar's documented responses. */
+type SidecarJson<Response> = Response extends { content: { "application/json": infer Body } } ? Body : never;
+
+/** The sidecar's answer to POST /v1/checkout/sessions: a new (201) or reused (200) session. */
+export type CheckoutSessionLink = SidecarJson<operations["createCheckoutSession"]["responses"][200 | 201]>;
+
+/** The sidecar's answer to GET /v1/checkout/sessions/{id}: a session as it last synced it. */
+export type CheckoutSessionState = SidecarJson<operations["getCheckoutSession"]["responses"][200]>;
+
+/** The sidecar's error shape, which the API route answers in too. */
+export type ErrorBody = components["schemas"]["ErrorBody"];

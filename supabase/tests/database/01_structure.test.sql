@@ -1,6 +1,6 @@
 -- Structure and privileges: tables, columns, RLS, policies, function security and who may call what.
 begin;
-select plan(67);
+select plan(70);
 
 -- tables and columns ------------------------------------------------------------------------
 
@@ -93,6 +93,7 @@ select is_definer('public', 'attach_checkout_session', array['jsonb']);
 select is_definer('public', 'checkout_session_for_user', array['uuid', 'text']);
 select isnt_definer('public', 'lesson_catalog', array[]::text[]);
 select isnt_definer('public', 'purchase_history', array[]::text[]);
+select isnt_definer('public', 'purchase_list', array[]::text[]);
 
 select is_empty($$
   select p.oid::regprocedure::text from pg_proc p
@@ -116,6 +117,8 @@ select function_privs_are('public', 'lesson_catalog', array[]::text[], 'anon', a
 select function_privs_are('public', 'lesson_catalog', array[]::text[], 'authenticated', array['EXECUTE']);
 select function_privs_are('public', 'purchase_history', array[]::text[], 'anon', array[]::text[]);
 select function_privs_are('public', 'purchase_history', array[]::text[], 'authenticated', array['EXECUTE']);
+select function_privs_are('public', 'purchase_list', array[]::text[], 'anon', array[]::text[]);
+select function_privs_are('public', 'purchase_list', array[]::text[], 'authenticated', array['EXECUTE']);
 
 -- the general rule behind the cases above: no API role but service_role can run a writer
 select is_empty($$

@@ -1,7 +1,8 @@
 -- Plans that stay right from an empty start: indexes no cached plan can misuse, and catalogue
--- readers that plan once per connection (see 20261128180000_plan_stable_reads.sql and 20261128180200_payment_facts_index.sql).
+-- readers that plan once per connection (see 20261128180000_plan_stable_reads.sql, 20261128180200_payment_facts_index.sql
+-- and 20261203110000_catalog_states.sql).
 begin;
-select plan(8);
+select plan(9);
 
 select has_index('public', 'purchased_lessons', 'purchased_lessons_lesson_user_idx', array['lesson_id', 'user_id'],
   'purchases by lesson carry the learner too');
@@ -19,6 +20,7 @@ select has_index('public', 'stripe_events', 'stripe_events_payment_facts_idx', a
 
 select function_lang_is('public', 'lesson_catalog', array[]::name[], 'plpgsql', 'lesson_catalog plans once per connection');
 select function_lang_is('public', 'purchase_history', array[]::name[], 'plpgsql', 'purchase_history plans once per connection');
+select function_lang_is('public', 'purchase_list', array[]::name[], 'plpgsql', 'purchase_list plans once per connection');
 
 select * from finish();
 rollback;

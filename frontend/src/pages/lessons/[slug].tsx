@@ -5,9 +5,9 @@ import type { GetServerSideProps } from "next";
 
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { ProblemNotice } from "@/components/ProblemNotice";
-import { useBuy } from "@/components/useBuy";
-import { loadLesson } from "@/lib/catalog";
+import { useBuy } from "@/hooks/useBuy";
 import { formatPrice } from "@/lib/money";
+import { loadLesson, loadLessonContent } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import card from "@/components/LessonCard.module.css";
@@ -34,7 +34,7 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     return { props: { user, state: "missing" as const } };
   };
   if (!SLUG.test(slug) || slug.length > 100) return missing();
-  const found = await loadLesson(supabase, slug, user !== null);
+  const found = await loadLesson(supabase, slug);
   if (!found.ok) {
     console.error("lesson failed", found.reason);
     return { props: { user, state: "loadFailed" as const } };
@@ -42,16 +42,12 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
   const lesson = found.value;
   if (!lesson) return missing();
   // RLS decides: free lessons and lessons the learner owns (paid) come back; others do not.
-  const { data: content, error: contentError } = await supabase
-    .from("lesson_content")
-    .select("body, media_url")
-    .eq("lesson_id", lesson.id)
-    .maybeSingle();
-  if (contentError) {
-    console.error("lesson_content failed", contentError.code, contentError.message);
+  const content = await loadLessonContent(supabase, lesson.id);
+  if (!content.ok) {
+    console.error("lesson content failed", content.reason);
     return { props: { user, state: "loadFailed" as const } };
   }
-  return { props: { user, state: "found" as const, lesson, content } };
+  return { props: { user, state: "found" as const, lesson, content: content.value } };
 };
 
 function Paywall({ lesson }: { lesson: CatalogLesson }) {
@@ -60,7 +56,7 @@ function Paywall({ lesson }: { lesson: CatalogLesson }) {
   return (
     <div className={styles.panel}>
       <div className={styles.paywall}>
-        {lesson.pending ? (
+        {lesson.access === "processing" ? (
           <p>
             <span className={card.pending}>Payment processing</span>. We&apos;ll unlock the lesson when the
             payment is confirmed.

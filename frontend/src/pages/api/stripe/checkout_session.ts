@@ -5,7 +5,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { describeProblem, UNREACHABLE } from "@/lib/checkoutErrors";
+import { isCheckoutSessionId } from "@/lib/checkoutSession";
 import { createServerSupabase } from "@/lib/supabase";
+import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody } from "@/types/shop";
 
 export const config = { api: { bodyParser: false } };
 
@@ -13,7 +15,7 @@ const ALLOW = "GET, POST";
 const MAX_BODY_BYTES = 4096;
 const SIDECAR_TIMEOUT_MS = 15_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
+const CHECKOUT_URL = /^https?:\/\//;
 
 /** The sidecar's base URL (SIDECAR_URL, read per request): server-side only. */
 function sidecarUrl(): string | null {
@@ -74,12 +76,22 @@ async function accessToken(req: IncomingMessage, res: ServerResponse): Promise<s
   return data.session?.access_token ?? null;
 }
 
+/**
+ * A refusal's code, when it has a plain one. Not every refusal is the sidecar's ErrorBody
+ * (Litestar answers its own 400s in another shape, a proxy in front may answer HTML), and the
+ * code goes back to the browser, so it is checked here.
+ */
 function errorCode(body: unknown): string | null {
-  if (typeof body !== "object" || body === null) return null;
-  const error = (body as { error?: unknown }).error;
-  if (typeof error !== "object" || error === null) return null;
-  const code = (error as { code?: unknown }).code;
+  const code: unknown = (body as Partial<ErrorBody> | null)?.error?.code;
   return typeof code === "string" && /^[a-z_]{1,64}$/.test(code) ? code : null;
+}
+
+/** The sidecar's answer: its status and the JSON body (null when the body was not JSON). */
+type SidecarAnswer = { status: number; body: unknown };
+
+/** A success body typed by the sidecar's OpenAPI document, once it is a JSON object at all. */
+function successBody<T>(answer: SidecarAnswer): T | null {
+  return typeof answer.body === "object" && answer.body !== null ? (answer.body as T) : null;
 }
 
 /** Ask the sidecar; its answer (status, parsed JSON) or null when it cannot be reached. */
@@ -87,7 +99,7 @@ async function callSidecar(
   path: string,
   token: string,
   init: { method: "GET" | "POST"; body?: string },
-): Promise<{ status: number; body: unknown } | null> {
+): Promise<SidecarAnswer | null> {
   const base = sidecarUrl();
   if (!base) return null;
   try {
@@ -141,11 +153,12 @@ async function createSession(req: IncomingMessage, res: ServerResponse) {
     return send(res, 503, { error: { code: "payment_service_unreachable", message: UNREACHABLE } });
   }
   if (answer.status === 200 || answer.status === 201) {
-    const { id, url } = (answer.body ?? {}) as { id?: unknown; url?: unknown };
-    if (typeof id === "string" && typeof url === "string" && /^https?:\/\//.test(url)) {
-      return send(res, answer.status, { id, url });
-    }
-    return fail(res, 502, "bad_gateway");
+    const link = successBody<CheckoutSessionLink>(answer);
+    // The learner's browser is sent to this url: only ever an http(s) page, never javascript:
+    // or anything else a compromised or confused upstream might hand back.
+    const url: unknown = link?.url;
+    if (!link || typeof url !== "string" || !CHECKOUT_URL.test(url)) return fail(res, 502, "bad_gateway");
+    return send(res, answer.status, { id: link.id, url } satisfies CheckoutSessionLink);
   }
   return relayError(res, answer.status, answer.body);
 }
@@ -153,7 +166,7 @@ async function createSession(req: IncomingMessage, res: ServerResponse) {
 async function readSession(req: IncomingMessage, res: ServerResponse) {
   const query = new URL(req.url ?? "/", "http://localhost").searchParams;
   const sessionId = query.get("session_id") ?? "";
-  if (!SESSION_ID.test(sessionId)) return fail(res, 422, "invalid_session_id");
+  if (!isCheckoutSessionId(sessionId)) return fail(res, 422, "invalid_session_id");
   const token = await accessToken(req, res);
   if (!token) return fail(res, 401, "not_signed_in");
 
@@ -162,18 +175,11 @@ async function readSession(req: IncomingMessage, res: ServerResponse) {
     return send(res, 503, { error: { code: "payment_service_unreachable", message: UNREACHABLE } });
   }
   if (answer.status === 200) {
-    const body = (answer.body ?? {}) as Record<string, unknown>;
-    const { id, lesson_id, status, payment_status, owned } = body;
-    if (typeof id === "string" && typeof lesson_id === "string" && typeof status === "string" && typeof owned === "boolean") {
-      return send(res, 200, {
-        id,
-        lesson_id,
-        status,
-        payment_status: typeof payment_status === "string" ? payment_status : null,
-        owned,
-      });
-    }
-    return fail(res, 502, "bad_gateway");
+    const session = successBody<CheckoutSessionState>(answer);
+    if (!session) return fail(res, 502, "bad_gateway");
+    // the documented fields only: anything else the sidecar may add stays server-side
+    const { id, lesson_id, status, payment_status, owned } = session;
+    return send(res, 200, { id, lesson_id, status, payment_status, owned } satisfies CheckoutSessionState);
   }
   return relayError(res, answer.status, answer.body);
 }

@@ -1,0 +1,10 @@
+// What a Stripe Checkout Session id looks like: `cs_` then letters, digits and underscores
+// (cs_test_a1…, cs_live_b1…). The sidecar and SQL hold the same pattern; all of them are tested
+// against ../tests/cases/checkout_session_ids.json. An id from a query string is checked here
+// before it is put in a path or sent anywhere.
+const CHECKOUT_SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
+
+/** Whether `value` has the shape of a Checkout Session id. */
+export function isCheckoutSessionId(value: unknown): value is string {
+  return typeof value === "string" && CHECKOUT_SESSION_ID.test(value);
+}

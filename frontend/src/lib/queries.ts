@@ -1,0 +1,42 @@
+// Every read the site makes from Supabase, in one place (the pattern of Next.js's Supabase
+// starter's utils/supabase/queries.ts). Each runs with the client it is given, so RLS decides
+// what the learner sees; pages call these and format the answer.
+//
+// What each lesson offers the learner (free, owned, payment processing, available) and the rows
+// of the Purchases page are decided in SQL (lesson_catalog().access, purchase_list()).
+import type { ShopClient } from "@/lib/supabase";
+import type { CatalogLesson, LessonContent, PurchaseRow } from "@/types/shop";
+
+export type Loaded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Every published lesson with what it offers the caller. */
+export async function loadCatalog(client: ShopClient): Promise<Loaded<CatalogLesson[]>> {
+  const { data, error } = await client.rpc("lesson_catalog");
+  if (error) return { ok: false, reason: `lesson_catalog: ${error.code} ${error.message}` };
+  return { ok: true, value: data };
+}
+
+/** One published lesson by slug (null when there is none), with what it offers the caller. */
+export async function loadLesson(client: ShopClient, slug: string): Promise<Loaded<CatalogLesson | null>> {
+  const { data, error } = await client.rpc("lesson_catalog").eq("slug", slug).maybeSingle();
+  if (error) return { ok: false, reason: `lesson_catalog: ${error.code} ${error.message}` };
+  return { ok: true, value: data };
+}
+
+/** A lesson's gated content, or null when RLS does not let the caller read it (free or owned only). */
+export async function loadLessonContent(client: ShopClient, lessonId: string): Promise<Loaded<LessonContent | null>> {
+  const { data, error } = await client
+    .from("lesson_content")
+    .select("body, media_url")
+    .eq("lesson_id", lessonId)
+    .maybeSingle();
+  if (error) return { ok: false, reason: `lesson_content: ${error.code} ${error.message}` };
+  return { ok: true, value: data };
+}
+
+/** The signed-in learner's Purchases page: payments processing, then purchases, newest first. */
+export async function loadPurchases(client: ShopClient): Promise<Loaded<PurchaseRow[]>> {
+  const { data, error } = await client.rpc("purchase_list");
+  if (error) return { ok: false, reason: `purchase_list: ${error.code} ${error.message}` };
+  return { ok: true, value: data };
+}
