@@ -42,8 +42,8 @@ from sidecar.errors import (
     error_responses,
 )
 from sidecar.logging import annotate
-from sidecar.payments import as_json
 from sidecar.settings import Settings
+from sidecar.stripe_client import as_json
 
 log = structlog.get_logger("sidecar.checkout")
 

@@ -34,8 +34,8 @@ from sidecar.errors import (
     error_responses,
 )
 from sidecar.logging import annotate
-from sidecar.payments import STRIPE_API_VERSION
 from sidecar.settings import Settings
+from sidecar.stripe_client import STRIPE_API_VERSION
 
 log = structlog.get_logger("sidecar.webhooks")
 
