@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 from uuid import UUID
 
@@ -44,10 +43,10 @@ from sidecar.errors import (
 from sidecar.logging import annotate
 from sidecar.settings import Settings
 from sidecar.stripe_client import as_json
+from sidecar.stripe_ids import is_checkout_session_id
 
 log = structlog.get_logger("sidecar.checkout")
 
-CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,250}")
 # The return page polls; each learner's session is read back from Stripe at most this often.
 MIN_SECONDS_BETWEEN_SYNCS = 2.0
 # {"lesson_id": "<uuid>"} is under 60 bytes; a larger body is refused before it is parsed
@@ -331,7 +330,7 @@ class CheckoutController(Controller):
         """The learner's Checkout Session; records the purchase now if Stripe says it is paid."""
         learner = request.user
         not_found = NotFound("No such checkout session.", code="checkout_session_not_found")
-        if not CHECKOUT_SESSION_ID.fullmatch(session_id):
+        if not is_checkout_session_id(session_id):
             raise not_found
         args = {"p_user_id": learner.id, "p_session_id": session_id}
         row = await database.rpc("checkout_session_for_user", args)
