@@ -299,8 +299,13 @@ class CheckoutController(Controller):
                 "attach_checkout_session",
             )
             outcome = str(attached.get("outcome"))
-            annotate(checkout="created", session_id=session.id, outcome=outcome)
-            if outcome.startswith("rejected:"):
+            annotate(
+                checkout="created",
+                session_id=session.id,
+                outcome=outcome,
+                reason=attached.get("reason"),
+            )
+            if outcome == "rejected":
                 await _expire_quietly(stripe_client, session.id)
                 raise CheckoutConflict()
             status = 201 if outcome == "attached" else 200

@@ -266,7 +266,8 @@ def deliver(conn: psycopg.Connection[tuple[object, ...]], delivery: Delivery) ->
         return handle(conn, delivery.body)
     call = {
         "sync": "select public.sync_checkout_session(%s)",
-        "attach": "select public.attach_checkout_session(%s) ->> 'outcome'",
+        "attach": "select a ->> 'outcome' || coalesce(':' || (a ->> 'reason'), '')"
+        " from public.attach_checkout_session(%s) as a",
     }[delivery.kind]
     row = conn.execute(call, (Jsonb(delivery.body),)).fetchone()
     assert row is not None
