@@ -20,8 +20,8 @@ from sidecar.health import HealthController
 from sidecar.limits import SidecarRequest, body_deadline_middleware
 from sidecar.logging import request_context_middleware
 from sidecar.openapi import ClosedStructSchemaPlugin
-from sidecar.payments import make_stripe_client
 from sidecar.settings import Settings, SettingsError
+from sidecar.stripe_client import make_stripe_client
 from sidecar.webhooks import WebhookController
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from typing import Any
+from typing import Any, assert_never
 from uuid import UUID
 
 import msgspec
@@ -24,6 +23,20 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from sidecar.auth import BearerTokenMiddleware, Learner, require_signed_up
+from sidecar.contracts import (
+    ATTACH_CHECKOUT_SESSION,
+    BEGIN_CHECKOUT,
+    CHECKOUT_SESSION_FOR_USER,
+    AlreadyAttached,
+    Attached,
+    AttachRejected,
+    CreateSession,
+    RefreshSessions,
+    RefusalReason,
+    RefuseCheckout,
+    ReuseSession,
+    StoredCheckoutSession,
+)
 from sidecar.db import Database
 from sidecar.errors import (
     AlreadyOwned,
@@ -42,12 +55,12 @@ from sidecar.errors import (
     error_responses,
 )
 from sidecar.logging import annotate
-from sidecar.payments import as_json
 from sidecar.settings import Settings
+from sidecar.stripe_client import as_json
+from sidecar.stripe_ids import is_checkout_session_id
 
 log = structlog.get_logger("sidecar.checkout")
 
-CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,250}")
 # The return page polls; each learner's session is read back from Stripe at most this often.
 MIN_SECONDS_BETWEEN_SYNCS = 2.0
 # {"lesson_id": "<uuid>"} is under 60 bytes; a larger body is refused before it is parsed
@@ -86,7 +99,7 @@ class PaymentPending(SidecarError):
     message = "A payment for this lesson is still being processed."
 
 
-def refusal(reason: str) -> SidecarError:
+def refusal(reason: RefusalReason) -> SidecarError:
     """The error for a begin_checkout refusal reason."""
     match reason:
         case "unknown_lesson":
@@ -100,23 +113,23 @@ def refusal(reason: str) -> SidecarError:
         case "unknown_user":
             return NotAuthenticated("This account no longer exists.", code="unknown_user")
         case _:
-            return CheckoutConflict()
+            assert_never(reason)
 
 
-def session_params(settings: Settings, learner: Learner, plan: dict[str, Any]) -> dict[str, Any]:
+def session_params(settings: Settings, learner: Learner, plan: CreateSession) -> dict[str, Any]:
     """Checkout Session parameters from what begin_checkout returned (and nothing else)."""
-    lesson = plan["lesson"]
-    metadata = {"user_id": str(learner.id), "lesson_id": str(lesson["id"])}
+    lesson = plan.lesson
+    metadata = {"user_id": str(learner.id), "lesson_id": str(lesson.id)}
     line_item: dict[str, Any] = {"quantity": 1}
-    if lesson.get("stripe_price_id"):
-        line_item["price"] = lesson["stripe_price_id"]
+    if lesson.stripe_price_id:
+        line_item["price"] = lesson.stripe_price_id
     else:
-        product: dict[str, Any] = {"name": lesson["title"], "metadata": {"lesson_id": lesson["id"]}}
-        if lesson.get("description"):
-            product["description"] = lesson["description"]
+        product: dict[str, Any] = {"name": lesson.title, "metadata": {"lesson_id": str(lesson.id)}}
+        if lesson.description:
+            product["description"] = lesson.description
         line_item["price_data"] = {
-            "currency": lesson["currency"],
-            "unit_amount": lesson["price_cents"],
+            "currency": lesson.currency,
+            "unit_amount": lesson.price_cents,
             "product_data": product,
         }
     params: dict[str, Any] = {
@@ -134,10 +147,10 @@ def session_params(settings: Settings, learner: Learner, plan: dict[str, Any]) -
         # (rightly) refuse as not the price.
         "adaptive_pricing": {"enabled": False},
     }
-    if plan.get("stripe_customer_id"):
-        params["customer"] = plan["stripe_customer_id"]
-    elif plan.get("customer_email"):
-        params["customer_email"] = plan["customer_email"]
+    if plan.stripe_customer_id:
+        params["customer"] = plan.stripe_customer_id
+    elif plan.customer_email:
+        params["customer_email"] = plan.customer_email
     return params
 
 
@@ -154,7 +167,7 @@ def idempotency_key(attempt_key: str, params: dict[str, Any]) -> str:
 
 async def plan_checkout(
     database: Database, stripe_client: stripe.StripeClient, learner: Learner, lesson_id: UUID
-) -> dict[str, Any]:
+) -> ReuseSession | CreateSession | RefuseCheckout:
     """begin_checkout's decision, after settling with Stripe any open session it cannot reuse.
 
     Such a session (about to expire, or at an old price) may have been paid, even by a
@@ -163,11 +176,11 @@ async def plan_checkout(
     """
     args = {"p_user_id": learner.id, "p_lesson_id": lesson_id}
     for _ in range(3):
-        plan = _as_dict(await database.rpc("begin_checkout", args), "begin_checkout")
-        if plan.get("action") != "refresh":
+        plan = await database.call(BEGIN_CHECKOUT, args)
+        if not isinstance(plan, RefreshSessions):
             return plan
-        for session_id in plan["session_ids"]:
-            await settle_with_stripe(database, stripe_client, str(session_id))
+        for session_id in plan.session_ids:
+            await settle_with_stripe(database, stripe_client, session_id)
     raise CheckoutConflict()
 
 
@@ -175,7 +188,7 @@ async def create_at_stripe(
     stripe_client: stripe.StripeClient,
     settings: Settings,
     learner: Learner,
-    plan: dict[str, Any],
+    plan: CreateSession,
     bound: Any,
 ) -> stripe.checkout.Session:
     """Create the Checkout Session begin_checkout planned (or get Stripe's replay of it)."""
@@ -184,7 +197,7 @@ async def create_at_stripe(
     try:
         session = await sessions.create_async(
             params,  # type: ignore[arg-type]
-            {"idempotency_key": idempotency_key(plan["idempotency_key"], params)},
+            {"idempotency_key": idempotency_key(plan.idempotency_key, params)},
         )
         response = session.last_response
         if response is not None and response.headers.get("idempotent-replayed") == "true":
@@ -218,10 +231,14 @@ async def settle_with_stripe(
     log.info("checkout_settled", session_id=session_id, outcome=outcome)
 
 
-def _as_dict(value: object, function: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"{function} returned {type(value).__name__}, not a JSON object")
-    return value
+def _status(row: StoredCheckoutSession) -> CheckoutSessionStatus:
+    return CheckoutSessionStatus(
+        id=row.id,
+        lesson_id=row.lesson_id,
+        status=row.status,
+        payment_status=row.payment_status,
+        owned=row.owned,
+    )
 
 
 class CheckoutController(Controller):
@@ -275,19 +292,18 @@ class CheckoutController(Controller):
         # database then hands out a new key.
         for _ in range(2):
             plan = await plan_checkout(database, stripe_client, learner, data.lesson_id)
-            action = plan.get("action")
-            if action == "refuse":
-                annotate(checkout="refused", reason=plan.get("reason"))
-                raise refusal(str(plan.get("reason")))
-            if action == "reuse":
-                annotate(checkout="reused", session_id=plan["session_id"])
-                return Response(
-                    CheckoutSessionLink(id=plan["session_id"], url=plan["url"]), status_code=200
-                )
-            if action != "create":
-                raise TypeError(f"begin_checkout returned unknown action {action!r}")
+            match plan:
+                case RefuseCheckout(reason=reason):
+                    annotate(checkout="refused", reason=reason)
+                    raise refusal(reason)
+                case ReuseSession(session_id=session_id, url=url):
+                    annotate(checkout="reused", session_id=session_id)
+                    return Response(CheckoutSessionLink(id=session_id, url=url), status_code=200)
+                case CreateSession():
+                    session = await create_at_stripe(stripe_client, settings, learner, plan, bound)
+                case _:
+                    assert_never(plan)
 
-            session = await create_at_stripe(stripe_client, settings, learner, plan, bound)
             if session.status != "open":
                 outcome = await database.rpc(
                     "sync_checkout_session", {"p_session": as_json(session)}
@@ -295,19 +311,22 @@ class CheckoutController(Controller):
                 bound.warning("checkout_replayed_closed", session_id=session.id, outcome=outcome)
                 continue
 
-            attached = _as_dict(
-                await database.rpc("attach_checkout_session", {"p_session": as_json(session)}),
-                "attach_checkout_session",
-            )
-            outcome = str(attached.get("outcome"))
-            annotate(checkout="created", session_id=session.id, outcome=outcome)
-            if outcome.startswith("rejected:"):
-                await _expire_quietly(stripe_client, session.id)
-                raise CheckoutConflict()
-            status = 201 if outcome == "attached" else 200
-            return Response(
-                CheckoutSessionLink(id=session.id, url=str(session.url)), status_code=status
-            )
+            attached = await database.call(ATTACH_CHECKOUT_SESSION, {"p_session": as_json(session)})
+            match attached:
+                case AttachRejected(reason=why):
+                    annotate(checkout="created", session_id=session.id, outcome=f"rejected:{why}")
+                    await _expire_quietly(stripe_client, session.id)
+                    raise CheckoutConflict()
+                case Attached() | AlreadyAttached():
+                    new = isinstance(attached, Attached)
+                    outcome = "attached" if new else "existing"
+                    annotate(checkout="created", session_id=session.id, outcome=outcome)
+                    return Response(
+                        CheckoutSessionLink(id=session.id, url=str(session.url)),
+                        status_code=201 if new else 200,
+                    )
+                case _:
+                    assert_never(attached)
         raise CheckoutConflict()
 
     @get(
@@ -331,18 +350,17 @@ class CheckoutController(Controller):
         """The learner's Checkout Session; records the purchase now if Stripe says it is paid."""
         learner = request.user
         not_found = NotFound("No such checkout session.", code="checkout_session_not_found")
-        if not CHECKOUT_SESSION_ID.fullmatch(session_id):
+        if not is_checkout_session_id(session_id):
             raise not_found
         args = {"p_user_id": learner.id, "p_session_id": session_id}
-        row = await database.rpc("checkout_session_for_user", args)
-        if row is None:
+        known = await database.call(CHECKOUT_SESSION_FOR_USER, args)
+        if known is None:
             raise not_found
-        known = msgspec.convert(row, CheckoutSessionStatus)
         if known.owned or known.status in ("expired", "failed"):
-            return known  # settled: nothing Stripe could add
-        since_sync = _as_dict(row, "checkout_session_for_user").get("seconds_since_sync")
-        if since_sync is not None and float(since_sync) < MIN_SECONDS_BETWEEN_SYNCS:
-            return known  # a polling page must not spend the account's Stripe rate limit
+            return _status(known)  # settled: nothing Stripe could add
+        since_sync = known.seconds_since_sync
+        if since_sync is not None and since_sync < MIN_SECONDS_BETWEEN_SYNCS:
+            return _status(known)  # a polling page must not spend the account's Stripe rate limit
 
         try:
             session = await stripe_client.v1.checkout.sessions.retrieve_async(session_id)
@@ -356,10 +374,10 @@ class CheckoutController(Controller):
             raise PaymentProviderError() from None
         outcome = await database.rpc("sync_checkout_session", {"p_session": as_json(session)})
         annotate(checkout="synced", session_id=session_id, outcome=outcome)
-        row = await database.rpc("checkout_session_for_user", args)
-        if row is None:  # pragma: no cover - rows are never deleted
+        synced = await database.call(CHECKOUT_SESSION_FOR_USER, args)
+        if synced is None:  # pragma: no cover - rows are never deleted
             raise not_found
-        return msgspec.convert(row, CheckoutSessionStatus)
+        return _status(synced)
 
 
 async def _expire_quietly(stripe_client: stripe.StripeClient, session_id: str) -> None:

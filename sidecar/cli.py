@@ -17,10 +17,10 @@ from litestar import Litestar
 from sidecar.app import create_app, open_database
 from sidecar.db import Database
 from sidecar.logging import configure_logging
-from sidecar.payments import make_stripe_client
 from sidecar.reconcile import parse_since, reconcile, since_now
 from sidecar.server import http_protocol
 from sidecar.settings import Settings, SettingsError
+from sidecar.stripe_client import make_stripe_client
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,9 +3,10 @@
 `Database` is the port; `PsycopgDatabase` is the direct-connection adapter and
 `SupabaseDatabase` the PostgREST one (supabase-py with the service role key). Both take
 `rpc(name, args)` with the function's named arguments and return its result decoded to
-Python objects (jsonb → dict/list, text → str, null → None). Callers never see a driver
-type or a driver error for an outage: an unreachable database is `DatabaseUnavailable`,
-whatever the adapter.
+Python objects (jsonb → dict/list, text → str, null → None), and `call(function, args)` for
+a function answering JSON of a known shape (`sidecar.contracts`), returning that shape's
+typed object or raising `UnexpectedResult`. Callers never see a driver type or a driver
+error for an outage: an unreachable database is `DatabaseUnavailable`, whatever the adapter.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import httpx
 import psycopg
@@ -30,10 +31,13 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from sidecar.contracts import JsonFunction
 from sidecar.errors import DatabaseUnavailable
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 log = structlog.get_logger("sidecar.db")
+
+T = TypeVar("T")
 
 # A serialization failure or deadlock rolled the whole call back, so running it again is safe.
 _ROLLBACK_RETRIES = 2
@@ -64,6 +68,11 @@ class Database(Protocol):
         """Call `public.<name>` with named arguments; return its result as Python objects."""
         ...
 
+    async def call(self, function: JsonFunction[T], args: Mapping[str, object]) -> T:
+        """Call a function answering JSON; return it decoded as the function's contract says
+        (UnexpectedResult for a shape the contract does not know)."""
+        ...
+
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers now."""
         ...
@@ -77,19 +86,21 @@ class OwnedDatabase(Database, Protocol):
     async def close(self) -> None: ...
 
 
-def rpc_query(name: str, args: Mapping[str, object]) -> sql.Composed:
-    """`select public.<name>(<arg> => %s, …)`, every name quoted as an identifier."""
+def rpc_query(name: str, args: Mapping[str, object], *, as_text: bool = False) -> sql.Composed:
+    """`select public.<name>(<arg> => %s, …)`, every name quoted as an identifier; with
+    `as_text`, the result cast to text (JSON that msgspec decodes straight into its type)."""
     named = sql.SQL(", ").join(
         sql.SQL("{} => {}").format(sql.Identifier(arg), sql.Placeholder()) for arg in args
     )
-    return sql.SQL("select {}({})").format(sql.Identifier("public", name), named)
+    cast_to = sql.SQL("::text" if as_text else "")
+    return sql.SQL("select {}({}){}").format(sql.Identifier("public", name), named, cast_to)
 
 
 @functools.lru_cache(maxsize=64)
-def rpc_text(name: str, arg_names: tuple[str, ...]) -> bytes:
+def rpc_text(name: str, arg_names: tuple[str, ...], *, as_text: bool = False) -> bytes:
     # Rendered once per function and argument names (a handful in all): the same bytes object
     # each call also hits psycopg's own cache of parsed queries.
-    return rpc_query(name, dict.fromkeys(arg_names)).as_bytes(None)
+    return rpc_query(name, dict.fromkeys(arg_names), as_text=as_text).as_bytes(None)
 
 
 def without_nul(value: Any) -> Any:
@@ -185,7 +196,15 @@ class PsycopgDatabase:
         await self.pool.close()
 
     async def rpc(self, name: str, args: Mapping[str, object]) -> object:
-        query = rpc_text(name, tuple(args))
+        return await self._fetch(name, rpc_text(name, tuple(args)), args)
+
+    async def call(self, function: JsonFunction[T], args: Mapping[str, object]) -> T:
+        query = rpc_text(function.name, tuple(args), as_text=True)
+        text = await self._fetch(function.name, query, args)
+        return function.decode_json(cast(str | None, text))
+
+    async def _fetch(self, name: str, query: bytes, args: Mapping[str, object]) -> object:
+        """The first column of the one row `query` answers, with retries and outage handling."""
         params = [_adapt(value) for value in args.values()]
         for attempt in range(_ROLLBACK_RETRIES + 1):
             try:
@@ -320,6 +339,9 @@ class SupabaseDatabase:
                     log.warning("database_call_rolled_back", function=name, attempts=attempt + 1)
                     raise DatabaseUnavailable() from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def call(self, function: JsonFunction[T], args: Mapping[str, object]) -> T:
+        return function.decode_value(await self.rpc(function.name, args))
 
     async def ping(self) -> None:
         """A one-row read through PostgREST: answers only when PostgREST and Postgres both do."""

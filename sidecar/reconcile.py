@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import stripe
 
 from sidecar.db import Database
-from sidecar.payments import as_json
+from sidecar.stripe_client import as_json
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

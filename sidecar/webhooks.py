@@ -34,8 +34,9 @@ from sidecar.errors import (
     error_responses,
 )
 from sidecar.logging import annotate
-from sidecar.payments import STRIPE_API_VERSION
 from sidecar.settings import Settings
+from sidecar.stripe_client import STRIPE_API_VERSION
+from sidecar.stripe_ids import is_checkout_session_id
 
 log = structlog.get_logger("sidecar.webhooks")
 
@@ -48,9 +49,8 @@ MAX_TYPE_LENGTH = 250
 MAX_ID_LENGTH = 250
 # Stripe's `created` is whole seconds since 1970; past 9999-12-31 Postgres cannot store it.
 MAX_CREATED = 253_402_300_799
-# Only an api_version or a session id of these shapes is repeated in a log line.
+# Only an api_version of this shape (or a Checkout Session id) is repeated in a log line.
 API_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
-SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,250}")
 
 _decoder = msgspec.json.Decoder()
 
@@ -229,7 +229,7 @@ class WebhookController(Controller):
             )
         obj = event["data"]["object"]
         if obj.get("object") == "checkout.session":
-            session_id = obj["id"] if SESSION_ID.fullmatch(obj["id"]) else "unrecognised"
+            session_id = obj["id"] if is_checkout_session_id(obj["id"]) else "unrecognised"
             bound = bound.bind(session_id=session_id)
             annotate(session_id=session_id)
         try:

@@ -4,7 +4,8 @@ A database is built by `supabase db push` from every migration but the newest, f
 the real SQL functions as the sidecar fills it (paid, refunded, disputed and delayed purchases,
 open Checkout Sessions, a rejected payment, an ignored event), then takes the newest migration
 with `db push`. Each table's primary keys are the same before and after, the learners' access
-is unchanged, and the whole pgTAP suite passes on the upgraded database. Whatever migration is
+and each stored event's outcome word are unchanged, and the whole pgTAP suite passes on the
+upgraded database. Whatever migration is
 newest is the one under test, so this guards every future migration too; the data is made with
 the functions' calls as the sidecar makes them, which the newest migration must keep working.
 """
@@ -222,11 +223,24 @@ def attention(url: str) -> list[tuple[Any, ...]] | None:
         ).fetchall()
 
 
+def event_outcomes(url: str) -> list[tuple[str, str | None]]:
+    """Each stored event's outcome word as the functions answer it ('rejected:amount_mismatch'),
+    whether its reason has a column of its own (outcome_reason) or not."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select e.id, e.outcome || coalesce(':' || (to_jsonb(e) ->> 'outcome_reason'), '')"
+            " from public.stripe_events as e order by e.id"
+        ).fetchall()
+    return [(str(event_id), word) for event_id, word in rows]
+
+
 def test_the_newest_migration_keeps_every_row_and_rule(older_database: tuple[str, Path]) -> None:
     url, newest = older_database
     learners = fill(url)
     rows_before, access_before = snapshot(url), access(url, learners)
     attention_before = attention(url)
+    outcomes_before = event_outcomes(url)
+    assert any(str(word).startswith("rejected:") for _, word in outcomes_before)
     assert access_before["buyer"] == ["indexes-in-yen", "joins-without-fear"]
     assert access_before["refunded"] == access_before["disputed"] == []
     assert attention_before is None or len(attention_before) == 1
@@ -241,6 +255,7 @@ def test_the_newest_migration_keeps_every_row_and_rule(older_database: tuple[str
     kept = {table: rows_after[table] for table in rows_before}
     assert kept == rows_before, "a row was lost or added by the migration"
     assert access(url, learners) == access_before
+    assert event_outcomes(url) == outcomes_before, "an event's outcome changed"
     if attention_before is not None:
         assert attention(url) == attention_before
     assert {local for local, remote in supabase_cli.migration_list(url) if local == remote} == {

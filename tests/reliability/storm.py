@@ -346,8 +346,7 @@ def end_state(database_url: str, storm: Storm) -> EndState:
         ).fetchone()
         unsettled = conn.execute(
             "select id, outcome from public.stripe_events where id = any(%s)"
-            " and (outcome is null or outcome in ('error', 'deferred')"
-            "      or outcome like 'rejected:%%')",
+            " and (outcome is null or outcome in ('error', 'deferred', 'rejected'))",
             (ids,),
         ).fetchall()
     return EndState(purchases, int(row[0]) if row else 0, [(r[0], r[1]) for r in unsettled])

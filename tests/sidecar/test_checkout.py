@@ -13,6 +13,7 @@ import pytest
 
 from sidecar.auth import Learner
 from sidecar.checkout import idempotency_key, session_params
+from sidecar.contracts import BEGIN_CHECKOUT, CreateSession
 from sidecar.settings import Settings
 from standins.stripe.testing import StandIn
 from tests.sidecar.conftest import (
@@ -324,13 +325,17 @@ async def test_a_replayed_session_that_closed_meanwhile_is_synced_and_a_new_one_
 ) -> None:
     # Stripe made a session under this attempt's key, its attach never ran (database down),
     # and it expired since: the same key now replays that expired session.
-    [(plan,)] = query(database_url, "select public.begin_checkout(%s, %s)", (learner, LESSON_JOINS))
+    [(answer,)] = query(
+        database_url, "select public.begin_checkout(%s, %s)", (learner, LESSON_JOINS)
+    )
+    plan = BEGIN_CHECKOUT.decode_value(answer)
+    assert isinstance(plan, CreateSession)
     params = session_params(settings, Learner(learner), plan)
     stripe_client = standin.stripe_client()
     orphan = await anyio.to_thread.run_sync(
         lambda: stripe_client.v1.checkout.sessions.create(
             params,  # type: ignore[arg-type]
-            {"idempotency_key": idempotency_key(plan["idempotency_key"], params)},
+            {"idempotency_key": idempotency_key(plan.idempotency_key, params)},
         )
     )
     await anyio.to_thread.run_sync(stripe_client.v1.checkout.sessions.expire, orphan.id)

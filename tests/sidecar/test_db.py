@@ -5,13 +5,32 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
 
 from sidecar.app import open_database
+from sidecar.contracts import (
+    ATTACH_CHECKOUT_SESSION,
+    BEGIN_CHECKOUT,
+    CHECKOUT_SESSION_FOR_USER,
+    AlreadyAttached,
+    Attached,
+    AttachRejected,
+    CheckoutPlan,
+    CreateSession,
+    JsonFunction,
+    PlannedLesson,
+    RefreshSessions,
+    RefuseCheckout,
+    ReuseSession,
+    StoredCheckoutSession,
+    UnexpectedResult,
+)
 from sidecar.db import (
     ArgumentsRefused,
     Database,
@@ -78,6 +97,147 @@ async def test_a_nul_in_a_stripe_object_is_stored_not_refused(
         "handle_stripe_event", {"p_event": event("checkout.session.completed", session)}
     )
     assert outcome == "recorded"
+
+
+# --- typed contracts: each shape a JSON-answering function has, decoded from real SQL ----------
+
+
+def open_session(learner: uuid.UUID, **changes: Any) -> dict[str, Any]:
+    """A Checkout Session as Stripe answers its creation: open, unpaid, payable for an hour."""
+    session = checkout_session(
+        user_id=learner, lesson_id=LESSON_JOINS, status="open", payment_status="unpaid"
+    )
+    session["payment_intent"] = None
+    return session | changes
+
+
+async def test_begin_checkout_refusing_decodes_as_refuse(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    plan = await adapter.call(BEGIN_CHECKOUT, {"p_user_id": learner, "p_lesson_id": LESSON_FREE})
+    assert plan == RefuseCheckout(reason="free_lesson")
+
+
+async def test_begin_checkout_creating_decodes_with_the_database_price(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    plan = await adapter.call(BEGIN_CHECKOUT, {"p_user_id": learner, "p_lesson_id": LESSON_JOINS})
+    assert isinstance(plan, CreateSession)
+    assert plan.lesson == PlannedLesson(
+        id=LESSON_JOINS,
+        slug=plan.lesson.slug,
+        title=plan.lesson.title,
+        description=plan.lesson.description,
+        price_cents=1200,
+        currency="usd",
+        stripe_price_id=None,
+    )
+    assert plan.idempotency_key.startswith(f"lesson-checkout:{learner}:{LESSON_JOINS}:")
+    assert plan.customer_email == f"learner-{learner.hex[:8]}@example.com"
+    assert plan.stripe_customer_id is None
+
+
+async def test_attach_and_reuse_decode_as_their_shapes(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    session = open_session(learner)
+    first = await adapter.call(ATTACH_CHECKOUT_SESSION, {"p_session": session})
+    again = await adapter.call(ATTACH_CHECKOUT_SESSION, {"p_session": session})
+    assert first == Attached(id=session["id"], url=session["url"])
+    assert again == AlreadyAttached(id=session["id"], url=session["url"])
+    plan = await adapter.call(BEGIN_CHECKOUT, {"p_user_id": learner, "p_lesson_id": LESSON_JOINS})
+    assert plan == ReuseSession(session_id=session["id"], url=session["url"])
+
+
+async def test_attach_rejecting_decodes_with_its_reason(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    session = open_session(learner, amount_total=1, amount_subtotal=1)
+    attached = await adapter.call(ATTACH_CHECKOUT_SESSION, {"p_session": session})
+    assert attached == AttachRejected(reason="amount_mismatch", id=session["id"], url=None)
+
+
+async def test_begin_checkout_refreshing_decodes_with_the_sessions_to_settle(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    expiring = open_session(learner, expires_at=int(time.time()) + 30)
+    await adapter.call(ATTACH_CHECKOUT_SESSION, {"p_session": expiring})
+    plan = await adapter.call(BEGIN_CHECKOUT, {"p_user_id": learner, "p_lesson_id": LESSON_JOINS})
+    assert plan == RefreshSessions(session_ids=[expiring["id"]])
+
+
+async def test_checkout_session_for_user_decodes_as_the_row_or_none(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    session = open_session(learner)
+    await adapter.call(ATTACH_CHECKOUT_SESSION, {"p_session": session})
+    mine = await adapter.call(
+        CHECKOUT_SESSION_FOR_USER, {"p_user_id": learner, "p_session_id": session["id"]}
+    )
+    theirs = await adapter.call(
+        CHECKOUT_SESSION_FOR_USER, {"p_user_id": uuid.uuid4(), "p_session_id": session["id"]}
+    )
+    assert mine == StoredCheckoutSession(
+        id=session["id"],
+        lesson_id=LESSON_JOINS,
+        status="open",
+        payment_status="unpaid",
+        seconds_since_sync=None,
+        owned=False,
+    )
+    assert theirs is None
+
+
+@pytest.fixture
+def unknown_plan(database_url: str) -> Iterator[JsonFunction[CheckoutPlan]]:
+    """A SQL function answering a begin_checkout plan of an action the sidecar does not know."""
+    name = f"test_plan_{uuid.uuid4().hex[:12]}"
+    plan = json.dumps({"action": "teleport", "session_id": "cs_test_1", "url": "x"})
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            f"create function public.{name}() returns jsonb language sql"
+            f" as $$ select '{plan}'::jsonb $$"
+        )
+        conn.execute(f"grant execute on function public.{name}() to service_role")
+        try:
+            yield JsonFunction(name, CheckoutPlan)
+        finally:
+            conn.execute(f"drop function public.{name}()")
+
+
+async def test_a_shape_the_contract_does_not_know_fails_loudly(
+    adapter: Database, unknown_plan: JsonFunction[CheckoutPlan]
+) -> None:
+    with pytest.raises(UnexpectedResult, match="teleport") as failed:
+        await adapter.call(unknown_plan, {})
+    assert failed.value.function == unknown_plan.name
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"action": "teleport"},
+        {"action": "reuse", "session_id": "cs_test_1"},
+        {"action": "refuse", "reason": "out_of_stock"},
+        {"action": "refresh", "session_ids": "cs_test_1"},
+        {"session_id": "cs_test_1", "url": "x"},
+        None,
+    ],
+    ids=["unknown tag", "missing field", "unknown literal", "mistyped field", "no tag", "null"],
+)
+def test_every_unknown_shape_is_unexpected_decoded_either_way(answer: object) -> None:
+    with pytest.raises(UnexpectedResult):
+        BEGIN_CHECKOUT.decode_value(answer)
+    with pytest.raises(UnexpectedResult):
+        BEGIN_CHECKOUT.decode_json(None if answer is None else json.dumps(answer))
+
+
+def test_an_attach_outcome_is_never_taken_for_another() -> None:
+    rejected = {"outcome": "rejected", "reason": "contradiction", "id": "cs_test_1", "url": None}
+    assert isinstance(ATTACH_CHECKOUT_SESSION.decode_value(rejected), AttachRejected)
+    for word in ("rejected:contradiction", "Attached", "attached "):
+        with pytest.raises(UnexpectedResult):
+            ATTACH_CHECKOUT_SESSION.decode_value({**rejected, "outcome": word})
 
 
 async def test_ping(adapter: Database) -> None:

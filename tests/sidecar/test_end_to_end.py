@@ -23,9 +23,9 @@ import stripe
 
 from sidecar.app import open_database
 from sidecar.db import OwnedDatabase
-from sidecar.payments import make_stripe_client
 from sidecar.reconcile import reconcile, since_now
 from sidecar.settings import Settings
+from sidecar.stripe_client import make_stripe_client
 from standins.stripe.testing import StandIn, running_standin
 from tests.sidecar.conftest import (
     LESSON_JOINS,

@@ -6,12 +6,14 @@ import io
 import json
 import uuid
 from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 import httpx
 import psycopg
 import pytest
 import structlog
 
+from sidecar.contracts import JsonFunction
 from sidecar.db import ArgumentsRefused
 from sidecar.errors import DatabaseUnavailable
 from sidecar.logging import configure_logging
@@ -30,6 +32,8 @@ from tests.sidecar.conftest import (
 
 pytestmark = pytest.mark.anyio
 
+T = TypeVar("T")
+
 
 class ScriptedDatabase:
     """A `Database` whose every call answers `answer` (or raises it): for paths real SQL
@@ -44,6 +48,9 @@ class ScriptedDatabase:
         if isinstance(self.answer, BaseException):
             raise self.answer
         return self.answer
+
+    async def call(self, function: JsonFunction[T], args: Mapping[str, object]) -> T:
+        return function.decode_value(await self.rpc(function.name, args))
 
     async def ping(self) -> None:
         if isinstance(self.answer, BaseException):
@@ -87,6 +94,33 @@ async def test_unexpected_errors_are_500_without_the_exception_text(settings: Se
         "error": {"code": "internal_error", "message": "Something went wrong on our side."}
     }
     assert "hunter2" not in response.text
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        {"action": "teleport", "session_id": "cs_test_1", "url": "https://x"},
+        {"action": "reuse", "session_id": "cs_test_1"},
+        {"action": "refuse", "reason": "out_of_stock"},
+        ["reuse"],
+        None,
+    ],
+    ids=["unknown action", "missing field", "unknown refusal", "not an object", "null"],
+)
+async def test_a_checkout_plan_of_unknown_shape_is_a_500_never_another_plan(
+    settings: Settings, plan: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = ScriptedDatabase(plan)
+    async with running_client(settings, database) as client:
+        response = await client.post(
+            "/v1/checkout/sessions",
+            json={"lesson_id": str(LESSON_JOINS)},
+            headers=bearer(uuid.uuid4()),
+        )
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert database.calls == ["begin_checkout"]  # nothing was opened at Stripe
+    assert "UnexpectedResult" in capsys.readouterr().out
 
 
 async def test_event_sql_could_not_apply_is_200_not_a_retry_storm(settings: Settings) -> None:

@@ -8,8 +8,8 @@ import jwt
 import pytest
 import stripe
 
-from sidecar.payments import STRIPE_API_VERSION
 from sidecar.settings import Settings, SettingsError
+from sidecar.stripe_client import STRIPE_API_VERSION
 
 COMPLETE = {
     "STRIPE_SECRET_KEY": "sk_test_x",

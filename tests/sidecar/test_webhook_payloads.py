@@ -237,10 +237,14 @@ async def deliver_signed(
         note(f"200 {outcome.split(':')[0]}")
         event_id = event_id_of(body)
         stored = query(
-            database_url, "select outcome from public.stripe_events where id = %s", (event_id,)
+            database_url,
+            "select outcome, outcome_reason from public.stripe_events where id = %s",
+            (event_id,),
         )
         assert stored, event_id
-        assert outcome == "duplicate" or stored[0][0] == outcome
+        # the answered word is stored as the outcome and, after a colon, its reason
+        word, colon, reason = outcome.partition(":")
+        assert outcome == "duplicate" or stored[0] == (word, reason if colon else None)
         assert event_id in logs  # the logs were captured, and name the event
     else:
         code = response.json()["error"]["code"]

@@ -16,12 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import assert_never, cast
 
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from sidecar.contracts import ATTACH_CHECKOUT_SESSION, AlreadyAttached, Attached, AttachRejected
 from tests.sql.conftest import JOINS, PRICES, RLS, YEN, connect
 from tests.sql.stripe_objects import (
     JsonObject,
@@ -264,11 +266,23 @@ def deliver(conn: psycopg.Connection[tuple[object, ...]], delivery: Delivery) ->
     """Hand one delivery to SQL exactly as the sidecar would."""
     if delivery.kind == "event":
         return handle(conn, delivery.body)
-    call = {
-        "sync": "select public.sync_checkout_session(%s)",
-        "attach": "select public.attach_checkout_session(%s) ->> 'outcome'",
-    }[delivery.kind]
-    row = conn.execute(call, (Jsonb(delivery.body),)).fetchone()
+    if delivery.kind == "attach":
+        # decoded through the sidecar's contract: every answer must be a shape it knows
+        query = "select public.attach_checkout_session(%s)::text"
+        row = conn.execute(query, (Jsonb(delivery.body),)).fetchone()
+        assert row is not None
+        match ATTACH_CHECKOUT_SESSION.decode_json(cast(str, row[0])):
+            case AttachRejected(reason=why):
+                return f"rejected:{why}"
+            case Attached():
+                return "attached"
+            case AlreadyAttached():
+                return "existing"
+            case unknown:
+                assert_never(unknown)
+    row = conn.execute(
+        "select public.sync_checkout_session(%s)", (Jsonb(delivery.body),)
+    ).fetchone()
     assert row is not None
     return str(row[0])
 

@@ -268,6 +268,7 @@ export type Database = {
           livemode: boolean
           object_id: string | null
           outcome: string | null
+          outcome_reason: string | null
           payload: Json | null
           payload_cleared_at: string | null
           payment_fact: string | null
@@ -287,6 +288,7 @@ export type Database = {
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
+          outcome_reason?: string | null
           payload?: Json | null
           payload_cleared_at?: string | null
           payment_fact?: string | null
@@ -306,6 +308,7 @@ export type Database = {
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
+          outcome_reason?: string | null
           payload?: Json | null
           payload_cleared_at?: string | null
           payment_fact?: string | null

@@ -1,6 +1,6 @@
 -- Structure and privileges: tables, columns, RLS, policies, function security and who may call what.
 begin;
-select plan(70);
+select plan(74);
 
 -- tables and columns ------------------------------------------------------------------------
 
@@ -23,7 +23,7 @@ select columns_are('public', 'checkout_sessions',
         'created_at', 'updated_at']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
-        'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
+        'outcome_reason', 'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
         'amount_total', 'currency', 'payload_cleared_at']);
 select columns_are('public', 'checkout_session_contradictions',
   array['id', 'checkout_session_id', 'stripe_event_id', 'source', 'fields', 'claimed', 'payment_intent_id',
@@ -40,6 +40,12 @@ select fk_ok('public', 'checkout_sessions', 'user_id', 'auth', 'users', 'id');
 select fk_ok('public', 'checkout_sessions', 'lesson_id', 'public', 'lessons', 'id');
 select fk_ok('public', 'lesson_content', 'lesson_id', 'public', 'lessons', 'id');
 select col_is_unique('public', 'lessons', array['slug']);
+
+-- every column holding a Checkout Session id is of the one domain that defines its shape
+select col_type_is('public', 'checkout_sessions', 'id', 'public', 'checkout_session_id', 'checkout_sessions.id is a checkout_session_id');
+select col_type_is('public', 'purchased_lessons', 'stripe_checkout_session_id', 'public', 'checkout_session_id', 'purchased_lessons.stripe_checkout_session_id is a checkout_session_id');
+select col_type_is('public', 'stripe_events', 'checkout_session_id', 'public', 'checkout_session_id', 'stripe_events.checkout_session_id is a checkout_session_id');
+select col_type_is('public', 'checkout_session_contradictions', 'checkout_session_id', 'public', 'checkout_session_id', 'checkout_session_contradictions.checkout_session_id is a checkout_session_id');
 
 -- every foreign key and policy column is the leading column of some index
 select is_empty($$

@@ -61,7 +61,7 @@ select * from pg_temp.writes_refused('anon');
 select tests.authenticate_as(:'a');
 
 select results_eq('select user_id from public.purchased_lessons', array[:'a'::uuid], 'A sees only their own purchase');
-select results_eq('select id from public.checkout_sessions', array['cs_test_rls_a'], 'A sees only their own checkout session');
+select results_eq('select id from public.checkout_sessions', array['cs_test_rls_a']::public.checkout_session_id[], 'A sees only their own checkout session');
 select is_empty(format('select 1 from public.purchased_lessons where user_id = %L', :'b'), 'A cannot read B''s purchase by asking for it');
 select results_eq('select count(*)::int from public.lessons', array[6], 'A sees the published lessons');
 select results_eq('select lesson_id from public.lesson_content order by lesson_id',
@@ -83,7 +83,7 @@ select throws_ok(format('select public.begin_checkout(%L, %L)', :'b', '00000000-
 select tests.authenticate_as(:'b');
 
 select results_eq('select user_id from public.purchased_lessons', array[:'b'::uuid], 'B sees only their own purchase');
-select results_eq('select id from public.checkout_sessions', array['cs_test_rls_b'], 'B sees only their own checkout session');
+select results_eq('select id from public.checkout_sessions', array['cs_test_rls_b']::public.checkout_session_id[], 'B sees only their own checkout session');
 select results_eq('select lesson_id from public.lesson_content order by lesson_id',
   array['00000000-0000-4000-8000-000000000001'::uuid, '00000000-0000-4000-8000-000000000003'::uuid],
   'B reads the free lesson and the lesson they bought, not A''s');

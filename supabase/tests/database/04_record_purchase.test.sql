@@ -1,6 +1,6 @@
 -- record_purchase and handle_stripe_event: every outcome, each written on the event's row.
 begin;
-select plan(58);
+select plan(61);
 
 select tests.create_user('buyer@example.com') as buyer \gset
 select tests.create_user('second@example.com') as second \gset
@@ -88,8 +88,12 @@ select results_eq($$select reference from public.payments_needing_attention
   'every rejected payment is listed for an operator');
 select results_eq($$select reason from public.payments_needing_attention where reference = 'cs_test_rec_4'$$,
   array['rejected:amount_mismatch'], 'with its reason');
-select results_eq($$select outcome from public.stripe_events where id = 'evt_rec_6'$$,
-  array['rejected:unknown_lesson'], 'the rejection is written on the event');
+select results_eq($$select outcome, outcome_reason from public.stripe_events where id = 'evt_rec_6'$$,
+  $$values ('rejected', 'unknown_lesson')$$, 'the rejection and its reason are written on the event');
+select throws_ok($$update public.stripe_events set outcome = 'rejected:unknown_lesson', outcome_reason = null where id = 'evt_rec_6'$$,
+  '23514', null, 'an outcome is one of the known words, never a word with its reason appended');
+select throws_ok($$update public.stripe_events set outcome_reason = null where id = 'evt_rec_6'$$,
+  '23514', null, 'a rejection always keeps its reason');
 
 -- zero-decimal currency: amounts compare in the currency's own unit ---------------------------
 
@@ -104,8 +108,10 @@ select is(public.handle_stripe_event(tests.event('evt_rec_11', 'checkout.session
   'ignored:not_a_lesson_checkout', 'a session without lesson metadata is someone else''s: ignored');
 select is(public.handle_stripe_event(tests.event('evt_rec_12', 'customer.created', '{"id": "cus_1", "object": "customer"}')),
   'ignored', 'an event type the shop does not handle is stored and ignored');
-select results_eq($$select outcome from public.stripe_events where id = 'evt_rec_12'$$, array['ignored'],
-  'the ignored event is stored');
+select results_eq($$select outcome, outcome_reason from public.stripe_events where id = 'evt_rec_12'$$,
+  $$values ('ignored', null::text)$$, 'the ignored event is stored');
+select results_eq($$select outcome, outcome_reason from public.stripe_events where id = 'evt_rec_11'$$,
+  $$values ('ignored', 'not_a_lesson_checkout')$$, 'an event ignored for a reason is stored with it');
 
 -- already owned: a second paid session for an owned lesson is charged twice: listed ----------
 
@@ -113,7 +119,7 @@ select is(public.handle_stripe_event(tests.event('evt_rec_13', 'checkout.session
   tests.checkout_session('cs_test_rec_13', :'buyer', :'joins', 1200, p_payment_intent => 'pi_rec_13'))),
   'already_owned', 'paying again for an owned lesson grants nothing new');
 select results_eq(format('select stripe_checkout_session_id from public.purchased_lessons where user_id = %L and lesson_id = %L', :'buyer', :'joins'),
-  array['cs_test_rec_1'], 'the original purchase stands');
+  array['cs_test_rec_1']::public.checkout_session_id[], 'the original purchase stands');
 select isnt_empty($$select 1 from public.payments_needing_attention where reference = 'cs_test_rec_13' and reason = 'already_owned'$$,
   'the double charge is listed for a refund');
 select is(public.handle_stripe_event(tests.event('evt_rec_13r', 'charge.refunded', tests.refunded_charge('pi_rec_13', 1200, 1200))),
@@ -136,7 +142,7 @@ select is(public.handle_stripe_event(tests.event('evt_rec_15', 'checkout.session
   tests.checkout_session('cs_test_rec_15', :'buyer', :'euros', 1500, 'eur', p_payment_intent => 'pi_rec_15'), 1700001000)),
   'recorded', 'buying again after a refund is recorded');
 select results_eq(format('select status, stripe_checkout_session_id, refunded_at is null from public.purchased_lessons where user_id = %L and lesson_id = %L', :'buyer', :'euros'),
-  $$values ('paid', 'cs_test_rec_15', true)$$, 'and revives the same ownership row');
+  $$values ('paid', 'cs_test_rec_15'::public.checkout_session_id, true)$$, 'and revives the same ownership row');
 
 -- Stripe's times are whole seconds: a refund and a repurchase in one second still revive ----
 
@@ -149,7 +155,7 @@ select is(public.handle_stripe_event(tests.event('evt_rec_17r', 'charge.refunded
   tests.refunded_charge('pi_rec_17', 1900, 1900), 1700002100)),
   'revoked', 'the refund in the same second is ordered before the repurchase, which then grants');
 select results_eq(format('select status, stripe_checkout_session_id from public.purchased_lessons where user_id = %L and lesson_id = %L', :'second', :'webhooks'),
-  $$values ('paid', 'cs_test_rec_18')$$, 'the learner owns the lesson through the repurchase');
+  $$values ('paid', 'cs_test_rec_18'::public.checkout_session_id)$$, 'the learner owns the lesson through the repurchase');
 
 -- a purchase fulfilled on return (paid_at = now) is still revoked by a refund Stripe dated earlier
 select public.record_purchase(tests.checkout_session('cs_test_rec_19', :'buyer', :'yen', 1800, 'jpy', p_payment_intent => 'pi_rec_19'));

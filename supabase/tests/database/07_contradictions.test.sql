@@ -91,7 +91,7 @@ begin
       public.record_purchase(v_claim, tests.event('evt_k2_' || v_tag, 'checkout.session.completed', v_claim, 1700000050))
     when 'record_purchase_on_return' then public.record_purchase(v_claim)
     when 'sync' then public.sync_checkout_session(v_claim)
-    when 'attach' then public.attach_checkout_session(v_claim) ->> 'outcome'
+    when 'attach' then (select a ->> 'outcome' || ':' || (a ->> 'reason') from public.attach_checkout_session(v_claim) as a)
   end;
 
   return next is(v_outcome, 'rejected:contradiction', v_label || ': the claim is refused as a contradiction');

@@ -81,7 +81,7 @@ select results_eq($$select payload is not null from public.stripe_events where i
   array[true, true, true], 'a deferred refund, a failed event and a recent event keep theirs');
 select results_eq($$select type, outcome, created, checkout_session_id, payment_intent_id, object_id, payment_fact, payload_cleared_at is not null
   from public.stripe_events where id = 'evt_ret_2d'$$,
-  $$values ('charge.dispute.created', 'revoked', to_timestamp(1700000100), null::text, 'pi_ret_2', 'dp_ret_2', 'dispute_opened', true)$$,
+  $$values ('charge.dispute.created', 'revoked', to_timestamp(1700000100), null::public.checkout_session_id, 'pi_ret_2', 'dp_ret_2', 'dispute_opened', true)$$,
   'a pruned event keeps its type, outcome, times and the ids SQL took out of it');
 select results_eq('select * from public.payments_needing_attention where reference like ''%_ret_%''',
   'select * from attention_before', 'the attention list is the same after pruning');

@@ -1,4 +1,4 @@
-"""Talking to Stripe: one pinned-version async client, and Stripe objects as plain JSON."""
+"""The Stripe client: one pinned-version async client, and Stripe objects as plain JSON."""
 
 from __future__ import annotations
 
