@@ -34,7 +34,7 @@ from devstack.containers import docker_available, supabase_postgres_container
 
 ROOT = database.ROOT
 PGTAP_DIR = ROOT / "supabase" / "tests" / "database"
-PYTHON_PATHS = ["sidecar", "devstack", "tests", "bench"]
+PYTHON_PATHS = ["sidecar", "devstack", "tests", "bench", "tools"]
 
 
 @dataclass
@@ -74,7 +74,7 @@ def python_paths() -> list[str]:
 
 def lint(step: Step, admin_url: str) -> None:
     checks = [
-        ["sqlfluff", "lint", "supabase/migrations", "supabase/seed.sql"],
+        ["sqlfluff", "lint", "supabase/migrations", "supabase/schemas", "supabase/seed.sql"],
         ["ruff", "check", *python_paths()],
         ["ruff", "format", "--check", *python_paths()],
         ["mypy"],
