@@ -1,0 +1,1 @@
+"""Developer commands that are neither the devstack nor the sidecar (`make migration`)."""
