@@ -19,7 +19,7 @@ APT_INSTALL_MISSING = if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-.PHONY: help install install-system install-python install-cli install-node install-browser test test-sql test-py test-web e2e lint dev bench reliability clean
+.PHONY: help install install-system install-python install-cli install-node install-browser test test-sql test-py test-web e2e lint migration dev bench reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -89,6 +89,14 @@ reliability: install-python install-cli ## webhook storm, database outage, crash
 
 lint: install-python install-cli install-node ## pre-commit (ruff, ruff format, sqlfluff, eslint), mypy, supabase db lint
 	@$(UV) run python -m tools.check --only lint
+
+# Edit supabase/schemas, then this: the pinned CLI's diff engine (pg-delta, no Docker) compares
+# a database built by `supabase db push` with one built from supabase/schemas (both throwaway,
+# on TEST_DATABASE_URL), and the migration it writes is pushed onto the first and must leave
+# no difference. Review it and say what and why in its header before pushing it.
+migration: install-python install-cli ## write supabase/migrations/<timestamp>_$(NAME).sql from the difference between supabase/schemas and the migrations
+	@[ -n "$(NAME)" ] || { echo "usage: make migration NAME=add_lesson_tags (what it does, lower_snake_case)"; exit 2; }
+	@$(UV) run python -m tools.schemas migration "$(NAME)"
 
 clean: ## remove local state (.devstack/, caches)
 	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -1,2 +1,3 @@
 """The project's own tooling: the `make test` runner (`check`), the browser-test driver (`e2e`),
-the frontend's generated types (`typegen`) and the Docker-only paths (`containers`)."""
+the frontend's generated types (`typegen`, `sidecar_types`), `supabase/schemas` against the
+migrations and `make migration` (`schemas`), and the Docker-only paths (`containers`)."""

@@ -1,0 +1,75 @@
+-- Money taken without access granted is never silent.
+--
+-- payments_needing_attention lists what an operator must act on (usually: refund it): paid
+-- Checkout Sessions that were rejected or that charged a learner for a lesson they already
+-- owned, events that were rejected or failed before a session could be matched, and claims
+-- that contradicted a session (until an operator sets their resolved_at). Refunded payments
+-- drop off the list once Stripe's charge.refunded event arrives.
+
+-- =============================================================================================
+-- views
+-- =============================================================================================
+
+create view public.payments_needing_attention
+with (security_invoker = true)
+as
+select
+  'checkout_session' as source,
+  s.id as reference,
+  s.fulfilment as reason,
+  s.user_id,
+  s.lesson_id,
+  s.amount_total,
+  s.currency,
+  s.stripe_payment_intent_id,
+  s.paid_at as since
+from public.checkout_sessions as s
+where
+  s.payment_status = 'paid'
+  and s.fulfilment <> 'granted'
+  and not exists (
+    select 1 from public.stripe_events as e
+    where e.payment_intent_id = s.stripe_payment_intent_id and e.payment_fact = 'refund'
+  )
+union all
+select
+  'stripe_event' as source,
+  e.id as reference,
+  coalesce(e.outcome, 'unprocessed') || coalesce(': ' || e.error, '') as reason,
+  null as user_id,
+  null as lesson_id,
+  e.amount_total,
+  e.currency,
+  e.payment_intent_id,
+  e.received_at as since
+from public.stripe_events as e
+where
+  (e.outcome = 'error' or (e.outcome like 'rejected:%' and e.outcome <> 'rejected:contradiction'))
+  and not exists (
+    select 1 from public.checkout_sessions as s
+    where s.id = e.checkout_session_id and s.fulfilment like 'rejected:%'
+  )
+union all
+select
+  'contradiction' as source,
+  c.checkout_session_id as reference,
+  'contradiction:' || pg_catalog.array_to_string(c.fields, ',') as reason,
+  s.user_id,
+  s.lesson_id,
+  (c.claimed ->> 'amount_total')::bigint as amount_total,
+  c.claimed ->> 'currency' as currency,
+  c.payment_intent_id as stripe_payment_intent_id,
+  c.received_at as since
+from public.checkout_session_contradictions as c
+inner join public.checkout_sessions as s on c.checkout_session_id = s.id
+where c.resolved_at is null;
+
+comment on view public.payments_needing_attention is
+'Paid but not granted (rejected, charged twice), failed events, and contradicting claims: each needs an operator.';
+
+-- =============================================================================================
+-- grants: service_role only
+-- =============================================================================================
+
+revoke all on public.payments_needing_attention from public, anon, authenticated;
+grant select on public.payments_needing_attention to service_role;

@@ -1,0 +1,201 @@
+-- The Stripe event log: every verified event, stored before it is acted on.
+--
+-- The primary key is the idempotency guard: a redelivered event finds its row and is a
+-- duplicate. When an event is stored, everything a later decision needs is taken out of its
+-- payload once: the object's id (the dispute id), what the event says about its payment
+-- intent, and the amount and currency a Checkout Session event claims. The purchase rules,
+-- the attention list and reconcile read those columns, never the payload, which holds buyers'
+-- names and emails and is cleared once no longer needed (retention.sql).
+
+-- =============================================================================================
+-- tables
+-- =============================================================================================
+
+create table public.stripe_events (
+  -- Event id, e.g. evt_1Pgc76B7WZ01zgkWwyRHS12y
+  id text primary key constraint stripe_events_id_format check (id ~ '^evt_[A-Za-z0-9_]+$'),
+  type text not null,
+  -- Stripe's created time of the event
+  created timestamptz not null,
+  livemode boolean not null default false,
+  api_version text,
+  received_at timestamptz not null default now(),
+  processed_at timestamptz,
+  outcome text,
+  error text,
+  -- Checkout Session id the event is about, e.g. cs_test_a1YS1URlnyQCN5fU…
+  checkout_session_id text,
+  -- PaymentIntent id the event is about, e.g. pi_3MtwBwLkdIwHu7ix28a3tqPa
+  payment_intent_id text,
+  -- the event as Stripe sent it; null once cleared by prune_stripe_event_payloads
+  payload jsonb,
+  -- id of the event's object: Checkout Session cs_test_a1…, Charge ch_3MtwBw…, Dispute dp_1Mt…
+  object_id text,
+  -- what the event says about its payment intent (null when it says nothing that revokes):
+  -- 'refund' (charge fully refunded), 'partial_refund', 'dispute_opened', 'dispute_won'
+  -- (won or inquiry closed) or 'dispute_lost'
+  payment_fact text
+    constraint stripe_events_payment_fact_check
+    check (payment_fact in ('refund', 'partial_refund', 'dispute_opened', 'dispute_won', 'dispute_lost')),
+  -- amount and currency a Checkout Session event claims (shown to an operator when it is rejected)
+  amount_total bigint,
+  currency text,
+  -- when the payload was cleared (null while it is kept)
+  payload_cleared_at timestamptz,
+  constraint stripe_events_payload_kept_or_cleared check ((payload is null) = (payload_cleared_at is not null))
+);
+
+comment on table public.stripe_events is 'Every verified Stripe event, stored before it is acted on. The primary key is the idempotency guard.';
+comment on column public.stripe_events.payload is
+'The event as Stripe sent it (buyers'' names and emails): cleared by prune_stripe_event_payloads once processed.';
+comment on column public.stripe_events.payment_fact is
+'What the event says about payment_intent_id; the purchase rules read this, never the payload.';
+
+-- =============================================================================================
+-- indexes: every column a purchase function filters on
+-- =============================================================================================
+
+create index stripe_events_payment_intent_idx on public.stripe_events (payment_intent_id)
+  where payment_intent_id is not null;
+create index stripe_events_checkout_session_idx on public.stripe_events (checkout_session_id)
+  where checkout_session_id is not null;
+create index stripe_events_unsettled_idx on public.stripe_events (received_at)
+  where outcome = 'error' or outcome = 'deferred' or outcome like 'rejected:%';
+
+-- settle_purchase joins a purchase's payment intents to the refund and dispute events stored
+-- for them. A connection that planned that join while stripe_events was empty kept a plan that
+-- reads the whole table, and a pooled connection's CPU per purchase then grew with every event
+-- stored (`make bench`, cold_plan_drift: 1.6 to 3.0 ms over 10,000 purchases). This index holds
+-- only the events that state a revocation, so it stays small and any plan finds them by
+-- payment intent.
+create index stripe_events_payment_facts_idx on public.stripe_events (payment_intent_id)
+  where payment_fact in ('refund', 'dispute_opened', 'dispute_won', 'dispute_lost');
+
+-- =============================================================================================
+-- row level security
+-- =============================================================================================
+
+alter table public.stripe_events enable row level security;
+
+-- no policies: written by the purchase functions, read by service_role only
+
+-- =============================================================================================
+-- private helpers: storing an event and recording its outcome
+-- =============================================================================================
+
+-- The fact a Stripe event states about its payment intent, from its type and object. Reads
+-- only booleans and strings, so no payload can make it fail.
+create or replace function private.payment_fact(p_type text, p_object jsonb)
+returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case
+    when p_type = 'charge.refunded' and p_object -> 'refunded' = 'true'::jsonb then 'refund'
+    when p_type = 'charge.refunded' then 'partial_refund'
+    when p_type = 'charge.dispute.created' then 'dispute_opened'
+    when p_type = 'charge.dispute.closed' and p_object ->> 'status' in ('won', 'warning_closed') then 'dispute_won'
+    when p_type = 'charge.dispute.closed' then 'dispute_lost'
+  end;
+$$;
+
+-- An amount in a currency's minor unit, or null when the JSON value is not a whole number
+-- that fits (a payload's oddities must not stop the event being stored).
+create or replace function private.json_amount(p_value jsonb)
+returns bigint
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case
+    when pg_catalog.jsonb_typeof(p_value) = 'number' and p_value::text ~ '^-?[0-9]{1,18}$'
+      then (p_value::text)::bigint
+  end;
+$$;
+
+-- Store a verified event with the facts the purchase rules need. Returns 'new', 'retry' (an
+-- earlier attempt failed with an error and is processed again) or 'duplicate'. Concurrent
+-- callers with one event id serialise on the primary key: the second waits for the first and
+-- then sees its row.
+create or replace function private.store_event(p_event jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_object jsonb := p_event -> 'data' -> 'object';
+  v_is_session boolean := v_object ->> 'object' = 'checkout.session';
+  v_previous text;
+begin
+  if p_event ->> 'object' is distinct from 'event'
+    or coalesce(p_event ->> 'id', '') !~ '^evt_[A-Za-z0-9_]+$'
+    or p_event ->> 'type' is null
+    or pg_catalog.jsonb_typeof(p_event -> 'created') is distinct from 'number'
+    or pg_catalog.jsonb_typeof(v_object) is distinct from 'object'
+  then
+    raise exception 'not a Stripe event' using errcode = '22023';
+  end if;
+
+  insert into public.stripe_events (
+    id, type, created, livemode, api_version, checkout_session_id, payment_intent_id,
+    object_id, payment_fact, amount_total, currency, payload
+  )
+  values (
+    p_event ->> 'id',
+    p_event ->> 'type',
+    pg_catalog.to_timestamp((p_event ->> 'created')::double precision),
+    coalesce((p_event ->> 'livemode')::boolean, false),
+    p_event ->> 'api_version',
+    case when v_is_session then v_object ->> 'id' end,
+    nullif(v_object ->> 'payment_intent', ''),
+    v_object ->> 'id',
+    private.payment_fact(p_event ->> 'type', v_object),
+    case when v_is_session then private.json_amount(v_object -> 'amount_total') end,
+    case when v_is_session then pg_catalog.lower(v_object ->> 'currency') end,
+    p_event
+  )
+  on conflict (id) do nothing;
+
+  if found then
+    return 'new';
+  end if;
+
+  select e.outcome into v_previous from public.stripe_events as e where e.id = p_event ->> 'id' for update;
+  if v_previous = 'error' then
+    update public.stripe_events set error = null where id = p_event ->> 'id';
+    return 'retry';
+  end if;
+  return 'duplicate';
+end;
+$$;
+
+-- The outcome of applying a stored event: the word the webhook answers, or 'error' with the
+-- SQLSTATE and message.
+create or replace function private.finish_event(p_event_id text, p_outcome text, p_error text default null)
+returns void
+language sql
+security invoker
+set search_path = ''
+as $$
+  update public.stripe_events
+  set outcome = p_outcome, error = p_error, processed_at = pg_catalog.now()
+  where id = p_event_id;
+$$;
+
+revoke all on function
+  private.payment_fact(text, jsonb),
+  private.json_amount(jsonb),
+  private.store_event(jsonb),
+  private.finish_event(text, text, text)
+from public, anon, authenticated, service_role;
+
+-- =============================================================================================
+-- grants: service_role only
+-- =============================================================================================
+
+revoke all on public.stripe_events from anon, authenticated;
+grant all on public.stripe_events to service_role;

@@ -1,0 +1,118 @@
+-- Lessons and their gated content, and the private schema every later file puts its helpers in.
+--
+-- The catalogue is public (published rows only); the body of a lesson is readable when the
+-- lesson is free or the reader owns it with status 'paid'. The learners' policies on both
+-- tables read purchased_lessons, so they are declared with it, in purchases.sql. Prices are
+-- in the currency's minor unit as Stripe counts it (cents for usd, yen for jpy).
+
+-- =============================================================================================
+-- private schema: helpers that no API role may call
+-- =============================================================================================
+
+create schema if not exists private;
+revoke all on schema private from public;
+
+create or replace function private.touch_updated_at()
+returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end;
+$$;
+
+revoke all on function private.touch_updated_at() from public, anon, authenticated, service_role;
+
+-- =============================================================================================
+-- tables
+-- =============================================================================================
+
+create table public.lessons (
+  id uuid primary key default gen_random_uuid(),
+  slug text not null unique
+    constraint lessons_slug_format check (slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and length(slug) <= 100),
+  title text not null constraint lessons_title_length check (length(btrim(title)) between 1 and 200),
+  description text not null default '',
+  -- minor units; Stripe's upper bound for a Checkout amount is 99999999
+  price_cents bigint not null constraint lessons_price_range check (price_cents between 0 and 99999999),
+  -- ISO 4217, lower case as Stripe writes it
+  currency text not null default 'usd' constraint lessons_currency_format check (currency ~ '^[a-z]{3}$'),
+  published boolean not null default false,
+  -- Stripe Price id, e.g. price_1MoBy5LkdIwHu7ixZhnattbh; null: Checkout gets price_data
+  stripe_price_id text constraint lessons_stripe_price_id_format check (stripe_price_id ~ '^price_[A-Za-z0-9]+$'),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+comment on table public.lessons is 'The catalogue. A price of 0 is a free lesson, never sent to Checkout.';
+comment on column public.lessons.price_cents is 'Price in the currency''s minor unit (cents; yen for zero-decimal currencies).';
+
+create table public.lesson_content (
+  lesson_id uuid primary key references public.lessons (id) on delete cascade,
+  body text not null,
+  media_url text constraint lesson_content_media_url_format check (media_url ~ '^https?://'),
+  updated_at timestamptz not null default now()
+);
+
+comment on table public.lesson_content is 'The gated part of a lesson: readable when free or owned with status paid.';
+
+-- =============================================================================================
+-- indexes
+-- =============================================================================================
+
+-- the catalogue lists published lessons; lesson_content's key already indexes its FK
+create index lessons_published_idx on public.lessons (published) where published;
+
+-- lesson_catalog() reads published lessons in this order
+create index lessons_catalog_order_idx on public.lessons (created_at, slug) where published;
+
+-- =============================================================================================
+-- triggers
+-- =============================================================================================
+
+create trigger lessons_touch_updated_at
+before update on public.lessons
+for each row execute function private.touch_updated_at();
+
+create trigger lesson_content_touch_updated_at
+before update on public.lesson_content
+for each row execute function private.touch_updated_at();
+
+-- =============================================================================================
+-- row level security
+-- =============================================================================================
+
+alter table public.lessons enable row level security;
+alter table public.lesson_content enable row level security;
+
+create policy "visitors read published lessons"
+on public.lessons
+for select
+to anon
+using (published);
+
+create policy "visitors read free lesson content"
+on public.lesson_content
+for select
+to anon
+using (
+  exists (
+    select 1 from public.lessons as l
+    where l.id = lesson_content.lesson_id and l.published and l.price_cents = 0
+  )
+);
+
+-- "learners read published lessons and lessons they bought" and "learners read free or owned
+-- lesson content" are in purchases.sql: they read purchased_lessons
+
+-- =============================================================================================
+-- grants: the catalogue is written by service_role (dashboard, seed) only
+-- =============================================================================================
+
+-- revoke all (not a list): newer Postgres versions add privileges (maintain) to "all"
+revoke all on public.lessons, public.lesson_content from anon, authenticated;
+grant select on public.lessons, public.lesson_content to anon, authenticated;
+grant all on public.lessons, public.lesson_content to service_role;

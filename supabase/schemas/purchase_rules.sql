@@ -1,0 +1,892 @@
+-- The purchase rules: recording purchases, revoking them, and refusing contradictions.
+--
+-- Every decision is taken inside one transaction and serialised by advisory locks taken in one
+-- order (checkout session → payment intent → learner+lesson), so two sidecar replicas, a
+-- retried webhook and the learner's return from Checkout can race and the database still ends
+-- right. The state of a (learner, lesson) is re-derived from all its facts in Stripe's time
+-- order each time one arrives, so that events applied in any order end where a sequential
+-- replay by Stripe's `created` time ends. The rules read the facts extracted when an event was
+-- stored (events.sql), never its payload.
+--
+-- A contradicting fact never rewrites a fact that decided ownership. Stripe may tell us about
+-- one Checkout Session many times: events (redelivered, reordered), the learner's return page
+-- and reconcile reading it back, the sidecar attaching it. The first claim of each of the
+-- session's facts is kept: who it is for (metadata, reference), the amount and currency, the
+-- payment intent and customer, and once paid or rejected, its verdict. A later claim that
+-- differs is a contradiction: it is stored in checkout_session_contradictions, listed in
+-- payments_needing_attention, answered 'rejected:contradiction', and changes nothing that
+-- decided ownership. So a refund or a lost dispute of the payment that granted a lesson always
+-- ends access; a refund or dispute of a payment intent a contradiction claimed for the session
+-- ends it too (money went back, an operator looks). A dispute lost stays lost whatever a later
+-- event says.
+--
+-- Writers are security definer because learners may not write these tables; they are
+-- executable by service_role only.
+
+-- =============================================================================================
+-- private helpers
+-- =============================================================================================
+
+-- A uuid, or null for text that is not one (metadata comes from outside).
+create or replace function private.try_uuid(p_text text)
+returns uuid
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  return p_text::uuid;
+exception
+  when invalid_text_representation then
+    return null;
+end;
+$$;
+
+-- A transaction-scoped advisory lock on one key of one kind.
+create or replace function private.lock(p_kind text, p_key text)
+returns void
+language sql
+security invoker
+set search_path = ''
+as $$
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_kind || ':' || p_key, 0));
+$$;
+
+-- the purchase rules rely on each statement seeing what committed before it (read committed)
+create or replace function private.assert_read_committed()
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  if pg_catalog.current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'purchase functions need read committed isolation, not %',
+      pg_catalog.current_setting('transaction_isolation')
+      using errcode = '25000';
+  end if;
+end;
+$$;
+
+-- A session that does not match what we sold: 'rejected:<reason>' when money was taken (an
+-- operator must act: payments_needing_attention lists it), 'ignored:<reason>' otherwise.
+create or replace function private.refusal(p_paid boolean, p_reason text)
+returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case when p_paid then 'rejected:' else 'ignored:' end || p_reason;
+$$;
+
+-- What a Checkout Session is for, read from its metadata, or the problem that makes it not
+-- one of ours: 'not_a_checkout_session', 'not_a_lesson_checkout' (the Stripe account may sell
+-- other things), 'not_a_payment', 'bad_metadata' or 'user_mismatch'.
+create or replace function private.session_refs(
+  p_session jsonb,
+  out session_id text,
+  out user_id uuid,
+  out lesson_id uuid,
+  out problem text
+)
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  session_id := p_session ->> 'id';
+  user_id := private.try_uuid(p_session -> 'metadata' ->> 'user_id');
+  lesson_id := private.try_uuid(p_session -> 'metadata' ->> 'lesson_id');
+  problem := case
+    when p_session ->> 'object' is distinct from 'checkout.session'
+      or coalesce(session_id, '') !~ '^cs_[A-Za-z0-9_]+$' then 'not_a_checkout_session'
+    when not coalesce(p_session -> 'metadata', '{}'::jsonb) ? 'lesson_id' then 'not_a_lesson_checkout'
+    when p_session ->> 'mode' is distinct from 'payment' then 'not_a_payment'
+    when user_id is null or lesson_id is null then 'bad_metadata'
+    when p_session ->> 'client_reference_id' is distinct from user_id::text then 'user_mismatch'
+  end;
+end;
+$$;
+
+-- Why a session does not match what the lesson costs now, or null when it does: the learner
+-- and the lesson must exist, the amount and currency must be the lesson's.
+create or replace function private.price_problem(p_session jsonb, p_user_id uuid, p_lesson_id uuid)
+returns text
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_lesson public.lessons;
+begin
+  select * into v_lesson from public.lessons as l where l.id = p_lesson_id;
+  if not found then
+    return 'unknown_lesson';
+  end if;
+  if not exists (select 1 from auth.users as u where u.id = p_user_id) then
+    return 'unknown_user';
+  end if;
+  if (p_session ->> 'amount_total')::bigint is distinct from v_lesson.price_cents then
+    return 'amount_mismatch';
+  end if;
+  if pg_catalog.lower(p_session ->> 'currency') is distinct from v_lesson.currency then
+    return 'currency_mismatch';
+  end if;
+  return null;
+end;
+$$;
+
+-- Checkout Session status in this project's words, from the session object Stripe returns.
+create or replace function private.session_status(p_session jsonb)
+returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case
+    when p_session ->> 'status' = 'complete' and p_session ->> 'payment_status' = 'paid' then 'complete'
+    when p_session ->> 'status' = 'complete' then 'processing'
+    when p_session ->> 'status' = 'expired' then 'expired'
+    else 'open'
+  end;
+$$;
+
+-- Statuses only move forward: open < processing < complete | failed | expired.
+create or replace function private.session_status_rank(p_status text)
+returns integer
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case p_status when 'open' then 0 when 'processing' then 1 else 2 end;
+$$;
+
+-- What a Checkout Session object claims, reduced to ids, amounts and statuses.
+create or replace function private.session_claims(p_session jsonb)
+returns jsonb
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+    'status', p_session ->> 'status',
+    'payment_status', p_session ->> 'payment_status',
+    'mode', p_session ->> 'mode',
+    'amount_total', p_session -> 'amount_total',
+    'currency', p_session ->> 'currency',
+    'payment_intent', p_session ->> 'payment_intent',
+    'customer', p_session ->> 'customer',
+    'client_reference_id', p_session ->> 'client_reference_id',
+    'user_id', p_session -> 'metadata' ->> 'user_id',
+    'lesson_id', p_session -> 'metadata' ->> 'lesson_id'
+  ));
+$$;
+
+-- The stored facts of a session that a claim about it contradicts (empty when none).
+-- Payment intent and customer: once known, never replaced. Who, what and how much: fixed
+-- once the session is paid or rejected (before that, a differing claim is a mismatch and
+-- rejects the session). A paid session cannot be open, expired or free of payment again.
+-- p_with_status is false for the creation response attach sees, which is open by nature.
+create or replace function private.session_contradictions(
+  p_row public.checkout_sessions,
+  p_session jsonb,
+  p_with_status boolean
+)
+returns text[]
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_refs record := private.session_refs(p_session);
+  v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
+  v_customer text := nullif(p_session ->> 'customer', '');
+  v_decided boolean := p_row.payment_status = 'paid' or p_row.fulfilment like 'rejected:%';
+  v_fields text[] := '{}'::text[];
+begin
+  if v_refs.problem is not null then
+    v_fields := v_fields || case v_refs.problem
+      when 'user_mismatch' then 'client_reference_id'
+      when 'not_a_payment' then 'mode'
+      else 'metadata'
+    end;
+  end if;
+  if v_payment_intent <> p_row.stripe_payment_intent_id then
+    v_fields := v_fields || 'payment_intent'::text;
+  end if;
+  if v_customer <> p_row.stripe_customer_id then
+    v_fields := v_fields || 'customer'::text;
+  end if;
+  if v_decided or not p_with_status then
+    if v_refs.problem is null and p_row.fulfilment is distinct from 'rejected:session_mismatch' then
+      if v_refs.user_id <> p_row.user_id then
+        v_fields := v_fields || 'user_id'::text;
+      end if;
+      if v_refs.lesson_id <> p_row.lesson_id then
+        v_fields := v_fields || 'lesson_id'::text;
+      end if;
+    end if;
+    if (p_session ->> 'amount_total')::bigint is distinct from p_row.amount_total then
+      v_fields := v_fields || 'amount_total'::text;
+    end if;
+    if pg_catalog.lower(p_session ->> 'currency') is distinct from p_row.currency then
+      v_fields := v_fields || 'currency'::text;
+    end if;
+  end if;
+  if p_with_status and p_row.payment_status = 'paid' then
+    if private.session_status(p_session) in ('open', 'expired') then
+      v_fields := v_fields || 'status'::text;
+    end if;
+    if p_session ->> 'payment_status' = 'no_payment_required'
+      and p_row.fulfilment is distinct from 'rejected:no_payment_required'
+    then
+      v_fields := v_fields || 'payment_status'::text;
+    end if;
+  end if;
+  return v_fields;
+end;
+$$;
+
+-- Store a contradiction (once per distinct claim) and, for a paid session, re-derive its
+-- purchase so that a refund or dispute of a payment intent the claim names takes effect. The
+-- caller holds the locks on the session, the claimed payment intent and the purchase.
+create or replace function private.record_contradiction(
+  p_row public.checkout_sessions,
+  p_session jsonb,
+  p_fields text[],
+  p_source text,
+  p_event_id text
+)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  insert into public.checkout_session_contradictions (
+    checkout_session_id, stripe_event_id, source, fields, claimed, payment_intent_id
+  )
+  values (
+    p_row.id, p_event_id, p_source, p_fields, private.session_claims(p_session),
+    nullif(p_session ->> 'payment_intent', '')
+  )
+  on conflict on constraint checkout_session_contradictions_once do nothing;
+  if found and p_row.payment_status = 'paid' then
+    perform private.settle_purchase(p_row.user_id, p_row.lesson_id);
+  end if;
+  return 'rejected:contradiction';
+end;
+$$;
+
+-- Re-derive the ownership row of one (learner, lesson) from its facts, in Stripe's time order:
+-- paid checkout sessions, full refunds and disputes of their payment intents (the session's
+-- own and any a contradiction claimed). The caller holds the learner+lesson lock. Also writes
+-- each paid session's fulfilment.
+create or replace function private.settle_purchase(p_user_id uuid, p_lesson_id uuid)
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_fact record;
+  v_current public.checkout_sessions;
+  v_status text;
+  v_purchased_at timestamptz;
+  v_refunded_at timestamptz;
+  v_disputed_at timestamptz;
+  -- the granting payment's disputes, by dispute id: 'open', 'won' or 'lost'
+  v_disputes jsonb := '{}'::jsonb;
+begin
+  for v_fact in
+    with payments as (
+      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at
+      from public.checkout_sessions as s
+      where
+        s.user_id = p_user_id
+        and s.lesson_id = p_lesson_id
+        and s.payment_status = 'paid'
+        and (s.fulfilment is null or s.fulfilment not like 'rejected:%')
+    ),
+    payment_intents as (
+      select p.session_id, p.payment_intent_id, p.paid_at from payments as p
+      where p.payment_intent_id is not null
+      union
+      select p.session_id, c.payment_intent_id, p.paid_at
+      from payments as p
+      join public.checkout_session_contradictions as c on c.checkout_session_id = p.session_id
+      where c.payment_intent_id is not null
+    )
+    select
+      'payment' as kind, p.paid_at as occurred_at, 2 as rank, p.session_id as ref, p.session_id,
+      null as dispute_id
+    from payments as p
+    union all
+    -- Stripe's times are whole seconds. A revocation never precedes its own payment, and one
+    -- of an earlier payment comes before a new payment made in the same second (a refund,
+    -- then a repurchase). A dispute's close may sort before its open: each dispute is tracked
+    -- by its id below, so the order of the two does not matter.
+    select
+      e.payment_fact,
+      greatest(e.created, i.paid_at),
+      case when e.created > i.paid_at then 0 else 3 end,
+      e.id, i.session_id,
+      case when e.payment_fact like 'dispute_%' then e.object_id end
+    from public.stripe_events as e
+    join payment_intents as i on i.payment_intent_id = e.payment_intent_id
+    where
+      e.payment_fact in ('refund', 'dispute_opened', 'dispute_won', 'dispute_lost')
+      and e.outcome is distinct from 'error'
+    order by occurred_at, rank, ref
+  loop
+    if v_fact.kind = 'payment' then
+      if v_status is distinct from 'paid' then
+        select * into v_current from public.checkout_sessions where id = v_fact.session_id;
+        v_status := 'paid';
+        v_purchased_at := v_fact.occurred_at;
+        v_refunded_at := null;
+        v_disputed_at := null;
+        v_disputes := '{}'::jsonb;
+        update public.checkout_sessions set fulfilment = 'granted'
+        where id = v_fact.session_id and fulfilment is distinct from 'granted';
+      elsif v_current.id <> v_fact.session_id then
+        update public.checkout_sessions set fulfilment = 'already_owned'
+        where id = v_fact.session_id and fulfilment is distinct from 'already_owned';
+      end if;
+    elsif v_current.id = v_fact.session_id then
+      if v_fact.kind = 'refund' then
+        if v_status in ('paid', 'disputed') then
+          v_status := 'refunded';
+          v_refunded_at := v_fact.occurred_at;
+          v_disputed_at := null;
+        end if;
+      else
+        if v_fact.kind = 'dispute_lost' then
+          v_disputes := v_disputes || pg_catalog.jsonb_build_object(v_fact.dispute_id, 'lost');
+        elsif v_fact.kind = 'dispute_won' then
+          -- a dispute lost stays lost, whatever a later event says
+          if v_disputes ->> v_fact.dispute_id is distinct from 'lost' then
+            v_disputes := v_disputes || pg_catalog.jsonb_build_object(v_fact.dispute_id, 'won');
+          end if;
+        elsif not v_disputes ? v_fact.dispute_id then
+          v_disputes := v_disputes || pg_catalog.jsonb_build_object(v_fact.dispute_id, 'open');
+        end if;
+        -- access stays revoked while any dispute of the payment is open, or was lost
+        if v_status <> 'refunded' then
+          if exists (
+            select 1 from pg_catalog.jsonb_each_text(v_disputes) as d where d.value in ('open', 'lost')
+          ) then
+            if v_status = 'paid' then
+              v_status := 'disputed';
+              v_disputed_at := v_fact.occurred_at;
+            end if;
+          elsif v_status = 'disputed' then
+            v_status := 'paid';
+            v_disputed_at := null;
+          end if;
+        end if;
+      end if;
+    end if;
+  end loop;
+
+  if v_status is null then
+    return;
+  end if;
+
+  insert into public.purchased_lessons as p (
+    user_id, lesson_id, status, amount_total, currency, stripe_checkout_session_id,
+    stripe_payment_intent_id, stripe_customer_id, purchased_at, refunded_at, disputed_at
+  )
+  values (
+    p_user_id, p_lesson_id, v_status, v_current.amount_total, v_current.currency, v_current.id,
+    v_current.stripe_payment_intent_id, v_current.stripe_customer_id, v_purchased_at,
+    v_refunded_at, v_disputed_at
+  )
+  on conflict (user_id, lesson_id) do update
+  set
+    status = excluded.status,
+    amount_total = excluded.amount_total,
+    currency = excluded.currency,
+    stripe_checkout_session_id = excluded.stripe_checkout_session_id,
+    stripe_payment_intent_id = excluded.stripe_payment_intent_id,
+    stripe_customer_id = excluded.stripe_customer_id,
+    purchased_at = excluded.purchased_at,
+    refunded_at = excluded.refunded_at,
+    disputed_at = excluded.disputed_at
+  where (p.status, p.stripe_checkout_session_id, p.purchased_at, p.refunded_at, p.disputed_at)
+    is distinct from
+    (excluded.status, excluded.stripe_checkout_session_id, excluded.purchased_at,
+     excluded.refunded_at, excluded.disputed_at);
+
+  -- refunds and disputes that waited for this purchase have now been applied
+  update public.stripe_events as e
+  set
+    outcome = case when e.type = 'charge.dispute.closed' then 'applied' else 'revoked' end,
+    processed_at = pg_catalog.now()
+  where
+    e.outcome = 'deferred'
+    and e.payment_intent_id in (
+      select s.stripe_payment_intent_id from public.checkout_sessions as s
+      where s.user_id = p_user_id and s.lesson_id = p_lesson_id and s.stripe_payment_intent_id is not null
+      union all
+      select c.payment_intent_id
+      from public.checkout_session_contradictions as c
+      join public.checkout_sessions as s on s.id = c.checkout_session_id
+      where s.user_id = p_user_id and s.lesson_id = p_lesson_id and c.payment_intent_id is not null
+    );
+end;
+$$;
+
+-- Validate a Checkout Session (paid, pending, open or expired) against what is stored (or,
+-- for a session never seen, against the lesson price) and apply it. Returns the outcome word.
+-- p_source and p_event_id say where the claim came from, for a contradiction's record. The
+-- caller has stored the event (if any) and handles errors.
+create or replace function private.apply_checkout_session(
+  p_session jsonb,
+  p_seen_at timestamptz,
+  p_source text,
+  p_event_id text default null
+)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_refs record := private.session_refs(p_session);
+  v_session_id text := v_refs.session_id;
+  v_user_id uuid := v_refs.user_id;
+  v_lesson_id uuid := v_refs.lesson_id;
+  v_amount bigint := (p_session ->> 'amount_total')::bigint;
+  v_currency text := pg_catalog.lower(p_session ->> 'currency');
+  v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
+  v_customer text := nullif(p_session ->> 'customer', '');
+  v_status text := private.session_status(p_session);
+  v_paid boolean := p_session ->> 'payment_status' = 'paid';
+  v_row public.checkout_sessions;
+  v_before public.purchased_lessons;
+  v_contradicts text[];
+  v_reason text;
+  v_fulfilment text;
+begin
+  if v_refs.problem = 'not_a_checkout_session' then
+    return private.refusal(v_paid, v_refs.problem);
+  end if;
+
+  perform private.lock('checkout_session', v_session_id);
+  if v_payment_intent is not null then
+    perform private.lock('payment_intent', v_payment_intent);
+  end if;
+
+  select * into v_row from public.checkout_sessions where id = v_session_id;
+  if found then
+    perform private.lock('purchase', v_row.user_id::text || ':' || v_row.lesson_id::text);
+    v_contradicts := private.session_contradictions(v_row, p_session, true);
+    if pg_catalog.cardinality(v_contradicts) > 0 then
+      return private.record_contradiction(v_row, p_session, v_contradicts, p_source, p_event_id);
+    end if;
+    if v_row.payment_status = 'paid' or v_row.fulfilment like 'rejected:%' then
+      -- decided: the same claims again, so the same verdict
+      v_reason := case when v_row.fulfilment like 'rejected:%' then pg_catalog.substr(v_row.fulfilment, 10) end;
+    elsif v_user_id <> v_row.user_id or v_lesson_id <> v_row.lesson_id then
+      v_reason := 'session_mismatch';
+    elsif v_amount is distinct from v_row.amount_total then
+      v_reason := 'amount_mismatch';
+    elsif v_currency is distinct from v_row.currency then
+      v_reason := 'currency_mismatch';
+    end if;
+  else
+    if v_refs.problem = 'not_a_lesson_checkout' then
+      return 'ignored:not_a_lesson_checkout';
+    end if;
+    if v_refs.problem is not null then
+      return private.refusal(v_paid, v_refs.problem);
+    end if;
+    perform private.lock('purchase', v_user_id::text || ':' || v_lesson_id::text);
+    -- a session we have no row for (its attach never ran): check it against the lesson price
+    v_reason := private.price_problem(p_session, v_user_id, v_lesson_id);
+    if v_reason in ('unknown_lesson', 'unknown_user') then
+      return private.refusal(v_paid, v_reason);
+    end if;
+    insert into public.checkout_sessions (
+      id, user_id, lesson_id, amount_total, currency, status, expires_at, created_at
+    )
+    values (
+      v_session_id, v_user_id, v_lesson_id, coalesce(v_amount, 0),
+      coalesce(v_currency, (select l.currency from public.lessons as l where l.id = v_lesson_id)),
+      'open',
+      coalesce(pg_catalog.to_timestamp((p_session ->> 'expires_at')::double precision), pg_catalog.now()),
+      coalesce(pg_catalog.to_timestamp((p_session ->> 'created')::double precision), pg_catalog.now())
+    )
+    returning * into v_row;
+  end if;
+
+  if p_session ->> 'payment_status' = 'no_payment_required' then
+    v_reason := coalesce(v_reason, 'no_payment_required');
+  end if;
+
+  update public.checkout_sessions as s
+  set
+    -- a payment is the last word, even on a session we had already taken for expired
+    status = case
+      when v_paid then 'complete'
+      when private.session_status_rank(v_status) > private.session_status_rank(s.status) then v_status
+      else s.status
+    end,
+    payment_status = case when v_paid then 'paid' else s.payment_status end,
+    paid_at = case when v_paid then least(s.paid_at, p_seen_at) else s.paid_at end,
+    stripe_payment_intent_id = coalesce(s.stripe_payment_intent_id, v_payment_intent),
+    stripe_customer_id = coalesce(s.stripe_customer_id, v_customer),
+    url = case when v_status = 'open' then s.url end,
+    -- a session first rejected keeps the claims it was rejected for, so that the same
+    -- claims again are no contradiction and different ones are
+    amount_total = case when s.fulfilment is null and v_reason is not null then coalesce(v_amount, s.amount_total)
+      else s.amount_total end,
+    currency = case when s.fulfilment is null and v_reason is not null then coalesce(v_currency, s.currency)
+      else s.currency end,
+    -- decided once: a rejected session never grants, paid or not
+    fulfilment = case when v_reason is not null then 'rejected:' || v_reason else s.fulfilment end
+  where s.id = v_session_id;
+
+  if v_reason is not null then
+    return private.refusal(v_paid, v_reason);
+  end if;
+  if not v_paid then
+    return case v_status when 'open' then 'ignored:still_open' when 'expired' then 'expired' else 'pending' end;
+  end if;
+
+  select * into v_before from public.purchased_lessons where user_id = v_row.user_id and lesson_id = v_row.lesson_id;
+  perform private.settle_purchase(v_row.user_id, v_row.lesson_id);
+  select s.fulfilment into v_fulfilment from public.checkout_sessions as s where s.id = v_session_id;
+
+  if v_fulfilment = 'already_owned' then
+    return 'already_owned';
+  end if;
+  if v_before.stripe_checkout_session_id is not distinct from v_session_id then
+    return 'duplicate';
+  end if;
+  return 'recorded';
+end;
+$$;
+
+-- A refund or dispute: re-derive every purchase whose session's payment intent it names (its
+-- own, or one a contradiction claimed). Before any such purchase is paid it is kept
+-- ('deferred') and settle_purchase applies it when the purchase lands.
+create or replace function private.apply_revocation(p_event_type text, p_object jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_payment_intent text := nullif(p_object ->> 'payment_intent', '');
+  v_purchase record;
+  v_before record;
+  v_after record;
+  v_word text;
+  v_outcome text;
+begin
+  if v_payment_intent is null then
+    return 'ignored:no_payment_intent';
+  end if;
+  if p_event_type = 'charge.refunded' and private.payment_fact(p_event_type, p_object) <> 'refund' then
+    return 'ignored:partial_refund';
+  end if;
+
+  perform private.lock('payment_intent', v_payment_intent);
+  for v_purchase in
+    select s.user_id, s.lesson_id
+    from public.checkout_sessions as s
+    where s.stripe_payment_intent_id = v_payment_intent and s.payment_status = 'paid'
+    union
+    select s.user_id, s.lesson_id
+    from public.checkout_session_contradictions as c
+    join public.checkout_sessions as s on s.id = c.checkout_session_id
+    where c.payment_intent_id = v_payment_intent and s.payment_status = 'paid'
+    -- one lock order for every caller
+    order by user_id, lesson_id
+  loop
+    perform private.lock('purchase', v_purchase.user_id::text || ':' || v_purchase.lesson_id::text);
+    select p.status, p.stripe_checkout_session_id as session_id into v_before
+    from public.purchased_lessons as p
+    where p.user_id = v_purchase.user_id and p.lesson_id = v_purchase.lesson_id;
+    perform private.settle_purchase(v_purchase.user_id, v_purchase.lesson_id);
+    select p.status, p.stripe_checkout_session_id as session_id into v_after
+    from public.purchased_lessons as p
+    where p.user_id = v_purchase.user_id and p.lesson_id = v_purchase.lesson_id;
+
+    v_word := case
+      when (v_before.status, v_before.session_id) is not distinct from (v_after.status, v_after.session_id)
+        then 'ignored:no_change'
+      when v_after.status = 'paid' and v_before.status <> 'paid' then 'restored'
+      -- the purchase this event is about ended, even if a later payment now grants the lesson
+      else 'revoked'
+    end;
+    -- one event may touch several purchases: an ending outweighs a restoring, which outweighs none
+    v_outcome := case
+      when 'revoked' in (v_outcome, v_word) then 'revoked'
+      when 'restored' in (v_outcome, v_word) then 'restored'
+      else v_word
+    end;
+  end loop;
+
+  -- kept, and applied by settle_purchase when the purchase lands
+  return coalesce(v_outcome, 'deferred');
+end;
+$$;
+
+-- A session whose delayed payment failed. For a session already paid, that contradicts it.
+create or replace function private.close_checkout_session(
+  p_session jsonb,
+  p_status text,
+  p_event_id text default null
+)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_session_id text := p_session ->> 'id';
+  v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
+  v_row public.checkout_sessions;
+  v_contradicts text[];
+begin
+  perform private.lock('checkout_session', coalesce(v_session_id, ''));
+  if v_payment_intent is not null then
+    perform private.lock('payment_intent', v_payment_intent);
+  end if;
+  select * into v_row from public.checkout_sessions as s where s.id = v_session_id;
+  if not found then
+    return 'ignored:unknown_or_settled_session';
+  end if;
+  perform private.lock('purchase', v_row.user_id::text || ':' || v_row.lesson_id::text);
+  v_contradicts := private.session_contradictions(v_row, p_session, false);
+  if v_row.payment_status = 'paid' then
+    v_contradicts := v_contradicts || 'payment_status'::text;
+  end if;
+  if pg_catalog.cardinality(v_contradicts) > 0 then
+    return private.record_contradiction(v_row, p_session, v_contradicts, 'event', p_event_id);
+  end if;
+
+  update public.checkout_sessions as s
+  set status = p_status, url = null
+  where s.id = v_session_id and s.status in ('open', 'processing');
+  if found then
+    return p_status;
+  end if;
+  return 'ignored:unknown_or_settled_session';
+end;
+$$;
+
+-- Run one step for a stored event, recording its outcome; an unexpected error is recorded on
+-- the event (which stays stored) instead of losing it, and the event is processed again when
+-- Stripe redelivers it.
+--
+-- A lock timeout, a deadlock or a serialization failure is different: it says nothing about
+-- the event and the same call succeeds a moment later. Those leave the sub-transaction as they
+-- came, so the call fails, nothing is stored, and the sidecar retries it or answers 503 so
+-- that Stripe redelivers at once rather than the event waiting for reconcile. (query_canceled,
+-- from statement_timeout or the sidecar's call timeout, escapes too: a PL/pgSQL `others`
+-- handler never catches it.)
+create or replace function private.process_event(p_event jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_id text := p_event ->> 'id';
+  v_type text := p_event ->> 'type';
+  v_object jsonb := p_event -> 'data' -> 'object';
+  v_outcome text;
+  v_state text;
+  v_message text;
+begin
+  begin
+    v_outcome := case
+      when v_type in (
+        'checkout.session.completed', 'checkout.session.async_payment_succeeded', 'checkout.session.expired'
+      ) then
+        private.apply_checkout_session(
+          v_object, pg_catalog.to_timestamp((p_event ->> 'created')::double precision), 'event', v_id
+        )
+      when v_type = 'checkout.session.async_payment_failed' then
+        private.close_checkout_session(v_object, 'failed', v_id)
+      when v_type in ('charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
+        private.apply_revocation(v_type, v_object)
+      else 'ignored'
+    end;
+  exception
+    when transaction_rollback or lock_not_available then
+      -- transient: fail the whole call (the event is not stored) so that it is retried
+      raise;
+    when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+      perform private.finish_event(v_id, 'error', v_state || ': ' || left(v_message, 500));
+      return 'error';
+  end;
+  perform private.finish_event(v_id, v_outcome);
+  return v_outcome;
+end;
+$$;
+
+-- Store an event and apply it once: a stored event answers duplicate, unless its earlier
+-- attempt failed with an error, in which case the stored event (not the redelivered body,
+-- which could differ) is applied again.
+create or replace function private.receive_event(p_event jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_stored jsonb;
+begin
+  case private.store_event(p_event)
+    when 'duplicate' then
+      return 'duplicate';
+    when 'retry' then
+      select e.payload into v_stored from public.stripe_events as e where e.id = p_event ->> 'id';
+      return private.process_event(v_stored);
+    else
+      return private.process_event(p_event);
+  end case;
+end;
+$$;
+
+revoke all on function
+  private.try_uuid(text),
+  private.lock(text, text),
+  private.assert_read_committed(),
+  private.refusal(boolean, text),
+  private.session_refs(jsonb),
+  private.price_problem(jsonb, uuid, uuid),
+  private.session_status(jsonb),
+  private.session_status_rank(text),
+  private.session_claims(jsonb),
+  private.session_contradictions(public.checkout_sessions, jsonb, boolean),
+  private.record_contradiction(public.checkout_sessions, jsonb, text[], text, text),
+  private.settle_purchase(uuid, uuid),
+  private.apply_checkout_session(jsonb, timestamptz, text, text),
+  private.apply_revocation(text, jsonb),
+  private.close_checkout_session(jsonb, text, text),
+  private.process_event(jsonb),
+  private.receive_event(jsonb)
+from public, anon, authenticated, service_role;
+
+-- =============================================================================================
+-- public functions: the sidecar's interface (service_role only)
+-- =============================================================================================
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.record_purchase(p_session jsonb, p_event jsonb default null)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.assert_read_committed();
+  if p_event is null then
+    return private.apply_checkout_session(p_session, pg_catalog.now(), 'sync');
+  end if;
+  if p_event -> 'data' -> 'object' is distinct from p_session then
+    raise exception 'p_session must be the event''s data.object' using errcode = '22023';
+  end if;
+  if p_event ->> 'type' not in ('checkout.session.completed', 'checkout.session.async_payment_succeeded') then
+    raise exception 'record_purchase takes checkout.session.completed and async_payment_succeeded events, not %',
+      p_event ->> 'type' using errcode = '22023';
+  end if;
+  return private.receive_event(p_event);
+end;
+$$;
+
+comment on function public.record_purchase(jsonb, jsonb) is
+  'Record a paid Checkout Session (as Stripe returns it). With p_event: store the event first; the same event twice is a duplicate.';
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.revoke_purchase(p_object jsonb, p_event jsonb)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.assert_read_committed();
+  if p_event -> 'data' -> 'object' is distinct from p_object then
+    raise exception 'p_object must be the event''s data.object' using errcode = '22023';
+  end if;
+  if p_event ->> 'type' not in ('charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
+    raise exception 'revoke_purchase takes charge.refunded and charge.dispute.* events, not %',
+      p_event ->> 'type' using errcode = '22023';
+  end if;
+  return private.receive_event(p_event);
+end;
+$$;
+
+comment on function public.revoke_purchase(jsonb, jsonb) is
+  'Apply a full refund or a dispute (charge or dispute object). Arriving before its purchase, it is kept and applied when the purchase lands.';
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.handle_stripe_event(p_event jsonb)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.assert_read_committed();
+  return private.receive_event(p_event);
+end;
+$$;
+
+comment on function public.handle_stripe_event(jsonb) is
+  'The webhook''s single call: store a verified Stripe event, apply it, return the outcome word.';
+
+-- security definer: writes tables that no API role may write; callable by service_role only.
+create or replace function public.sync_checkout_session(p_session jsonb)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_outcome text;
+begin
+  perform private.assert_read_committed();
+  -- a session we never attached (its attach failed) is validated and recorded like any other
+  v_outcome := private.apply_checkout_session(p_session, pg_catalog.now(), 'sync');
+  update public.checkout_sessions set synced_at = pg_catalog.now() where id = p_session ->> 'id';
+  return v_outcome;
+end;
+$$;
+
+comment on function public.sync_checkout_session(jsonb) is
+  'Bring one Checkout Session retrieved from Stripe into the database: fulfil-on-return and reconcile.';
+
+-- =============================================================================================
+-- grants
+-- =============================================================================================
+
+revoke execute on function
+  public.record_purchase(jsonb, jsonb),
+  public.revoke_purchase(jsonb, jsonb),
+  public.handle_stripe_event(jsonb),
+  public.sync_checkout_session(jsonb)
+from public, anon, authenticated;
+
+grant execute on function
+  public.record_purchase(jsonb, jsonb),
+  public.revoke_purchase(jsonb, jsonb),
+  public.handle_stripe_event(jsonb),
+  public.sync_checkout_session(jsonb)
+to service_role;
