@@ -51,7 +51,10 @@ export class Steps {
     private readonly page: Page,
     info: TestInfo,
   ) {
-    const slug = info.title.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    const slug = info.title
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "");
     this.dir = path.join(ARTIFACTS, slug);
     fs.rmSync(this.dir, { recursive: true, force: true });
     fs.mkdirSync(this.dir, { recursive: true });

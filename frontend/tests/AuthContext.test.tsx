@@ -131,5 +131,4 @@ describe("AuthProvider", () => {
     );
     expect(screen.getByText("Signed out")).toBeTruthy();
   });
-
 });

@@ -98,7 +98,11 @@ describe("CheckoutReturn", () => {
   });
 
   it("says a delayed payment is processing, then that it failed", async () => {
-    replies = [session("processing", "unpaid", false), session("processing", "unpaid", false), session("failed", "unpaid", false)];
+    replies = [
+      session("processing", "unpaid", false),
+      session("processing", "unpaid", false),
+      session("failed", "unpaid", false),
+    ];
     renderReturn();
     await waitFor(() =>
       expect(screen.getByRole("status").textContent).toBe(
@@ -152,7 +156,9 @@ describe("CheckoutReturn", () => {
   });
 
   it("says so when the session is not the learner's, without retrying", async () => {
-    replies = [{ status: 404, body: { error: { code: "checkout_session_not_found", message: "No such checkout session." } } }];
+    replies = [
+      { status: 404, body: { error: { code: "checkout_session_not_found", message: "No such checkout session." } } },
+    ];
     renderReturn();
     await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("We couldn't find that checkout."));
     expect(screen.queryByRole("button", { name: "Try again" })).toBeNull();

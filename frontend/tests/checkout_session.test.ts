@@ -31,7 +31,6 @@ let route: Running;
 let reply: SidecarReply;
 let cookie: string;
 
-
 beforeAll(async () => {
   auth = await fakeAuth({});
   sidecar = await serve((req: Recorded, res: ServerResponse) => {
@@ -140,7 +139,9 @@ describe("POST: the learner", () => {
     // a well-formed session cookie whose token Auth never issued (e.g. signed out elsewhere)
     const name = cookie.split("=")[0];
     const unknown = gotrueSession(LEARNER, "learner@example.com");
-    const value = Buffer.from(JSON.stringify({ ...unknown, access_token: unknown.access_token + "x" })).toString("base64url");
+    const value = Buffer.from(JSON.stringify({ ...unknown, access_token: unknown.access_token + "x" })).toString(
+      "base64url",
+    );
     auth.requests.length = 0;
     const response = await post(lessonBody, { cookie: `${name}=base64-${value}` });
     expect(response.status).toBe(401);
@@ -177,11 +178,19 @@ describe("POST: the sidecar's refusals", () => {
     [403, "sign_up_required", "Create an account to buy lessons."],
     [404, "unknown_lesson", "This lesson is no longer for sale."],
     [409, "already_owned", "You already own this lesson."],
-    [409, "payment_pending", "A payment for this lesson is still being processed. We'll unlock it when it's confirmed."],
+    [
+      409,
+      "payment_pending",
+      "A payment for this lesson is still being processed. We'll unlock it when it's confirmed.",
+    ],
     [409, "checkout_conflict", "The lesson changed while checkout was opening. Please try again."],
     [422, "free_lesson", "This lesson is free; there is nothing to pay."],
     [422, "invalid_body", "That request wasn't understood. Please reload the page and try again."],
-    [502, "payment_provider_error", "The payment provider didn't respond. You have not been charged. Please try again in a moment."],
+    [
+      502,
+      "payment_provider_error",
+      "The payment provider didn't respond. You have not been charged. Please try again in a moment.",
+    ],
     [503, "database_unavailable", UNREACHABLE],
   ])("passes %i %s on with a clear message", async (status, code, message) => {
     reply = { status, body: { error: { code, message: "the sidecar's own words" } } };
@@ -250,7 +259,10 @@ describe("GET: reading a session back", () => {
   });
 
   it("passes the sidecar's 404 for someone else's or an unknown session", async () => {
-    reply = { status: 404, body: { error: { code: "checkout_session_not_found", message: "No such checkout session." } } };
+    reply = {
+      status: 404,
+      body: { error: { code: "checkout_session_not_found", message: "No such checkout session." } },
+    };
     const response = await get(`?session_id=${SESSION}`);
     expect(response.status).toBe(404);
     expect(response.body.error).toMatchObject({ code: "checkout_session_not_found" });

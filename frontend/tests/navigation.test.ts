@@ -4,9 +4,12 @@ import { safeNext, signInPath } from "@/lib/navigation";
 import { accessAfterReturn, phaseOf } from "@/lib/stripe";
 
 describe("safeNext", () => {
-  it.each(["/lessons/joins-without-fear", "/profile", "/lessons?checkout=cancelled"])("keeps the site path %s", (path) => {
-    expect(safeNext(path)).toBe(path);
-  });
+  it.each(["/lessons/joins-without-fear", "/profile", "/lessons?checkout=cancelled"])(
+    "keeps the site path %s",
+    (path) => {
+      expect(safeNext(path)).toBe(path);
+    },
+  );
 
   it.each([
     ["another site", "https://evil.example/"],

@@ -5,13 +5,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { type CheckoutProblem, PAYMENT_SAFE } from "@/lib/checkoutErrors";
-import {
-  phaseOf,
-  readCheckoutSession,
-  type CheckoutSessionState,
-  type Outcome,
-  type ReturnPhase,
-} from "@/lib/stripe";
+import { phaseOf, readCheckoutSession, type CheckoutSessionState, type Outcome, type ReturnPhase } from "@/lib/stripe";
 
 import styles from "./Notice.module.css";
 
@@ -28,9 +22,7 @@ export const CONFIRMING_POLLS = 15;
 export const PROCESSING_POLLS = 60;
 const FAILURES_BEFORE_GIVING_UP = 3;
 
-type View =
-  | { phase: ReturnPhase; stopped: boolean }
-  | { phase: "problem"; problem: CheckoutProblem };
+type View = { phase: ReturnPhase; stopped: boolean } | { phase: "problem"; problem: CheckoutProblem };
 
 export function CheckoutReturn({
   query,
@@ -89,8 +81,7 @@ export function CheckoutReturn({
           return;
         }
         if (phase === "processing") processingPolls += 1;
-        const exhausted =
-          phase === "processing" ? processingPolls >= PROCESSING_POLLS : attempt >= CONFIRMING_POLLS;
+        const exhausted = phase === "processing" ? processingPolls >= PROCESSING_POLLS : attempt >= CONFIRMING_POLLS;
         if (exhausted) {
           setView({ phase, stopped: true });
           return;

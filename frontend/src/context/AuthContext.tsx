@@ -3,16 +3,7 @@
 // when it is needed (the sign-in pages, sign-out), which keeps it out of the JavaScript every
 // page loads first. Once loaded, onAuthStateChange keeps the state current (sign-in, sign-out,
 // token refresh).
-import {
-  createContext,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useRef,
-  useState,
-  type ReactNode,
-} from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 
 import type { PublicConfig } from "@/lib/config";
 import type { ShopClient } from "@/lib/supabase";
@@ -36,7 +27,8 @@ const UNAVAILABLE = "We couldn't reach the sign-in service. Please try again in 
 function plain(message: string | undefined, fallback: string): string {
   if (!message) return fallback;
   if (/invalid login credentials/i.test(message)) return "That email and password don't match an account.";
-  if (/already registered|already exists/i.test(message)) return "An account with that email already exists. Sign in instead.";
+  if (/already registered|already exists/i.test(message))
+    return "An account with that email already exists. Sign in instead.";
   if (/fetch|network/i.test(message)) return UNAVAILABLE;
   return message.endsWith(".") ? message : `${message}.`;
 }

@@ -59,10 +59,7 @@ export async function startCheckout(
 }
 
 /** The state of one of the learner's Checkout Sessions, as the sidecar last synced it. */
-export async function readCheckoutSession(
-  sessionId: string,
-  origin = "",
-): Promise<Outcome<CheckoutSessionState>> {
+export async function readCheckoutSession(sessionId: string, origin = ""): Promise<Outcome<CheckoutSessionState>> {
   let response: Response;
   try {
     response = await fetch(`${origin}${CHECKOUT_ROUTE}?session_id=${encodeURIComponent(sessionId)}`, {

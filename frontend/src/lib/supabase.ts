@@ -3,12 +3,7 @@
 // the server client. Neither holds a secret: the anon key is public and RLS does the guarding.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-import {
-  createBrowserClient,
-  createServerClient,
-  parseCookieHeader,
-  serializeCookieHeader,
-} from "@supabase/ssr";
+import { createBrowserClient, createServerClient, parseCookieHeader, serializeCookieHeader } from "@supabase/ssr";
 import type { SupabaseClient } from "@supabase/supabase-js";
 
 import { publicConfig, type PublicConfig } from "@/lib/config";

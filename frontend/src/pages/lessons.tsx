@@ -51,10 +51,7 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
   const { buy, buying, problems, refresh } = useBuy();
   // What the return from Checkout learns about one lesson, over what the server rendered.
   const [updates, setUpdates] = useState<Record<string, Pick<CatalogLesson, "access">>>({});
-  const lessons = useMemo(
-    () => loaded.map((lesson) => ({ ...lesson, ...updates[lesson.id] })),
-    [loaded, updates],
-  );
+  const lessons = useMemo(() => loaded.map((lesson) => ({ ...lesson, ...updates[lesson.id] })), [loaded, updates]);
   const titleOf = useCallback(
     (lessonId: string) => loaded.find((lesson) => lesson.id === lessonId)?.title ?? null,
     [loaded],

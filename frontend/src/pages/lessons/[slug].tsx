@@ -58,8 +58,8 @@ function Paywall({ lesson }: { lesson: CatalogLesson }) {
       <div className={styles.paywall}>
         {lesson.access === "processing" ? (
           <p>
-            <span className={card.pending}>Payment processing</span>. We&apos;ll unlock the lesson when the
-            payment is confirmed.
+            <span className={card.pending}>Payment processing</span>. We&apos;ll unlock the lesson when the payment is
+            confirmed.
           </p>
         ) : (
           <>
@@ -126,7 +126,12 @@ export default function LessonPage(props: Props) {
       <h1>{lesson.title}</h1>
       <p className={styles.lead}>
         {lesson.description} <strong>{formatPrice(lesson.price_cents, lesson.currency)}</strong>
-        {lesson.owned ? <> · <span className={card.owned}>Owned</span></> : null}
+        {lesson.owned ? (
+          <>
+            {" "}
+            · <span className={card.owned}>Owned</span>
+          </>
+        ) : null}
       </p>
       <ErrorBoundary label="the lesson">
         {content ? (
