@@ -112,7 +112,7 @@ as $$
 #variable_conflict use_column
 begin
   return query
-  select listed.id, listed.slug, listed.title, listed.amount_total, listed.currency, listed.status, listed.occurred_at
+  select listed.id::text, listed.slug, listed.title, listed.amount_total, listed.currency, listed.status, listed.occurred_at
   from (
     -- payments still processing (a delayed method), then purchases, each newest first
     select s.id, l.slug, l.title, s.amount_total, s.currency, 'processing' as status, s.created_at as occurred_at, 0 as part
