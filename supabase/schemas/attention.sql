@@ -34,8 +34,9 @@ where
 union all
 select
   'stripe_event' as source,
+  -- the outcome word with its reason, e.g. 'rejected:amount_mismatch', then any error
   e.id as reference,
-  coalesce(e.outcome, 'unprocessed') || coalesce(': ' || e.error, '') as reason,
+  coalesce(e.outcome, 'unprocessed') || coalesce(':' || e.outcome_reason, '') || coalesce(': ' || e.error, '') as reason,
   null as user_id,
   null as lesson_id,
   e.amount_total,
@@ -44,7 +45,7 @@ select
   e.received_at as since
 from public.stripe_events as e
 where
-  (e.outcome = 'error' or (e.outcome like 'rejected:%' and e.outcome <> 'rejected:contradiction'))
+  (e.outcome = 'error' or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction'))
   and not exists (
     select 1 from public.checkout_sessions as s
     where s.id = e.checkout_session_id and s.fulfilment like 'rejected:%'

@@ -112,6 +112,8 @@ comment on function public.begin_checkout(uuid, uuid) is
   'May this learner buy this lesson? Returns {action: reuse|create|refresh|refuse, …}; the price comes from lessons.';
 
 -- security definer: writes checkout_sessions; callable by service_role only.
+-- Answers {"outcome": "attached" | "existing" | "rejected", "reason" (rejected only), "id", "url"},
+-- so that the sidecar decodes it as a tagged union.
 create or replace function public.attach_checkout_session(p_session jsonb)
 returns jsonb
 language plpgsql
@@ -127,7 +129,9 @@ declare
   v_reason text;
 begin
   if v_refs.problem = 'not_a_checkout_session' then
-    return pg_catalog.jsonb_build_object('outcome', 'rejected:' || v_refs.problem, 'id', v_session_id, 'url', null);
+    return pg_catalog.jsonb_build_object(
+      'outcome', 'rejected', 'reason', v_refs.problem, 'id', v_session_id, 'url', null
+    );
   end if;
 
   -- the webhook may be recording this very session (the learner paid at once)
@@ -142,10 +146,9 @@ begin
     perform private.lock('purchase', v_row.user_id::text || ':' || v_row.lesson_id::text);
     v_contradicts := private.session_contradictions(v_row, p_session, false);
     if pg_catalog.cardinality(v_contradicts) > 0 then
+      perform private.record_contradiction(v_row, p_session, v_contradicts, 'attach', null);
       return pg_catalog.jsonb_build_object(
-        'outcome', private.record_contradiction(v_row, p_session, v_contradicts, 'attach', null),
-        'id', v_session_id,
-        'url', null
+        'outcome', 'rejected', 'reason', 'contradiction', 'id', v_session_id, 'url', null
       );
     end if;
     return pg_catalog.jsonb_build_object('outcome', 'existing', 'id', v_session_id, 'url', p_session ->> 'url');
@@ -153,7 +156,7 @@ begin
 
   v_reason := coalesce(v_refs.problem, private.price_problem(p_session, v_refs.user_id, v_refs.lesson_id));
   if v_reason is not null then
-    return pg_catalog.jsonb_build_object('outcome', 'rejected:' || v_reason, 'id', v_session_id, 'url', null);
+    return pg_catalog.jsonb_build_object('outcome', 'rejected', 'reason', v_reason, 'id', v_session_id, 'url', null);
   end if;
 
   insert into public.checkout_sessions (
@@ -173,7 +176,7 @@ end;
 $$;
 
 comment on function public.attach_checkout_session(jsonb) is
-  'Record the Checkout Session Stripe just created, after checking it against the lesson price.';
+  'Record the Checkout Session Stripe just created, after checking it against the lesson price: {outcome, reason, id, url}.';
 
 -- security definer: reads any learner's session for the sidecar; callable by service_role only.
 create or replace function public.checkout_session_for_user(p_user_id uuid, p_session_id text)

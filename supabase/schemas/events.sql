@@ -6,6 +6,28 @@
 -- intent, and the amount and currency a Checkout Session event claims. The purchase rules,
 -- the attention list and reconcile read those columns, never the payload, which holds buyers'
 -- names and emails and is cleared once no longer needed (retention.sql).
+--
+-- A Checkout Session id is the domain public.checkout_session_id, declared here because the
+-- event log is the first table to hold one; every later column holding one (purchases.sql)
+-- is of that domain, and the functions test a text against the domain itself through
+-- private.is_checkout_session_id. (The sidecar's own definition is sidecar/stripe_ids.py; both
+-- are tested against tests/cases/checkout_session_ids.json.)
+--
+-- An event's outcome is one of the known outcome words, and the reason an event was ignored or
+-- rejected has a column of its own, outcome_reason. The functions still answer the same words
+-- ('rejected:amount_mismatch'): private.finish_event splits a word once, as it stores it.
+
+-- =============================================================================================
+-- domains
+-- =============================================================================================
+
+-- Checkout Session id, e.g. cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY;
+-- at most 250 characters after cs_ (what the indexes on these columns take)
+create domain public.checkout_session_id as text
+constraint checkout_session_id_format check (value ~ '^cs_[A-Za-z0-9_]{1,250}$');
+
+comment on domain public.checkout_session_id is
+'A Stripe Checkout Session id (cs_…): the one SQL definition of its shape.';
 
 -- =============================================================================================
 -- tables
@@ -21,10 +43,23 @@ create table public.stripe_events (
   api_version text,
   received_at timestamptz not null default now(),
   processed_at timestamptz,
-  outcome text,
+  -- what applying the event did: one of the outcome words (null until processed). Text with a
+  -- CHECK rather than an enum, as every other status in this schema: a new word is added by
+  -- replacing the constraint in the migration whose function first writes it, whereas an enum
+  -- value added by `alter type … add value` cannot be used in the transaction that adds it (a
+  -- migration of its own, before) and can never be removed.
+  outcome text
+    constraint stripe_events_outcome_check
+    check (
+      outcome in (
+        'recorded', 'duplicate', 'already_owned', 'pending', 'failed', 'expired', 'revoked', 'restored',
+        'deferred', 'applied', 'ignored', 'rejected', 'error'
+      )
+    ),
   error text,
-  -- Checkout Session id the event is about, e.g. cs_test_a1YS1URlnyQCN5fU…
-  checkout_session_id text,
+  -- Checkout Session id the event is about, e.g. cs_test_a1YS1URlnyQCN5fU… (null when the
+  -- event's object is not a Checkout Session; object_id keeps the object's id either way)
+  checkout_session_id public.checkout_session_id,
   -- PaymentIntent id the event is about, e.g. pi_3MtwBwLkdIwHu7ix28a3tqPa
   payment_intent_id text,
   -- the event as Stripe sent it; null once cleared by prune_stripe_event_payloads
@@ -42,12 +77,22 @@ create table public.stripe_events (
   currency text,
   -- when the payload was cleared (null while it is kept)
   payload_cleared_at timestamptz,
-  constraint stripe_events_payload_kept_or_cleared check ((payload is null) = (payload_cleared_at is not null))
+  -- why the event was ignored or rejected, e.g. 'amount_mismatch' (null for the other outcomes,
+  -- and for an event ignored only because the shop does not handle its type); last, as it was
+  -- added after the others (a column's place in the dump is its position)
+  outcome_reason text,
+  constraint stripe_events_payload_kept_or_cleared check ((payload is null) = (payload_cleared_at is not null)),
+  constraint stripe_events_outcome_reason_check check (
+    outcome_reason is null or (outcome_reason ~ '^[a-z_]+$' and outcome in ('ignored', 'rejected'))
+  ),
+  constraint stripe_events_rejected_has_reason check (outcome <> 'rejected' or outcome_reason is not null)
 );
 
 comment on table public.stripe_events is 'Every verified Stripe event, stored before it is acted on. The primary key is the idempotency guard.';
 comment on column public.stripe_events.payload is
 'The event as Stripe sent it (buyers'' names and emails): cleared by prune_stripe_event_payloads once processed.';
+comment on column public.stripe_events.outcome is
+'What applying the event did (null until processed); why it was ignored or rejected is in outcome_reason.';
 comment on column public.stripe_events.payment_fact is
 'What the event says about payment_intent_id; the purchase rules read this, never the payload.';
 
@@ -59,8 +104,9 @@ create index stripe_events_payment_intent_idx on public.stripe_events (payment_i
   where payment_intent_id is not null;
 create index stripe_events_checkout_session_idx on public.stripe_events (checkout_session_id)
   where checkout_session_id is not null;
+-- failed, deferred and rejected events
 create index stripe_events_unsettled_idx on public.stripe_events (received_at)
-  where outcome = 'error' or outcome = 'deferred' or outcome like 'rejected:%';
+  where outcome in ('error', 'deferred', 'rejected');
 
 -- settle_purchase joins a purchase's payment intents to the refund and dispute events stored
 -- for them. A connection that planned that join while stripe_events was empty kept a plan that
@@ -82,6 +128,24 @@ alter table public.stripe_events enable row level security;
 -- =============================================================================================
 -- private helpers: storing an event and recording its outcome
 -- =============================================================================================
+
+-- Whether p_text is a Checkout Session id, asked of the domain itself so that its pattern is
+-- written once (pg_input_is_valid, which would ask without an exception block, is Postgres 16+).
+create or replace function private.is_checkout_session_id(p_text text)
+returns boolean
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  perform p_text::public.checkout_session_id;
+  return p_text is not null;
+exception
+  when check_violation then
+    return false;
+end;
+$$;
 
 -- The fact a Stripe event states about its payment intent, from its type and object. Reads
 -- only booleans and strings, so no payload can make it fail.
@@ -119,7 +183,8 @@ $$;
 -- Store a verified event with the facts the purchase rules need. Returns 'new', 'retry' (an
 -- earlier attempt failed with an error and is processed again) or 'duplicate'. Concurrent
 -- callers with one event id serialise on the primary key: the second waits for the first and
--- then sees its row.
+-- then sees its row. checkout_session_id is the object's id only when that is a Checkout
+-- Session id (object_id keeps it either way).
 create or replace function private.store_event(p_event jsonb)
 returns text
 language plpgsql
@@ -150,7 +215,7 @@ begin
     pg_catalog.to_timestamp((p_event ->> 'created')::double precision),
     coalesce((p_event ->> 'livemode')::boolean, false),
     p_event ->> 'api_version',
-    case when v_is_session then v_object ->> 'id' end,
+    case when v_is_session and private.is_checkout_session_id(v_object ->> 'id') then v_object ->> 'id' end,
     nullif(v_object ->> 'payment_intent', ''),
     v_object ->> 'id',
     private.payment_fact(p_event ->> 'type', v_object),
@@ -174,7 +239,8 @@ end;
 $$;
 
 -- The outcome of applying a stored event: the word the webhook answers, or 'error' with the
--- SQLSTATE and message.
+-- SQLSTATE and message. A word such as 'rejected:amount_mismatch' is stored split: the word
+-- before the colon in outcome, the reason after it in outcome_reason.
 create or replace function private.finish_event(p_event_id text, p_outcome text, p_error text default null)
 returns void
 language sql
@@ -182,11 +248,18 @@ security invoker
 set search_path = ''
 as $$
   update public.stripe_events
-  set outcome = p_outcome, error = p_error, processed_at = pg_catalog.now()
+  set
+    outcome = pg_catalog.split_part(p_outcome, ':', 1),
+    outcome_reason = case
+      when pg_catalog.strpos(p_outcome, ':') > 0 then pg_catalog.substr(p_outcome, pg_catalog.strpos(p_outcome, ':') + 1)
+    end,
+    error = p_error,
+    processed_at = pg_catalog.now()
   where id = p_event_id;
 $$;
 
 revoke all on function
+  private.is_checkout_session_id(text),
   private.payment_fact(text, jsonb),
   private.json_amount(jsonb),
   private.store_event(jsonb),

@@ -102,7 +102,7 @@ begin
   lesson_id := private.try_uuid(p_session -> 'metadata' ->> 'lesson_id');
   problem := case
     when p_session ->> 'object' is distinct from 'checkout.session'
-      or coalesce(session_id, '') !~ '^cs_[A-Za-z0-9_]+$' then 'not_a_checkout_session'
+      or not private.is_checkout_session_id(session_id) then 'not_a_checkout_session'
     when not coalesce(p_session -> 'metadata', '{}'::jsonb) ? 'lesson_id' then 'not_a_lesson_checkout'
     when p_session ->> 'mode' is distinct from 'payment' then 'not_a_payment'
     when user_id is null or lesson_id is null then 'bad_metadata'

@@ -6,7 +6,8 @@
 -- gives. checkout_sessions records every Checkout Session the sidecar opened (and any paid one
 -- that reached us without it). checkout_session_contradictions keeps each later claim about a
 -- session that differs from what decided ownership. Nobody but the SQL functions writes these
--- tables.
+-- tables. Every column holding a Checkout Session id is of the domain
+-- public.checkout_session_id (events.sql), the one SQL definition of that shape.
 
 -- =============================================================================================
 -- tables
@@ -14,7 +15,7 @@
 
 create table public.checkout_sessions (
   -- Checkout Session id, e.g. cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY
-  id text primary key constraint checkout_sessions_id_format check (id ~ '^cs_[A-Za-z0-9_]+$'),
+  id public.checkout_session_id primary key,
   user_id uuid not null references auth.users (id) on delete cascade,
   lesson_id uuid not null references public.lessons (id) on delete restrict,
   amount_total bigint not null constraint checkout_sessions_amount_range check (amount_total >= 0),
@@ -60,7 +61,7 @@ create table public.purchased_lessons (
   amount_total bigint not null constraint purchased_lessons_amount_range check (amount_total >= 0),
   currency text not null constraint purchased_lessons_currency_format check (currency ~ '^[a-z]{3}$'),
   -- Checkout Session id of the purchase that granted this row, e.g. cs_test_a1YS1URlnyQCN5fU…
-  stripe_checkout_session_id text not null unique references public.checkout_sessions (id),
+  stripe_checkout_session_id public.checkout_session_id not null unique references public.checkout_sessions (id),
   -- PaymentIntent id, e.g. pi_3MtwBwLkdIwHu7ix28a3tqPa
   stripe_payment_intent_id text
     constraint purchased_lessons_payment_intent_format check (stripe_payment_intent_id ~ '^pi_[A-Za-z0-9_]+$'),
@@ -81,7 +82,7 @@ comment on table public.purchased_lessons is 'One ownership row per learner and 
 create table public.checkout_session_contradictions (
   id bigint generated always as identity primary key,
   -- Checkout Session id contradicted, e.g. cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY
-  checkout_session_id text not null references public.checkout_sessions (id) on delete cascade,
+  checkout_session_id public.checkout_session_id not null references public.checkout_sessions (id) on delete cascade,
   -- Event id that carried the claim, e.g. evt_1Pgc76B7WZ01zgkWwyRHS12y (null: read back from Stripe)
   stripe_event_id text references public.stripe_events (id) on delete set null,
   -- which entry point saw it: 'event' (webhook, reconcile's replay), 'sync' (return page,
