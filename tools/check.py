@@ -86,7 +86,8 @@ def lint(step: Step, admin_url: str) -> None:
             step.notes.append(f"{cmd[0]} failed")
     db_lint = supabase_db_lint(step, admin_url)
     verdict = "clean" if step.ok else "FAILED"
-    step.summary = f"pre-commit (ruff, ruff format, sqlfluff, eslint, prettier), mypy --strict, {db_lint}: {verdict}"
+    hooks = "pre-commit (ruff, ruff format, sqlfluff, eslint, prettier)"
+    step.summary = f"{hooks}, mypy --strict, {db_lint}: {verdict}"
 
 
 # Schemas the platform (Supabase, or the local shim standing in for it) owns; any other
