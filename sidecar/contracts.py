@@ -5,8 +5,8 @@ Each function's JSON is a tagged union keyed as the SQL writes it (`action` for 
 Structs below, so callers `match` on a type instead of reading dict keys. A shape the sidecar
 does not know (a new tag, a missing or mistyped field) fails the call with `UnexpectedResult`:
 it is never taken for another shape. Fields it does not name are ignored, so a migration may add
-one before the sidecar reads it. The shapes are written in supabase/migrations (the last
-`create or replace` of each function); tests/sidecar/test_db.py decodes each one from real SQL.
+one before the sidecar reads it. The shapes are written in supabase/schemas (checkout.sql, each
+function declared once); tests/sidecar/test_db.py decodes each one from real SQL.
 """
 
 from __future__ import annotations
