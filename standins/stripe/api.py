@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Response, get, post
 
-from standins.stripe import checkout, lists, payments
+from standins.stripe import checkout, lists, payments, refunds
 from standins.stripe.errors import StripeError
 from standins.stripe.objects import Obj
 from standins.stripe.store import RequestContext
@@ -100,7 +100,17 @@ async def retrieve_customer(
 @post("/v1/refunds", operation_id="createRefund")
 async def create_refund(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """Refund a charge, fully or in part."""
-    return await run_post(ledger, request, lambda p, c: payments.create_refund(ledger, p, c))
+    return await run_post(ledger, request, lambda p, c: refunds.create_refund(ledger, p, c))
+
+
+@get("/v1/invoices/{invoice_id:str}", operation_id="retrieveInvoice")
+async def retrieve_invoice(
+    request: AnyRequest, ledger: LedgerDep, invoice_id: PathId
+) -> Response[bytes]:
+    """Retrieve an invoice (Checkout's post-payment invoices are the only ones here)."""
+    return await run_get(
+        ledger, request, lambda _p: ledger.get(ledger.invoices, "invoice", invoice_id)
+    )
 
 
 @get("/v1/events", operation_id="listEvents")
@@ -193,6 +203,7 @@ ROUTES = [
     create_customer,
     retrieve_customer,
     create_refund,
+    retrieve_invoice,
     list_events,
     retrieve_event,
     create_webhook_endpoint,

@@ -12,7 +12,7 @@ from litestar import Litestar, Response
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
 
-from standins.stripe import api, checkout, controls, hosted
+from standins.stripe import api, checkout, controls, hosted, receipts
 from standins.stripe.config import StandInConfig
 from standins.stripe.errors import StripeError
 from standins.stripe.store import Ledger
@@ -65,7 +65,7 @@ def create_app(config: StandInConfig | None = None) -> Litestar:
         return ledger
 
     app = Litestar(
-        route_handlers=[*api.ROUTES, *hosted.ROUTES, *controls.ROUTES],
+        route_handlers=[*api.ROUTES, *hosted.ROUTES, *receipts.ROUTES, *controls.ROUTES],
         dependencies={"ledger": Provide(provide_ledger, sync_to_thread=False)},
         exception_handlers={
             StripeError: _stripe_error,

@@ -33,7 +33,10 @@ _TOP = {
     "payment_method_types",
     "submit_type",
     "adaptive_pricing",
+    "invoice_creation",
 }
+_INVOICE_CREATION = {"enabled", "invoice_data"}
+_INVOICE_DATA = {"description", "footer", "metadata"}
 _ADAPTIVE_PRICING = {"enabled"}
 _LINE_ITEM = {"price_data", "quantity", "price"}
 _PRICE_DATA = {"currency", "unit_amount", "product_data", "product"}
@@ -186,6 +189,7 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
             )
         # the stand-in never converts currencies; the flag is only reflected back
         clean["adaptive_pricing"] = {"enabled": adaptive["enabled"] == "true"}
+    invoice_data = _invoice_creation(params.get("invoice_creation"))
     methods = params.get("payment_method_types")
     if methods:
         clean["payment_method_types"] = list(methods)
@@ -220,7 +224,35 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
     ledger.sessions[session["id"]] = session
     ledger.line_items[session["id"]] = items
     ledger.intent_data[session["id"]] = for_intent
+    if invoice_data is not None:
+        ledger.invoice_data[session["id"]] = invoice_data
+        session["invoice_creation"]["enabled"] = True
+        session["invoice_creation"]["invoice_data"].update(invoice_data)
     return session
+
+
+def _invoice_creation(raw: Any) -> dict[str, Any] | None:
+    """`invoice_creation[enabled]` and `[invoice_data][description/footer/metadata]`, or None
+    when invoices are off."""
+    creation = _hash(raw, "invoice_creation")
+    _known(creation, _INVOICE_CREATION, "invoice_creation")
+    data = _hash(creation.get("invoice_data"), "invoice_creation[invoice_data]")
+    _known(data, _INVOICE_DATA, "invoice_creation[invoice_data]")
+    if not creation:
+        return None
+    if "enabled" not in creation:
+        raise StripeError.missing("invoice_creation[enabled]")
+    if creation["enabled"] not in ("true", "false"):
+        raise StripeError.invalid(
+            "Invalid boolean: invoice_creation[enabled]", param="invoice_creation[enabled]"
+        )
+    if creation["enabled"] == "false":
+        return None
+    return {
+        "description": data.get("description") or None,
+        "footer": data.get("footer") or None,
+        "metadata": metadata(data.get("metadata"), "invoice_creation[invoice_data][metadata]"),
+    }
 
 
 def expire_session(ledger: Ledger, session: Obj, context: RequestContext | None) -> Obj:

@@ -1,7 +1,7 @@
 """Test controls under `/_standin/`: what Stripe does on its own, on demand. Not Stripe's API.
 
-Disputes (the bank's move), webhook delivery switches, the delivery log tests wait on,
-endpoints registered with a secret the receiver already knows, and a clock to move forward.
+Disputes and refund outcomes (the banks' moves), webhook delivery switches, the delivery log
+tests wait on, endpoints registered with a secret the receiver already knows, and a clock.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import msgspec
 from litestar import get, post
 from litestar.params import JSONBody
 
-from standins.stripe import checkout, payments
+from standins.stripe import checkout, payments, refunds
 from standins.stripe.objects import Obj
 from standins.stripe.wire import LedgerDep, PathId
 
@@ -26,6 +26,11 @@ class DisputeRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class CloseDisputeRequest(msgspec.Struct, forbid_unknown_fields=True):
     outcome: Literal["won", "lost"]
+
+
+class SettleRefundRequest(msgspec.Struct, forbid_unknown_fields=True):
+    outcome: Literal["succeeded", "failed"]
+    failure_reason: str = "unknown"
 
 
 class DeliverySwitches(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,6 +67,23 @@ async def close_dispute(
     """Close a dispute as won or lost: sends `charge.dispute.closed`."""
     async with ledger.lock:
         return payments.close_dispute(ledger, dispute_id, won=data.outcome == "won")
+
+
+@post(
+    "/_standin/refunds/{refund_id:str}/settle", operation_id="standinSettleRefund", status_code=200
+)
+async def settle_refund(
+    data: JSONBody[SettleRefundRequest], ledger: LedgerDep, refund_id: PathId
+) -> Obj:
+    """The bank's answer to a refund: sends `refund.updated`, then `charge.refunded` or
+    `refund.failed`."""
+    async with ledger.lock:
+        return refunds.settle_refund(
+            ledger,
+            refund_id,
+            succeeded=data.outcome == "succeeded",
+            failure_reason=data.failure_reason,
+        )
 
 
 @get("/_standin/delivery", operation_id="standinDeliverySwitches")
@@ -108,6 +130,7 @@ async def advance_clock(data: JSONBody[ClockRequest], ledger: LedgerDep) -> dict
 ROUTES = [
     open_dispute,
     close_dispute,
+    settle_refund,
     delivery_switches,
     set_delivery_switches,
     deliveries,

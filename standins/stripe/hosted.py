@@ -1,5 +1,9 @@
 """The hosted payment page at a session's `url`: pay, pay later, settle, cancel or expire.
 
+The card field takes Stripe's test cards (`cards.py`): 4242… pays with Visa, a declined card
+(4000 0000 0000 0002, …9995) leaves the page open with Stripe's decline wording (402) and a
+failed charge behind it, and the next card can still pay.
+
 Each button POSTs `action` to the same address and is answered `303 See Other` to the
 session's `success_url` (with `{CHECKOUT_SESSION_ID}` filled in, as Checkout does) after
 paying or settling, or to its `cancel_url` after cancel or expire (without a `cancel_url`, the
@@ -8,12 +12,13 @@ page is shown again). Cancel changes nothing: the session stays open, as on Stri
 
 from __future__ import annotations
 
+import time
 from html import escape
 
 from litestar import Response, get, post
 from litestar.response import Redirect
 
-from standins.stripe import checkout, payments
+from standins.stripe import cards, checkout, payments
 from standins.stripe.errors import StripeError
 from standins.stripe.forms import parse_form
 from standins.stripe.objects import Obj
@@ -61,6 +66,12 @@ def _page(session: Obj, items: list[Obj], *, message: str = "", status: int = 20
     if session["status"] == "open":
         controls = (
             f'<label>Email <input name="email" type="email" value="{email}"></label>'
+            '<label>Card number <input name="card_number" inputmode="numeric" '
+            f'autocomplete="cc-number" value="{cards.DEFAULT_NUMBER}"></label>'
+            '<label>Expiration (MM / YY) <input name="card_expiry" autocomplete="cc-exp" '
+            f'value="{cards.DEFAULT_EXPIRY}"></label>'
+            '<label>CVC <input name="card_cvc" inputmode="numeric" autocomplete="cc-csc" '
+            'value="123"></label>'
             '<button name="action" value="pay">Pay</button>'
             '<button name="action" value="pay_delayed">Pay with a delayed method</button>'
             '<button name="action" value="cancel">Cancel</button>'
@@ -108,13 +119,23 @@ async def act(
         email = str(form.get("email") or session["customer_email"] or "learner@example.com")
         try:
             if action in ("pay", "pay_delayed"):
-                payments.pay(ledger, session, email=email, delayed=action == "pay_delayed")
+                year, month = time.gmtime(ledger.now())[:2]
+                card = cards.parse_card(
+                    form.get("card_number"), form.get("card_expiry"), today=(year, month)
+                )
+                payments.pay(
+                    ledger, session, email=email, delayed=action == "pay_delayed", card=card
+                )
             elif action in ("delayed_succeed", "delayed_fail"):
                 payments.settle_delayed(ledger, session, succeeded=action == "delayed_succeed")
             elif action == "expire":
                 checkout.expire_session(ledger, session, None)
             elif session["status"] != "open":
                 raise payments.PageError(f"This Checkout Session is {session['status']}.")
+        except cards.CardError as exc:
+            return _page(session, items, message=str(exc), status=400)
+        except payments.CardDeclined as exc:
+            return _page(session, items, message=str(exc), status=402)
         except (payments.PageError, StripeError) as exc:
             return _page(session, items, message=str(exc), status=409)
         if action in ("cancel", "expire"):

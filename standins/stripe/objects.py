@@ -16,6 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from standins.stripe import cards
+from standins.stripe.cards import Card, Decline
+
 Obj = dict[str, Any]
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fixtures3.json"
@@ -49,6 +52,25 @@ def _fill(obj: Obj, **values: Any) -> Obj:
     for key, value in values.items():
         if key not in obj:
             raise KeyError(f"{obj['object']} has no field {key!r} in Stripe's fixture")
+        obj[key] = value
+    return obj
+
+
+# Fields Stripe's API reference marks optional (not in the fixture, which holds the fields every
+# object has): they appear only in the state that gives them a value. Each is declared on
+# stripe-python's class for that object (a test checks); nothing else is ever added.
+CONDITIONAL: dict[str, frozenset[str]] = {
+    "refund": frozenset({"pending_reason", "failure_reason", "failure_balance_transaction"}),
+    "payment_intent.last_payment_error": frozenset(
+        {"charge", "code", "decline_code", "doc_url", "message", "payment_method_type"}
+    ),
+}
+
+
+def _conditional(obj: Obj, where: str, **values: Any) -> Obj:
+    for key, value in values.items():
+        if key not in CONDITIONAL[where]:
+            raise KeyError(f"{where} has no optional field {key!r}")
         obj[key] = value
     return obj
 
@@ -235,17 +257,42 @@ def payment_intent(
     )
 
 
-def charge(*, created: int, intent: Obj, email: str, status: str) -> Obj:
+def charge(
+    *,
+    created: int,
+    intent: Obj,
+    email: str,
+    status: str,
+    card: Card,
+    receipt_url: str | None,
+) -> Obj:
+    """A card charge; `card` (from the hosted page) fills `payment_method_details.card`."""
     obj = template("charge")
     charge_id = new_id("ch_")
     billing = obj["billing_details"]
     _fill(billing, address=dict(_NULL_ADDRESS), email=email, name=None)
-    card = obj["payment_method_details"]["card"]
     _fill(
-        card,
+        obj["payment_method_details"]["card"],
+        amount_authorized=None if status == "failed" else intent["amount"],
+        brand=card.brand,
+        checks={
+            "address_line1_check": None,
+            "address_postal_code_check": None,
+            "cvc_check": "pass",
+        },
+        country=card.country,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        fingerprint=card.fingerprint,
+        funding=card.funding,
+        installments=None,
+        last4=card.last4,
+        network=card.brand,
         overcapture={"maximum_amount_capturable": intent["amount"], "status": "unavailable"},
+        three_d_secure=None,
         wallet=None,
     )
+    decline = card.decline if status == "failed" else None
     return _fill(
         obj,
         id=charge_id,
@@ -258,12 +305,14 @@ def charge(*, created: int, intent: Obj, email: str, status: str) -> Obj:
         currency=intent["currency"],
         customer=intent["customer"],
         description=None,
+        failure_code="card_declined" if decline else None,
+        failure_message=decline.message if decline else None,
         metadata=dict(intent["metadata"]),
-        outcome=charge_outcome(status),
+        outcome=charge_outcome(status, decline),
         paid=status == "succeeded",
         payment_intent=intent["id"],
         payment_method=intent["payment_method"],
-        receipt_url=None,
+        receipt_url=receipt_url,
         refunds={
             "data": [],
             "has_more": False,
@@ -277,14 +326,16 @@ def charge(*, created: int, intent: Obj, email: str, status: str) -> Obj:
     )
 
 
-def charge_outcome(status: str) -> Obj:
+def charge_outcome(status: str, decline: Decline | None = None) -> Obj:
     outcome = template("charge")["outcome"]
     if status == "failed":
+        decline = decline or cards.INSUFFICIENT_FUNDS
         return _fill(
             outcome,
+            network_decline_code=decline.network_decline_code,
             network_status="declined_by_network",
-            reason="generic_decline",
-            seller_message="The bank returned the payment.",
+            reason=decline.decline_code,
+            seller_message=decline.seller_message,
             type="issuer_declined",
         )
     if status == "pending":
@@ -302,9 +353,35 @@ def charge_outcome(status: str) -> Obj:
     )
 
 
-def refund(*, created: int, charge_obj: Obj, amount: int, reason: str | None, metadata: Obj) -> Obj:
+def last_payment_error(charge_obj: Obj, decline: Decline) -> Obj:
+    """`payment_intent.last_payment_error` after a card decline, as Stripe words it."""
+    error = template("payment_intent")["last_payment_error"]
+    _fill(error, type="card_error")
+    return _conditional(
+        error,
+        "payment_intent.last_payment_error",
+        charge=charge_obj["id"],
+        code="card_declined",
+        decline_code=decline.decline_code,
+        doc_url="https://stripe.com/docs/error-codes/card-declined",
+        message=decline.message,
+        payment_method_type="card",
+    )
+
+
+def refund(
+    *,
+    created: int,
+    charge_obj: Obj,
+    amount: int,
+    reason: str | None,
+    metadata: Obj,
+    pending: bool,
+) -> Obj:
+    """A card refund, `succeeded` at once or `pending` (with `pending_reason`) until settled."""
     obj = template("refund")
-    return _fill(
+    _fill(obj["destination_details"]["card"], type="refund")
+    _fill(
         obj,
         id=new_id("re_"),
         amount=amount,
@@ -315,9 +392,132 @@ def refund(*, created: int, charge_obj: Obj, amount: int, reason: str | None, me
         metadata=metadata,
         payment_intent=charge_obj["payment_intent"],
         reason=reason,
-        status="succeeded",
+        status="pending" if pending else "succeeded",
         customer=charge_obj["customer"],
         payment_method=charge_obj["payment_method"],
+    )
+    if pending:
+        _conditional(obj, "refund", pending_reason="processing")
+    return obj
+
+
+def refund_failed(obj: Obj, failure_reason: str) -> Obj:
+    """The refund could not reach the card: the money comes back to the account's balance."""
+    obj.pop("pending_reason", None)
+    _fill(obj, status="failed")
+    return _conditional(
+        obj,
+        "refund",
+        failure_balance_transaction=new_id("txn_"),
+        failure_reason=failure_reason,
+    )
+
+
+def invoice(
+    *,
+    created: int,
+    session: Obj,
+    items: list[Obj],
+    customer_email: str | None,
+    invoice_data: Obj,
+) -> Obj:
+    """A Checkout post-payment invoice, still a draft: `invoices.finalize` and `pay` move it on."""
+    obj = template("invoice")
+    invoice_id = new_id("in_")
+    lines = [invoice_line(item, invoice_id=invoice_id, created=created) for item in items]
+    total = session["amount_total"]
+    return _fill(
+        obj,
+        id=invoice_id,
+        account_country="US",
+        amount_due=total,
+        amount_paid=0,
+        amount_remaining=total,
+        amount_overpaid=0,
+        automatic_tax={
+            "enabled": False,
+            "liability": None,
+            "status": None,
+            "disabled_reason": None,
+            "provider": None,
+        },
+        auto_advance=False,
+        created=created,
+        currency=session["currency"],
+        custom_fields=None,
+        customer=session["customer"],
+        customer_address=None,
+        customer_email=customer_email,
+        customer_shipping=None,
+        description=invoice_data.get("description"),
+        due_date=None,
+        effective_at=None,
+        ending_balance=None,
+        footer=invoice_data.get("footer"),
+        from_invoice=None,
+        last_finalization_error=None,
+        lines={
+            "data": lines,
+            "has_more": False,
+            "object": "list",
+            "url": f"/v1/invoices/{invoice_id}/lines",
+        },
+        metadata=dict(invoice_data.get("metadata") or {}),
+        next_payment_attempt=None,
+        payment_settings={
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        period_end=created,
+        period_start=created,
+        rendering=None,
+        shipping_cost=None,
+        shipping_details=None,
+        status="draft",
+        subtotal=total,
+        subtotal_excluding_tax=total,
+        total=total,
+        total_excluding_tax=total,
+        total_pretax_credit_amounts=[],
+        total_taxes=[],
+        webhooks_delivered_at=None,
+        parent=None,
+    )
+
+
+def invoice_line(item: Obj, *, invoice_id: str, created: int) -> Obj:
+    """An invoice line for one Checkout line item (an invoice item Checkout made)."""
+    obj = template("line_item")
+    return _fill(
+        obj,
+        id=new_id("il_"),
+        amount=item["amount_total"],
+        currency=item["currency"],
+        description=item["description"],
+        discountable=True,
+        invoice=invoice_id,
+        metadata={},
+        period={"end": created, "start": created},
+        quantity=item["quantity"],
+        pretax_credit_amounts=[],
+        taxes=[],
+        parent={
+            "invoice_item_details": {
+                "invoice_item": new_id("ii_"),
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": None,
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        },
+        pricing={
+            "type": "price_details",
+            "unit_amount_decimal": item["price"]["unit_amount_decimal"],
+        },
+        subtotal=item["amount_subtotal"],
+        quantity_decimal=str(item["quantity"]),
     )
 
 
@@ -372,14 +572,18 @@ def event(
     pending_webhooks: int,
     request_id: str | None,
     idempotency_key: str | None,
+    previous_attributes: Obj | None = None,
 ) -> Obj:
     obj = template("event")
+    data: Obj = {"object": copy.deepcopy(data_object)}
+    if previous_attributes is not None:
+        data["previous_attributes"] = copy.deepcopy(previous_attributes)
     return _fill(
         obj,
         id=new_id("evt_"),
         api_version=api_version,
         created=created,
-        data={"object": copy.deepcopy(data_object)},
+        data=data,
         pending_webhooks=pending_webhooks,
         request={"id": request_id, "idempotency_key": idempotency_key},
         type=event_type,

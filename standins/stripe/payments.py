@@ -1,4 +1,4 @@
-"""Money moving: paying a session (at once or later), refunds, disputes, customers.
+"""Money moving: paying a session (at once, later, or declined), disputes, customers.
 
 Each function changes the ledger and emits the events Stripe emits for the same change, each
 carrying a snapshot of the object as it stands after the change.
@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from standins.stripe import objects
+from standins.stripe import invoices, objects
+from standins.stripe.cards import Card
 from standins.stripe.checkout import metadata
 from standins.stripe.errors import StripeError
-from standins.stripe.lists import integer
 from standins.stripe.objects import Obj
 from standins.stripe.store import Ledger, RequestContext
 
-REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 DISPUTE_REASONS = ("fraudulent", "product_not_received", "unrecognized", "duplicate", "general")
-_OPEN_DISPUTE = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
+OPEN_DISPUTE = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
 
 
 class PageError(Exception):
@@ -41,14 +40,16 @@ def create_customer(ledger: Ledger, params: dict[str, Any], context: RequestCont
     return customer
 
 
-def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool) -> Obj:
-    """The learner pays: by card (settles at once) or by a delayed method (settles later)."""
-    if session["status"] != "open":
-        raise PageError(f"This Checkout Session is {session['status']}; it cannot be paid.")
-    customer_id = session["customer"]
-    if customer_id is None and session["customer_creation"] == "always":
-        customer = create_customer(ledger, {"email": email}, None)
-        customer_id = customer["id"]
+class CardDeclined(PageError):
+    """The issuer said no: the page stays open and shows Stripe's wording (answered 402)."""
+
+
+def _intent(ledger: Ledger, session: Obj, customer_id: str | None) -> Obj:
+    """The session's PaymentIntent: made at the first attempt to pay, reused after a decline."""
+    intent = ledger.payment_intents.get(session["payment_intent"] or "")
+    if intent is not None:
+        intent["customer"] = customer_id
+        return intent
     extra = ledger.intent_data.get(session["id"], {})
     intent = objects.payment_intent(
         created=ledger.now(),
@@ -60,16 +61,69 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool) -> Obj:
     )
     intent["description"] = extra.get("description")
     ledger.payment_intents[intent["id"]] = intent
+    session["payment_intent"] = intent["id"]
     ledger.emit("payment_intent.created", intent, None)
+    return intent
 
+
+def _charge(ledger: Ledger, intent: Obj, *, email: str, card: Card, status: str) -> Obj:
+    intent["payment_method"] = objects.new_id("pm_")  # each card typed in is a new one
     charge = objects.charge(
         created=ledger.now(),
         intent=intent,
         email=email,
-        status="pending" if delayed else "succeeded",
+        status=status,
+        card=card,
+        receipt_url=None,
     )
     ledger.charges[charge["id"]] = charge
+    ledger.cards[charge["id"]] = card
     intent["latest_charge"] = charge["id"]
+    return charge
+
+
+def _succeeded(ledger: Ledger, charge: Obj) -> None:
+    """A charge's money arrived: it gets its receipt page."""
+    if charge["receipt_url"] is None:
+        charge["receipt_url"] = ledger.page_url("receipts/payment", charge["id"])
+
+
+def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool, card: Card) -> Obj:
+    """The learner pays: by card (settles at once) or by a delayed method (settles later).
+
+    A declined card leaves a failed charge on the session's PaymentIntent and the session open;
+    the next card is charged on the same intent, as Checkout does.
+    """
+    if session["status"] != "open":
+        raise PageError(f"This Checkout Session is {session['status']}; it cannot be paid.")
+    if card.decline is not None:
+        intent = _intent(ledger, session, session["customer"])
+        charge = _charge(ledger, intent, email=email, card=card, status="failed")
+        intent.update(
+            status="requires_payment_method",
+            last_payment_error=objects.last_payment_error(charge, card.decline),
+        )
+        ledger.emit("charge.failed", charge, None)
+        ledger.emit("payment_intent.payment_failed", intent, None)
+        raise CardDeclined(card.decline.message)
+
+    customer_id = session["customer"]
+    if customer_id is None and session["customer_creation"] == "always":
+        customer = create_customer(ledger, {"email": email}, None)
+        customer_id = customer["id"]
+    intent = _intent(ledger, session, customer_id)
+    charge = _charge(
+        ledger, intent, email=email, card=card, status="pending" if delayed else "succeeded"
+    )
+    intent["last_payment_error"] = None
+    session.update(
+        status="complete",
+        payment_status="unpaid" if delayed else "paid",
+        customer=customer_id,
+        customer_details=objects.customer_details(email=email, name=None),
+        collected_information=objects.collected_information(),
+        url=None,
+    )
     if delayed:
         intent["status"] = "processing"
         ledger.emit("charge.pending", charge, None)
@@ -77,18 +131,10 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool) -> Obj:
     else:
         intent["status"] = "succeeded"
         intent["amount_received"] = intent["amount"]
+        _succeeded(ledger, charge)
         ledger.emit("charge.succeeded", charge, None)
         ledger.emit("payment_intent.succeeded", intent, None)
-
-    session.update(
-        status="complete",
-        payment_status="unpaid" if delayed else "paid",
-        payment_intent=intent["id"],
-        customer=customer_id,
-        customer_details=objects.customer_details(email=email, name=None),
-        collected_information=objects.collected_information(),
-        url=None,
-    )
+        invoices.issue_paid(ledger, session)
     ledger.emit("checkout.session.completed", session, None)
     return session
 
@@ -108,10 +154,12 @@ def settle_delayed(ledger: Ledger, session: Obj, *, succeeded: bool) -> Obj:
             balance_transaction=objects.new_id("txn_"),
             outcome=objects.charge_outcome("succeeded"),
         )
+        _succeeded(ledger, charge)
         intent.update(status="succeeded", amount_received=intent["amount"])
         session["payment_status"] = "paid"
         ledger.emit("charge.succeeded", charge, None)
         ledger.emit("payment_intent.succeeded", intent, None)
+        invoices.issue_paid(ledger, session)
         ledger.emit("checkout.session.async_payment_succeeded", session, None)
     else:
         charge.update(
@@ -127,86 +175,6 @@ def settle_delayed(ledger: Ledger, session: Obj, *, succeeded: bool) -> Obj:
         ledger.emit("payment_intent.payment_failed", intent, None)
         ledger.emit("checkout.session.async_payment_failed", session, None)
     return session
-
-
-def _charge_for(ledger: Ledger, params: dict[str, Any]) -> Obj:
-    if params.get("charge"):
-        return ledger.get(ledger.charges, "charge", params["charge"], param="charge")
-    if params.get("payment_intent"):
-        intent = ledger.get(
-            ledger.payment_intents,
-            "payment_intent",
-            params["payment_intent"],
-            param="payment_intent",
-        )
-        if intent["latest_charge"] is None:
-            raise StripeError.invalid(
-                f"PaymentIntent {intent['id']} does not have a successful charge to refund.",
-                param="payment_intent",
-            )
-        return ledger.charges[intent["latest_charge"]]
-    raise StripeError.invalid(
-        "One of the following params should be provided for this request: payment_intent or "
-        "charge.",
-        param="payment_intent",
-        code="parameter_missing",
-    )
-
-
-def create_refund(ledger: Ledger, params: dict[str, Any], context: RequestContext) -> Obj:
-    """`POST /v1/refunds`: full or partial; the charge records it and two events go out."""
-    for key in params:
-        if key not in ("charge", "payment_intent", "amount", "reason", "metadata", "expand"):
-            raise StripeError.unknown_param(key)
-    charge = _charge_for(ledger, params)
-    if charge["status"] != "succeeded":
-        raise StripeError.invalid(
-            f"Charge {charge['id']} has not succeeded; it cannot be refunded.",
-            code="charge_not_refundable",
-        )
-    if charge["refunded"]:
-        raise StripeError.invalid(
-            f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
-        )
-    if any(
-        d["charge"] == charge["id"] and d["status"] in (*_OPEN_DISPUTE, "lost")
-        for d in ledger.disputes.values()
-    ):
-        raise StripeError.invalid(
-            f"Charge {charge['id']} has been charged back; cannot issue a refund.",
-            code="charge_disputed",
-        )
-    remaining = charge["amount"] - charge["amount_refunded"]
-    amount = remaining
-    if params.get("amount"):
-        amount = integer(params["amount"], "amount")
-        if amount < 1:
-            raise StripeError.invalid("Refund amount must be positive.", param="amount")
-        if amount > remaining:
-            raise StripeError.invalid(
-                f"Refund amount ({amount}) is greater than unrefunded amount on charge "
-                f"({remaining})",
-                param="amount",
-            )
-    reason = params.get("reason") or None
-    if reason is not None and reason not in REFUND_REASONS:
-        raise StripeError.invalid(
-            f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason"
-        )
-    refund = objects.refund(
-        created=ledger.now(),
-        charge_obj=charge,
-        amount=amount,
-        reason=reason,
-        metadata=metadata(params.get("metadata")),
-    )
-    ledger.refunds[refund["id"]] = refund
-    charge["amount_refunded"] += amount
-    charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-    charge["refunds"]["data"].insert(0, refund)
-    ledger.emit("charge.refunded", charge, context)
-    ledger.emit("refund.created", refund, context)
-    return refund
 
 
 def open_dispute(ledger: Ledger, payment_intent: str, *, amount: int | None, reason: str) -> Obj:
@@ -235,7 +203,7 @@ def open_dispute(ledger: Ledger, payment_intent: str, *, amount: int | None, rea
 
 def close_dispute(ledger: Ledger, dispute_id: str, *, won: bool) -> Obj:
     dispute = ledger.get(ledger.disputes, "dispute", dispute_id)
-    if dispute["status"] not in _OPEN_DISPUTE:
+    if dispute["status"] not in OPEN_DISPUTE:
         raise StripeError.invalid(f"Dispute {dispute_id} is already closed ({dispute['status']}).")
     dispute["status"] = "won" if won else "lost"
     ledger.emit("charge.dispute.closed", dispute, None)

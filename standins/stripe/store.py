@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from standins.stripe import objects
+from standins.stripe.cards import Card
 from standins.stripe.config import StandInConfig
 from standins.stripe.delivery import Delivery, Dispatcher
 from standins.stripe.errors import StripeError
@@ -65,6 +66,13 @@ class Ledger:
         self.charges: dict[str, Obj] = {}
         self.refunds: dict[str, Obj] = {}
         self.disputes: dict[str, Obj] = {}
+        self.invoices: dict[str, Obj] = {}
+        # the card each charge was made with: it decides how the charge's refunds go
+        self.cards: dict[str, Card] = {}
+        # `invoice_creation[invoice_data]` of each session created with invoices enabled
+        self.invoice_data: dict[str, Obj] = {}
+        # the secret part of each receipt_url / hosted_invoice_url → the charge / invoice id
+        self.pages: dict[str, str] = {}
         self.events: dict[str, Obj] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.idempotency: dict[tuple[str, str], IdempotentResult] = {}
@@ -104,8 +112,16 @@ class Ledger:
         self.endpoints[obj["id"]] = endpoint
         return endpoint
 
-    def emit(self, event_type: str, data_object: Obj, context: RequestContext | None) -> Obj:
-        """Record an event with a snapshot of `data_object` and queue its deliveries."""
+    def emit(
+        self,
+        event_type: str,
+        data_object: Obj,
+        context: RequestContext | None,
+        *,
+        previous_attributes: Obj | None = None,
+    ) -> Obj:
+        """Record an event with a snapshot of `data_object` and queue its deliveries; `*.updated`
+        events carry the changed fields' old values in `previous_attributes`, as Stripe's do."""
         context = context or RequestContext()
         targets = [e for e in self.endpoints.values() if e.wants(event_type)]
         event = objects.event(
@@ -116,6 +132,7 @@ class Ledger:
             pending_webhooks=len(targets),
             request_id=context.request_id,
             idempotency_key=context.idempotency_key,
+            previous_attributes=previous_attributes,
         )
         self.events[event["id"]] = event
         body = json.dumps(event, indent=2)
@@ -136,6 +153,12 @@ class Ledger:
         event = self.events.get(event_id)
         if event is not None and event["pending_webhooks"] > 0:
             event["pending_webhooks"] -= 1
+
+    def page_url(self, path: str, object_id: str) -> str:
+        """A public address for a receipt or invoice page that only its holder can guess."""
+        token = objects.new_id("test_", 48)
+        self.pages[token] = object_id
+        return f"{self.config.public_base.rstrip('/')}/{path}/{token}"
 
     def get(
         self, table: dict[str, Obj], kind: str, object_id: str, *, param: str | None = None

@@ -13,11 +13,15 @@
 `api_key` (a `sk_test_` key it accepts), `app` (the Litestar app; `app.state.ledger` holds
 everything), `stripe_client()`, and `control`, whose methods each make one HTTP call:
 
-- `pay(session_id, email=None)`, `pay_delayed(session_id)`, `delayed_succeed(session_id)`,
-  `delayed_fail(session_id)`, `cancel(session_id)`, `expire(session_id)`: press that button on
-  the hosted page; returns the `httpx.Response` (a 303 whose `location` is the redirect).
+- `pay(session_id, email=None, card=None)` (`card`: a Stripe test card number, default 4242…;
+  a declined card answers 402 and leaves the session open), `pay_delayed(session_id)`,
+  `delayed_succeed(session_id)`, `delayed_fail(session_id)`, `cancel(session_id)`,
+  `expire(session_id)`: press that button on the hosted page; returns the `httpx.Response`
+  (a 303 whose `location` is the redirect).
 - `dispute(payment_intent, amount=None, reason="fraudulent") -> dict` and
   `close_dispute(dispute_id, won=True) -> dict`: the bank's side of a chargeback.
+- `settle_refund(refund_id, succeeded=True, failure_reason=None) -> dict`: a pending refund
+  succeeds or fails (a succeeded one can still fail), with its events.
 - `add_webhook_endpoint(url, secret=None, enabled_events=("*",)) -> dict`: for a receiver
   whose address is known only after start-up; the answer carries the `secret`.
 - `set_delivery(duplicate=None, shuffle=None, paused=None) -> dict`: delivery switches.
@@ -63,8 +67,11 @@ class Control:
     def _press(self, session_id: str, action: str, **fields: str) -> httpx.Response:
         return self.http.post(f"{self.base}/c/pay/{session_id}", data={"action": action, **fields})
 
-    def pay(self, session_id: str, email: str | None = None) -> httpx.Response:
-        return self._press(session_id, "pay", **({"email": email} if email else {}))
+    def pay(
+        self, session_id: str, email: str | None = None, card: str | None = None
+    ) -> httpx.Response:
+        fields = {"email": email, "card_number": card}
+        return self._press(session_id, "pay", **{k: v for k, v in fields.items() if v})
 
     def pay_delayed(self, session_id: str, email: str | None = None) -> httpx.Response:
         return self._press(session_id, "pay_delayed", **({"email": email} if email else {}))
@@ -96,6 +103,15 @@ class Control:
     def close_dispute(self, dispute_id: str, won: bool = True) -> dict[str, Any]:
         body = {"outcome": "won" if won else "lost"}
         result: dict[str, Any] = self._json("POST", f"disputes/{dispute_id}/close", body)
+        return result
+
+    def settle_refund(
+        self, refund_id: str, succeeded: bool = True, failure_reason: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"outcome": "succeeded" if succeeded else "failed"}
+        if failure_reason is not None:
+            body["failure_reason"] = failure_reason
+        result: dict[str, Any] = self._json("POST", f"refunds/{refund_id}/settle", body)
         return result
 
     def add_webhook_endpoint(

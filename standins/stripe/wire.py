@@ -142,6 +142,7 @@ def _lookup(ledger: Ledger, object_id: str) -> Obj | None:
         "re_": ledger.refunds,
         "dp_": ledger.disputes,
         "cs_": ledger.sessions,
+        "in_": ledger.invoices,
     }
     for prefix, table in tables.items():
         if object_id.startswith(prefix):

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import stripe
 
-from standins.stripe.objects import template
+from standins.stripe.objects import CONDITIONAL, template
 from standins.stripe.testing import StandIn
 from tests.standins.stripe.conftest import Receiver, create_session
 
@@ -15,6 +15,11 @@ from tests.standins.stripe.conftest import Receiver, create_session
 FREE_FORM = {"metadata"}
 # Fields Stripe adds only in one answer: an expanded `line_items`, a new endpoint's `secret`.
 ONLY_SOMETIMES = {("checkout.session", "line_items"), ("webhook_endpoint", "secret")}
+# Where `objects.CONDITIONAL` may add an optional field, the stripe-python class declaring it.
+DECLARED_BY = {
+    "refund": stripe.Refund,
+    "payment_intent.last_payment_error": stripe.PaymentIntent.LastPaymentError,
+}
 
 
 def shape_errors(obj: Any, expected: Any, path: str, kind: str) -> list[str]:
@@ -24,7 +29,8 @@ def shape_errors(obj: Any, expected: Any, path: str, kind: str) -> list[str]:
     errors = [f"{path}.{key} missing" for key in expected if key not in obj]
     for key, value in obj.items():
         if key not in expected:
-            if (kind, key) not in ONLY_SOMETIMES or path != kind:
+            sometimes = (kind, key) in ONLY_SOMETIMES and path == kind
+            if not sometimes and key not in CONDITIONAL.get(path, ()):
                 errors.append(f"{path}.{key} invented")
         elif key not in FREE_FORM and not (kind == "event" and key == "data"):
             errors += shape_errors(value, expected[key], f"{path}.{key}", kind)
@@ -40,6 +46,8 @@ def check(obj: dict[str, Any]) -> list[str]:
         errors += check(obj["data"]["object"])
     if kind == "charge":
         errors += check(obj["refunds"])
+    if kind == "invoice":
+        errors += check(obj["lines"])
     return errors
 
 
@@ -112,3 +120,38 @@ def test_the_shape_check_catches_a_missing_or_invented_field() -> None:
         "checkout.session.customer_details.nickname invented",
         "checkout.session.payment_status missing",
     ]
+
+
+def test_optional_fields_are_ones_stripe_python_declares_on_that_object() -> None:
+    assert set(CONDITIONAL) == set(DECLARED_BY)
+    for where, fields in CONDITIONAL.items():
+        assert fields <= set(DECLARED_BY[where].__annotations__), where
+
+
+def test_declines_pending_and_failed_refunds_and_invoices_have_stripes_fields(
+    client: stripe.StripeClient, standin: StandIn, receiver: Receiver
+) -> None:
+    declined = create_session(client, invoice_creation={"enabled": True})
+    standin.control.pay(declined.id, card="4000000000009995")
+    standin.control.pay(declined.id, card="4000000000007726")
+    paid = client.v1.checkout.sessions.retrieve(declined.id, params={"expand": ["invoice"]})
+    intent = str(paid.payment_intent)
+    pending = client.v1.refunds.create(params={"payment_intent": intent, "amount": 100})
+    failing = client.v1.refunds.create(params={"payment_intent": intent, "amount": 200})
+    standin.control.settle_refund(pending.id)
+    standin.control.settle_refund(failing.id, succeeded=False)
+
+    auth = {"Authorization": f"Bearer {standin.api_key}"}
+    events = httpx.get(f"{standin.api_base}/v1/events?limit=100", headers=auth).json()
+    types = {e["type"] for e in events["data"]}
+    assert {
+        "charge.failed",
+        "payment_intent.payment_failed",
+        "refund.updated",
+        "refund.failed",
+        "invoice.paid",
+    } <= types
+    kinds = {e["data"]["object"]["object"] for e in events["data"]}
+    assert "invoice" in kinds
+    answers = [events, paid.to_dict()["invoice"], pending.to_dict(), failing.to_dict()]
+    assert [e for answer in answers for e in check(answer)] == []
