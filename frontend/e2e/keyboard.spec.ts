@@ -1,6 +1,5 @@
 // Every control of the purchase path is reachable and usable with the keyboard alone.
-import { expect, test } from "@playwright/test";
-import { JOINS, PASSWORD, Steps, card, expectHostedCheckout, newEmail, tabTo } from "./support";
+import { expect, test, JOINS, PASSWORD, Steps, card, expectHostedCheckout, newEmail, tabTo } from "./support";
 
 test("a keyboard-only learner signs up, buys, reads, and signs out", async ({ page }) => {
   const steps = new Steps(page, test.info());

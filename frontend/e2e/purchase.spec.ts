@@ -1,8 +1,9 @@
 // The purchase flow as a learner lives it, in Chromium, against the whole stack: sign up, buy,
 // pay on the Stripe stand-in's hosted page, come back, read, see the history, lose access after
 // a refund; delayed payments that succeed or fail; cancel; double clicks and a second tab.
-import { expect, test } from "@playwright/test";
 import {
+  expect,
+  test,
   alerts,
   EUROS,
   FREE,

@@ -1,7 +1,8 @@
 // The sidecar (or Stripe) stopped mid-flow: the learner sees what happened and a way forward,
 // never raw JSON or an endless spinner, and "Try again" works once it is back.
-import { expect, test } from "@playwright/test";
 import {
+  expect,
+  test,
   alerts,
   JOINS,
   RLS,

@@ -1,7 +1,8 @@
 // Signed out: Buy goes to sign-in and comes back to the lesson; pages that need a learner send
 // a visitor to sign in and back; free lessons and unknown ones behave.
-import { expect, test } from "@playwright/test";
 import {
+  expect,
+  test,
   alerts,
   FREE,
   PASSWORD,

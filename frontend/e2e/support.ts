@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
-import { expect, type Locator, type Page, type TestInfo } from "@playwright/test";
+import { test as base, expect, type Locator, type Page, type TestInfo } from "@playwright/test";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -18,6 +18,30 @@ export const stack = {
   anonKey: required("E2E_SUPABASE_ANON_KEY"),
   control: required("E2E_CONTROL_URL"),
 };
+
+/**
+ * Playwright's test, failing any test during which a page of this site logged a Content
+ * Security Policy violation (Chromium reports each one to the console). Specs import it from here.
+ */
+export const test = base.extend<{ cspViolations: string[] }>({
+  cspViolations: [
+    async ({ context, baseURL }, use) => {
+      const site = new URL(baseURL ?? required("E2E_BASE_URL")).origin;
+      const seen: string[] = [];
+      context.on("console", (message) => {
+        const from = message.page()?.url() ?? "";
+        if (/content.security.policy/i.test(message.text()) && from.startsWith(site)) {
+          seen.push(`${from}: ${message.text()}`);
+        }
+      });
+      await use(seen);
+      expect(seen, "Content Security Policy violations in the console").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+
+export { expect };
 
 // the runner starts Playwright in frontend/
 export const ARTIFACTS = path.join(process.cwd(), "e2e", "artifacts");

@@ -43,9 +43,10 @@ beforeAll(async () => {
     json(res, reply.status, reply.body);
   });
   const cookie = await sessionCookie(auth, LEARNER, "anon-key");
-  // the site: the API route, with the cookie the browser would send
+  // the site: the API route, with the cookie and the Sec-Fetch-Site a browser would send
   const server = createServer((req, res) => {
     req.headers.cookie = cookie;
+    req.headers["sec-fetch-site"] = "same-origin";
     void handler(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -105,7 +105,7 @@ describe("LessonCard", () => {
     const alert = within(card()).getByRole("alert");
     expect(alert.textContent).toContain("Create an account to buy lessons.");
     expect(within(alert).getByRole("link", { name: "Create an account" }).getAttribute("href")).toBe(
-      "/signup?next=/lessons/joins-without-fear",
+      "/signup?next=%2Flessons%2Fjoins-without-fear",
     );
   });
 
@@ -113,7 +113,7 @@ describe("LessonCard", () => {
     render(<LessonCard lesson={joins} problem={describeProblem(401, "token_expired")} />);
     const alert = within(card()).getByRole("alert");
     expect(within(alert).getByRole("link", { name: "Sign in" }).getAttribute("href")).toBe(
-      "/login?next=/lessons/joins-without-fear",
+      "/login?next=%2Flessons%2Fjoins-without-fear",
     );
   });
 

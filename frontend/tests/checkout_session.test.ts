@@ -17,6 +17,7 @@ import {
   type Recorded,
   type Running,
 } from "./servers";
+import { random, SEED } from "./random";
 
 const LEARNER = "5b0a1c9e-2f4d-4e7a-9b1c-0d2e3f4a5b6c";
 const LESSON = "00000000-0000-4000-8000-000000000002";
@@ -76,14 +77,17 @@ afterEach(() => {
 async function post(body: string, headers: Record<string, string> = { cookie }) {
   const response = await fetch(`${route.url}/api/stripe/checkout_session`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", ...headers },
+    // what a page of this site sends (Chromium's fetch adds Sec-Fetch-Site itself)
+    headers: { "Content-Type": "application/json", "Sec-Fetch-Site": "same-origin", ...headers },
     body,
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, never> };
 }
 
 async function get(query: string, headers: Record<string, string> = { cookie }) {
-  const response = await fetch(`${route.url}/api/stripe/checkout_session${query}`, { headers });
+  const response = await fetch(`${route.url}/api/stripe/checkout_session${query}`, {
+    headers: { "Sec-Fetch-Site": "same-origin", ...headers },
+  });
   return { status: response.status, body: (await response.json()) as Record<string, never> };
 }
 
@@ -273,5 +277,133 @@ describe("GET: reading a session back", () => {
     const response = await get(`?session_id=${SESSION}`);
     expect(response.status).toBe(503);
     expect(response.body.error).toMatchObject({ message: UNREACHABLE });
+  });
+});
+
+describe("only this site's pages may call it", () => {
+  const SITE = "http://shop.test:3000";
+  beforeEach(() => {
+    process.env.SITE_URL = `${SITE}/`;
+  });
+  afterEach(() => {
+    delete process.env.SITE_URL;
+  });
+
+  // what Chromium sends for a form or fetch from elsewhere; a page on another port of the same
+  // host is same-site, so its SameSite=Lax cookies ride along and only Origin tells
+  it.each([
+    ["another site's form", { Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" }],
+    ["a page on another port", { Origin: "http://shop.test:4000", "Sec-Fetch-Site": "same-site" }],
+    ["a sandboxed page (Origin: null)", { Origin: "null", "Sec-Fetch-Site": "cross-site" }],
+    ["another origin, no Sec-Fetch-Site", { Origin: "https://evil.example", "Sec-Fetch-Site": "" }],
+    ["no Origin and no Sec-Fetch-Site", { "Sec-Fetch-Site": "" }],
+    ["a navigation typed by hand", { "Sec-Fetch-Site": "none" }],
+  ])("refuses a POST from %s with 403 and opens nothing", async (_name, headers) => {
+    const response = await post(lessonBody, { cookie, ...headers });
+    expect(response.status).toBe(403);
+    expect(response.body.error).toMatchObject({ code: "cross_site_request" });
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(sidecar.requests).toHaveLength(0);
+  });
+
+  it("refuses a cross-site GET too", async () => {
+    const response = await get(`?session_id=${SESSION}`, { cookie, "Sec-Fetch-Site": "cross-site" });
+    expect(response.status).toBe(403);
+    expect(sidecar.requests).toHaveLength(0);
+  });
+
+  it("accepts Origin equal to SITE_URL's origin without Sec-Fetch-Site", async () => {
+    const response = await post(lessonBody, { cookie, Origin: SITE, "Sec-Fetch-Site": "" });
+    expect(response.status).toBe(201);
+  });
+
+  it.each([
+    ["text/plain (a form or no-cors fetch)", "text/plain;charset=UTF-8"],
+    ["a urlencoded form", "application/x-www-form-urlencoded"],
+    ["a multipart form", "multipart/form-data; boundary=x"],
+    ["JSON's look-alike", "application/jsonp"],
+    ["no type at all", ""],
+  ])("refuses a same-origin POST of %s with 403", async (_name, type) => {
+    const response = await post(lessonBody, { cookie, "Content-Type": type });
+    expect(response.status).toBe(403);
+    expect(response.body.error).toMatchObject({ code: "unsupported_content_type" });
+    expect(sidecar.requests).toHaveLength(0);
+  });
+
+  it.each(["application/json; charset=utf-8", "Application/JSON"])("accepts %s", async (type) => {
+    const response = await post(lessonBody, { cookie, "Content-Type": type });
+    expect(response.status).toBe(201);
+  });
+
+  it("decides every Origin × Sec-Fetch-Site × Content-Type as the rule says (seeded)", async () => {
+    const rng = random(SEED);
+    const origins = [undefined, SITE, "http://shop.test:4000", "https://shop.test:3000", "null", "http://shop.test"];
+    const sites = [undefined, "same-origin", "same-site", "cross-site", "none", "Same-Origin"];
+    const types = [undefined, "application/json", "application/json;charset=utf-8", "text/plain", "text/json"];
+    for (let i = 0; i < 60; i += 1) {
+      const origin = rng.pick(origins);
+      const site = rng.pick(sites);
+      const type = rng.pick(types);
+      const headers: Record<string, string> = { cookie, "Sec-Fetch-Site": site ?? "", "Content-Type": type ?? "" };
+      if (origin) headers.Origin = origin;
+      sidecar.requests.length = 0;
+      const response = await post(lessonBody, headers);
+      const sameOrigin = origin === SITE || site === "same-origin";
+      const json = type?.split(";")[0] === "application/json";
+      const expected = sameOrigin && json ? 201 : 403;
+      const where = `seed ${SEED} case ${i}: ${JSON.stringify(headers)}`;
+      expect(response.status, where).toBe(expected);
+      expect(sidecar.requests, where).toHaveLength(expected === 201 ? 1 : 0);
+    }
+  });
+});
+
+describe("a session cookie that holds no session", () => {
+  const name = () => cookie.split("=")[0] ?? "";
+  const encoded = (value: unknown) => `base64-${Buffer.from(JSON.stringify(value)).toString("base64url")}`;
+
+  it("is signed out (401), cleared, and never a 500", async () => {
+    const session = { ...gotrueSession(LEARNER, "learner@example.com"), user: 5 };
+    const response = await post(lessonBody, { cookie: `${name()}=${encoded(session)}` });
+    expect(response.status).toBe(401);
+    expect(response.body.error).toMatchObject({ code: "not_signed_in" });
+    const cleared = response.headers.getSetCookie().find((c) => c.startsWith(`${name()}=;`));
+    expect(cleared).toMatch(/Max-Age=0/);
+    expect(cleared).toMatch(/Path=\//);
+    expect(sidecar.requests).toHaveLength(0);
+  });
+
+  it("answers the GET signed out as well", async () => {
+    const response = await get(`?session_id=${SESSION}`, { cookie: `${name()}=${encoded({ user: [] })}` });
+    expect(response.status).toBe(401);
+  });
+
+  it("any bytes in it: signed out, never 5xx (seeded)", async () => {
+    const rng = random(SEED + 1);
+    const shapes = [
+      () => Buffer.from(rng.bytes(64)).toString("latin1"),
+      () => `base64-${Buffer.from(rng.bytes(96)).toString("base64url")}`,
+      () =>
+        encoded({
+          ...gotrueSession(LEARNER, "x@example.com"),
+          [rng.pick(["user", "access_token", "expires_at", "refresh_token"])]: rng.pick([
+            5,
+            null,
+            [],
+            "x",
+            {},
+            true,
+            1e309,
+          ]),
+        }),
+    ];
+    for (let i = 0; i < 40; i += 1) {
+      // cookie values travel as visible ASCII: percent-encode the rest as a browser would keep it
+      const value = encodeURIComponent(rng.pick(shapes)());
+      const where = `seed ${SEED + 1} case ${i}: ${value.slice(0, 80)}`;
+      const response = await post(lessonBody, { cookie: `${name()}=${value}` });
+      expect(response.status, where).toBe(401);
+      expect(sidecar.requests, where).toHaveLength(0);
+    }
   });
 });

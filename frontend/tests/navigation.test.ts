@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { safeNext, signInPath } from "@/lib/navigation";
+import { safeNext, signInPath, signUpPath } from "@/lib/navigation";
 import { accessAfterReturn, phaseOf } from "@/lib/stripe";
 
 describe("safeNext", () => {
@@ -25,7 +25,19 @@ describe("safeNext", () => {
   });
 
   it("builds the sign-in link that comes back", () => {
-    expect(signInPath("/lessons/joins-without-fear")).toBe("/login?next=/lessons/joins-without-fear");
+    expect(signInPath("/lessons/joins-without-fear")).toBe("/login?next=%2Flessons%2Fjoins-without-fear");
+  });
+
+  it.each([
+    "/lessons?checkout=success&session_id=cs_test_a1b2c3",
+    "/lessons/joins-without-fear#top",
+    "/profile?x=a%26b&y=1+2",
+  ])("keeps the whole of %s through sign-in and sign-up", (path) => {
+    for (const built of [signInPath(path), signUpPath(path)]) {
+      const query = new URL(built, "http://shop.test").searchParams;
+      expect([...query.keys()]).toEqual(["next"]);
+      expect(safeNext(query.get("next"))).toBe(path);
+    }
   });
 });
 

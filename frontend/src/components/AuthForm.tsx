@@ -3,7 +3,7 @@ import { useRouter } from "next/router";
 import { useEffect, useState, type FormEvent } from "react";
 
 import { useAuth } from "@/context/AuthContext";
-import { safeNext } from "@/lib/navigation";
+import { safeNext, signInPath, signUpPath } from "@/lib/navigation";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
 
@@ -38,7 +38,8 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
     await router.push(next);
   };
 
-  const nextQuery = next === "/lessons" ? "" : `?next=${next}`;
+  const other = signingIn ? "/signup" : "/login";
+  const otherPage = next === "/lessons" ? other : signingIn ? signUpPath(next) : signInPath(next);
   return (
     <>
       <h1>{signingIn ? "Sign in" : "Create an account"}</h1>
@@ -85,11 +86,11 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
       <p className={styles.muted}>
         {signingIn ? (
           <>
-            New here? <Link href={`/signup${nextQuery}`}>Create an account</Link>
+            New here? <Link href={otherPage}>Create an account</Link>
           </>
         ) : (
           <>
-            Already have an account? <Link href={`/login${nextQuery}`}>Sign in</Link>
+            Already have an account? <Link href={otherPage}>Sign in</Link>
           </>
         )}
       </p>

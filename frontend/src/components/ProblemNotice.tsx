@@ -1,7 +1,7 @@
 import Link from "next/link";
 
 import type { CheckoutProblem } from "@/lib/checkoutErrors";
-import { signInPath } from "@/lib/navigation";
+import { signInPath, signUpPath } from "@/lib/navigation";
 
 import styles from "./Notice.module.css";
 
@@ -26,7 +26,7 @@ export function ProblemNotice({
         </button>
       ) : null}
       {problem.next === "sign_in" ? <Link href={signInPath(returnTo)}>Sign in</Link> : null}
-      {problem.next === "sign_up" ? <Link href={`/signup?next=${returnTo}`}>Create an account</Link> : null}
+      {problem.next === "sign_up" ? <Link href={signUpPath(returnTo)}>Create an account</Link> : null}
       {problem.next === "profile" ? <Link href="/profile">Your purchases</Link> : null}
       {problem.next === "reload" && onRefresh ? (
         <button type="button" className={styles.action} onClick={onRefresh}>

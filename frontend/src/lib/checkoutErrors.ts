@@ -51,6 +51,12 @@ export function describeProblem(status: number, code: string): CheckoutProblem {
       return problem("That checkout link isn't valid. Your purchases are listed on your profile.", "profile");
     case "payload_too_large":
       return problem("That request was too large.", "reload");
+    case "cross_site_request":
+    case "unsupported_content_type":
+      return problem(
+        "That request didn't come from this site's pages. Please reload the page and try again.",
+        "reload",
+      );
     case "method_not_allowed":
       return problem("Use POST to start a checkout or GET to read one back.", "none");
     case "bad_gateway":

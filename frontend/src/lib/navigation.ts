@@ -6,7 +6,17 @@ export function safeNext(value: unknown, fallback = "/lessons"): string {
   return value;
 }
 
+/** `page` with `?next=<path>` (encoded, so the path's own query string survives the trip). */
+function withNext(page: "/login" | "/signup", path: string): string {
+  return `${page}?next=${encodeURIComponent(path)}`;
+}
+
 /** Where a signed-out learner is sent before an action on `path`. */
 export function signInPath(path: string): string {
-  return `/login?next=${path}`;
+  return withNext("/login", path);
+}
+
+/** The sign-up page that returns to `path`. */
+export function signUpPath(path: string): string {
+  return withNext("/signup", path);
 }

@@ -1,15 +1,27 @@
-import { Head, Html, Main, NextScript } from "next/document";
+import Document, { Head, Html, Main, NextScript, type DocumentContext, type DocumentInitialProps } from "next/document";
 
-export default function Document() {
-  return (
-    <Html lang="en">
-      <Head>
-        <link rel="icon" href="data:," />
-      </Head>
-      <body>
-        <Main />
-        <NextScript />
-      </body>
-    </Html>
-  );
+type Props = DocumentInitialProps & { nonce?: string };
+
+// The CSP nonce src/proxy.ts made for this request, on every script and style tag Next writes.
+export default class ShopDocument extends Document<Props> {
+  static async getInitialProps(context: DocumentContext): Promise<Props> {
+    const initial = await Document.getInitialProps(context);
+    const nonce = context.req?.headers["x-nonce"];
+    return { ...initial, nonce: typeof nonce === "string" ? nonce : undefined };
+  }
+
+  render() {
+    const { nonce } = this.props;
+    return (
+      <Html lang="en">
+        <Head nonce={nonce}>
+          <link rel="icon" href="data:," />
+        </Head>
+        <body>
+          <Main />
+          <NextScript nonce={nonce} />
+        </body>
+      </Html>
+    );
+  }
 }

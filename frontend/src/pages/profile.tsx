@@ -59,9 +59,7 @@ export default function ProfilePage({ rows, loadFailed }: Props) {
         </p>
       ) : (
         <table className={styles.table}>
-          <caption className={styles.muted} style={{ textAlign: "left", paddingBottom: "0.5rem" }}>
-            Newest first
-          </caption>
+          <caption className={`${styles.muted} ${styles.caption}`}>Newest first</caption>
           <thead>
             <tr>
               <th scope="col">Lesson</th>

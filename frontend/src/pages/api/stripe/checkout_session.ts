@@ -1,11 +1,15 @@
 // The browser's way to Checkout: POST opens (or reuses) a Checkout Session for one lesson, GET
 // reads one back for the return page. The learner comes from the cookie session, checked with
 // Supabase Auth; their access token is forwarded to the sidecar, which trusts nothing else.
+// Only this site's pages may call it (Origin or Sec-Fetch-Site), and a POST only with a JSON
+// body: anything else is a 403 before the learner or the sidecar is asked anything.
 // Plain Node request/response methods only, so the handler runs under any http server.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { describeProblem, UNREACHABLE } from "@/lib/checkoutErrors";
 import { isCheckoutSessionId } from "@/lib/checkoutSession";
+import { isJsonContentType, isSameOrigin } from "@/lib/sameOrigin";
+import { siteOrigin } from "@/lib/site";
 import { createServerSupabase } from "@/lib/supabase";
 import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody } from "@/types/shop";
 
@@ -68,12 +72,18 @@ export function parseCheckoutBody(raw: string): string | null {
 }
 
 /** The learner's access token, once Supabase Auth has confirmed who they are; else null. */
+// getUser(), not getClaims(): a Checkout Session is opened (or read back) only for a learner
+// Supabase Auth itself still knows, not for one deleted or banned since the token was issued.
 async function accessToken(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
   const supabase = createServerSupabase(req, res);
-  const { data: checked, error } = await supabase.auth.getUser();
-  if (error || !checked.user) return null;
-  const { data } = await supabase.auth.getSession();
-  return data.session?.access_token ?? null;
+  try {
+    const { data: checked, error } = await supabase.auth.getUser();
+    if (error || !checked.user) return null;
+    const { data } = await supabase.auth.getSession();
+    return data.session?.access_token ?? null;
+  } catch {
+    return null; // a session supabase-js cannot read is no session
+  }
 }
 
 /**
@@ -185,7 +195,9 @@ async function readSession(req: IncomingMessage, res: ServerResponse) {
 }
 
 export default async function handler(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method === "POST") return createSession(req, res);
+  if (req.method !== "POST" && req.method !== "GET") return fail(res, 405, "method_not_allowed", { Allow: ALLOW });
+  if (!isSameOrigin(req.headers, siteOrigin())) return fail(res, 403, "cross_site_request");
   if (req.method === "GET") return readSession(req, res);
-  return fail(res, 405, "method_not_allowed", { Allow: ALLOW });
+  if (!isJsonContentType(req.headers["content-type"])) return fail(res, 403, "unsupported_content_type");
+  return createSession(req, res);
 }

@@ -1,0 +1,60 @@
+// The headers every response carries (set by src/proxy.ts). Scripts run only with this
+// response's nonce ('strict-dynamic' lets them load Next's chunks); the browser may connect
+// only to this site and the Supabase project (the sidecar is called by the server alone, so
+// the browser needs no way to it). `next dev` adds only what its HMR needs.
+
+export type HeaderInput = {
+  nonce: string;
+  supabaseUrl: string | null;
+  https: boolean;
+  dev: boolean;
+};
+
+function originOf(url: string | null): string | null {
+  if (!url) return null;
+  try {
+    const origin = new URL(url).origin;
+    return origin === "null" ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+export function contentSecurityPolicy({ nonce, supabaseUrl, https, dev }: HeaderInput): string {
+  const supabase = originOf(supabaseUrl);
+  const directives: Record<string, string[]> = {
+    "default-src": ["'self'"],
+    // React's dev build evaluates code to rebuild server stacks: dev only
+    "script-src": ["'self'", `'nonce-${nonce}'`, "'strict-dynamic'", ...(dev ? ["'unsafe-eval'"] : [])],
+    // the dev server injects CSS as <style> tags; the build serves files
+    "style-src": ["'self'", dev ? "'unsafe-inline'" : `'nonce-${nonce}'`],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'"],
+    // HMR's websocket in dev (same host, ws scheme)
+    "connect-src": ["'self'", ...(supabase ? [supabase] : []), ...(dev ? ["ws:", "wss:"] : [])],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+  };
+  const policy = Object.entries(directives).map(([name, values]) => `${name} ${values.join(" ")}`);
+  if (https) policy.push("upgrade-insecure-requests");
+  return policy.join("; ");
+}
+
+export function securityHeaders(input: HeaderInput): Record<string, string> {
+  return {
+    "Content-Security-Policy": contentSecurityPolicy(input),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "X-Frame-Options": "DENY",
+    ...(input.https ? { "Strict-Transport-Security": "max-age=63072000; includeSubDomains" } : {}),
+  };
+}
+
+/** A fresh nonce: 128 random bits, base64. */
+export function newNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes));
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+
+import { newNonce, securityHeaders } from "@/lib/securityHeaders";
+
+const base = { nonce: "bm9uY2U=", supabaseUrl: "https://abc.supabase.co/", https: false, dev: false };
+
+describe("securityHeaders", () => {
+  it("allows scripts by nonce only, connections to the site and Supabase only", () => {
+    const csp = securityHeaders(base)["Content-Security-Policy"];
+    expect(csp).toContain("script-src 'self' 'nonce-bm9uY2U=' 'strict-dynamic';");
+    expect(csp).toContain("connect-src 'self' https://abc.supabase.co;");
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+    expect(csp).toMatch(/object-src 'none'/);
+    expect(csp).toMatch(/base-uri 'none'/);
+    expect(csp).not.toMatch(/unsafe/);
+  });
+
+  it("sends HSTS and upgrade-insecure-requests only over https", () => {
+    expect(securityHeaders(base)["Strict-Transport-Security"]).toBeUndefined();
+    const https = securityHeaders({ ...base, https: true });
+    expect(https["Strict-Transport-Security"]).toMatch(/^max-age=\d+/);
+    expect(https["Content-Security-Policy"]).toContain("upgrade-insecure-requests");
+  });
+
+  it("relaxes only what next dev's HMR needs", () => {
+    const csp = securityHeaders({ ...base, dev: true })["Content-Security-Policy"];
+    expect(csp).toContain("'unsafe-eval'");
+    expect(csp).toContain("style-src 'self' 'unsafe-inline'");
+    expect(csp).toContain("connect-src 'self' https://abc.supabase.co ws: wss:");
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+  });
+
+  it("makes a new nonce each time", () => {
+    expect(newNonce()).not.toBe(newNonce());
+    expect(newNonce()).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+  });
+});
