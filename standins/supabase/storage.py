@@ -340,9 +340,10 @@ async def signed_object(request: AnyRequest, config: ConfigDep) -> Response[Any]
 
 
 @head("/object/sign/{path:path}")
-async def signed_object_head(request: AnyRequest, config: ConfigDep) -> Response[Any]:
+async def signed_object_head(request: AnyRequest, config: ConfigDep) -> Response[None]:
     """The headers the GET would answer."""
-    return await _serve(request, config)
+    answer = await _serve(request, config)
+    return Response(content=None, status_code=answer.status_code, headers=dict(answer.headers))
 
 
 # -- uploads -------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ def test_signed_url_serves_the_bytes_with_headers_and_a_range(
     upload(api, bucket, path)
     signed = learner.client.storage.from_(bucket).create_signed_url(path, 60)
     url = signed["signedURL"]
+    assert url is not None
     assert f"/storage/v1/object/sign/{bucket}/{path}?token=" in url
     token = url.split("token=")[1]
     claims = jwt.decode(token, api.jwt_secret, algorithms=["HS256"])
@@ -136,6 +137,7 @@ def test_upload_again_is_key_already_exists_and_upsert_replaces(
     service = client(api, api.service_role_key).storage.from_(bucket)
     service.update(path, b"second", {"content-type": "video/mp4"})
     url = service.create_signed_url(path, 60)["signedURL"]
+    assert url is not None
     assert httpx.get(url).content == b"second"
     (metadata,) = query(
         database_url,
