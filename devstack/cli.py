@@ -125,6 +125,11 @@ def private_cluster(env: dict[str, str]) -> PrivateCluster:
     return PrivateCluster(state / "postgres", port, password)
 
 
+def storage_dir(env: dict[str, str]) -> Path:
+    """Where the Supabase stand-in keeps Storage's files: `.devstack/storage/` (DEVSTACK_DIR)."""
+    return Path(env.get("DEVSTACK_DIR") or database.ROOT / ".devstack") / "storage"
+
+
 def port_of(url: str) -> int:
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
@@ -251,6 +256,8 @@ def services(env: dict[str, str], database_url: str) -> list[Service]:
                 str(port_of(supabase)),
                 "--public-url",
                 supabase,
+                "--storage-dir",
+                str(storage_dir(env)),
             ],
             f"{supabase}/auth/v1/health",
             child_env,

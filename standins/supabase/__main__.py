@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 import uvicorn
 
@@ -28,6 +29,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--public-url", help="the address clients use, SUPABASE_URL (default http://HOST:PORT)"
     )
+    parser.add_argument(
+        "--storage-dir",
+        type=Path,
+        default=Path(os.environ.get("FILE_STORAGE_BACKEND_PATH") or ".devstack/storage"),
+        help="where Storage keeps object files (default: $FILE_STORAGE_BACKEND_PATH, "
+        "else .devstack/storage)",
+    )
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or DATABASE_URL) is required")
@@ -35,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         database_url=args.database_url,
         jwt_secret=args.jwt_secret,
         public_url=args.public_url or f"http://{args.host}:{args.port}",
+        storage_dir=args.storage_dir,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
 

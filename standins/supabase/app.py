@@ -10,7 +10,7 @@ from litestar import Litestar, Request, Response
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from standins.supabase import auth, rest
+from standins.supabase import auth, rest, storage
 from standins.supabase.config import StandInConfig
 from standins.supabase.cors import gateway_cors
 from standins.supabase.database import make_pool
@@ -23,6 +23,7 @@ from standins.supabase.errors import (
     rest_error,
 )
 from standins.supabase.grammar import not_implemented
+from standins.supabase.storage_errors import StorageError, storage_error
 
 
 def _not_found(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -40,6 +41,8 @@ def _not_found(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         else:
             error = RestError(405, "PGRST117", f"Unsupported HTTP method: {method}")
         return rest_error(request, error)
+    if path.startswith(f"{storage.PREFIX}/"):
+        return storage.http_error(request, exc)
     # What Supabase's gateway answers for a path no service is routed at.
     return Response(
         content={"message": "no Route matched with those values"}, status_code=exc.status_code
@@ -64,12 +67,13 @@ def create_app(config: StandInConfig) -> Litestar:
         return config
 
     app = Litestar(
-        route_handlers=[auth.ROUTER, rest.ROUTER],
+        route_handlers=[auth.ROUTER, rest.ROUTER, storage.ROUTER],
         dependencies={"config": Provide(provide_config, sync_to_thread=False)},
         exception_handlers={
             GatewayError: gateway_error,
             AuthError: auth_error,
             RestError: rest_error,
+            StorageError: storage_error,
             HTTPException: _not_found,
         },
         lifespan=[database],

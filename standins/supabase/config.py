@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_PORT = 54321
 # The Supabase CLI's local JWT secret: the demo keys in .env.example are signed with it.
@@ -20,6 +21,8 @@ class StandInConfig:
     jwt_expiry_seconds: int = 3600
     refresh_token_reuse_interval: float = 10.0
     password_min_length: int = 6
+    # Where Storage keeps object files (storage-api's FILE_STORAGE_BACKEND_PATH); None: no Storage.
+    storage_dir: Path | None = None
     pool_max_size: int = 10
     pool_timeout: float = 5.0
 

@@ -200,6 +200,115 @@ $functions$;
 
 grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
 
+-- =============================================================================================
+-- storage schema: buckets and objects, as storage-api's tenant migrations leave them
+-- =============================================================================================
+
+-- supabase/storage migrations/tenant (0002 the tables, 0003 path_tokens, 0007 RLS on buckets,
+-- 0008/0012/0013/0014 bucket columns, 0016 version, 0018 owner_id, 0025 user_metadata, 0038
+-- the bucket type, 0046 the grants). Files live outside the database; the Storage stand-in
+-- (standins/supabase/storage.py) keeps these rows as storage-api does, and checks what a
+-- caller may see by selecting from storage.objects as that caller.
+do $storage_role$
+begin
+  if not exists (select from pg_roles where rolname = 'supabase_storage_admin') then
+    create role supabase_storage_admin noinherit createrole login noreplication;
+  end if;
+exception
+  when duplicate_object or unique_violation then null;
+end
+$storage_role$;
+
+create schema if not exists storage authorization supabase_storage_admin;
+grant usage on schema storage to postgres, anon, authenticated, service_role;
+alter default privileges in schema storage grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges in schema storage grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges in schema storage grant all on sequences to postgres, anon, authenticated, service_role;
+
+do $bucket_type$
+begin
+  if not exists (
+    select from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    where n.nspname = 'storage' and t.typname = 'buckettype'
+  ) then
+    create type storage.buckettype as enum ('STANDARD', 'ANALYTICS');
+  end if;
+end
+$bucket_type$;
+
+create table if not exists storage.buckets (
+  id text not null primary key,
+  name text not null,
+  owner uuid,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  public boolean default false,
+  avif_autodetection boolean default false,
+  file_size_limit bigint,
+  allowed_mime_types text[],
+  owner_id text,
+  type storage.buckettype not null default 'STANDARD'
+);
+create unique index if not exists bname on storage.buckets using btree (name);
+comment on column storage.buckets.owner is 'Field is deprecated, use owner_id instead';
+
+create table if not exists storage.objects (
+  id uuid not null default gen_random_uuid() primary key,
+  bucket_id text,
+  name text,
+  owner uuid,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  last_accessed_at timestamptz default now(),
+  metadata jsonb,
+  path_tokens text[] generated always as (string_to_array(name, '/')) stored,
+  version text,
+  owner_id text,
+  user_metadata jsonb,
+  constraint "objects_bucketId_fkey" foreign key (bucket_id) references storage.buckets (id)
+);
+create unique index if not exists bucketid_objname on storage.objects using btree (bucket_id, name);
+create index if not exists name_prefix_search on storage.objects (name text_pattern_ops);
+comment on column storage.objects.owner is 'Field is deprecated, use owner_id instead';
+
+alter table storage.buckets owner to supabase_storage_admin;
+alter table storage.objects owner to supabase_storage_admin;
+alter table storage.buckets enable row level security;
+alter table storage.objects enable row level security;
+-- 0046: the API roles hold every privilege; RLS (no policy: nothing) decides what they see.
+grant all on storage.buckets, storage.objects to anon, authenticated, service_role;
+grant all on storage.buckets, storage.objects to postgres with grant option;
+
+-- The path helpers policies use, e.g. (storage.foldername(name))[1] = 'lessons' (0060).
+do $storage_functions$
+begin
+  if not exists (
+    select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'storage' and p.proname = 'foldername'
+  ) then
+    create function storage.foldername(name text) returns text[] language sql immutable as $fn$
+      select (string_to_array(name, '/'))[1:array_length(string_to_array(name, '/'), 1) - 1]
+    $fn$;
+  end if;
+  if not exists (
+    select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'storage' and p.proname = 'filename'
+  ) then
+    create function storage.filename(name text) returns text language sql immutable as $fn$
+      select (string_to_array(name, '/'))[array_length(string_to_array(name, '/'), 1)]
+    $fn$;
+  end if;
+  if not exists (
+    select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'storage' and p.proname = 'extension'
+  ) then
+    create function storage.extension(name text) returns text language sql immutable as $fn$
+      select reverse(split_part(reverse(storage.filename(name)), '.', 1))
+    $fn$;
+  end if;
+end
+$storage_functions$;
+
 -- Supabase puts extensions on the search path of every session (pgTAP's functions live there).
 do $search_path$
 begin

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from standins.serving import listening_socket, serving
@@ -13,6 +15,8 @@ from standins.supabase.app import create_app
 from standins.supabase.config import StandInConfig
 
 TEST_JWT_SECRET = "devstack-supabase-test-secret-0123456789abcdef"  # noqa: S105
+# Storage's files when a test names no directory: removed when the interpreter exits.
+_STORAGE_DIRS: list[tempfile.TemporaryDirectory[str]] = []
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,9 @@ class StandIn:
 def running_standin(
     database_url: str, *, jwt_secret: str = TEST_JWT_SECRET, **config: Any
 ) -> Iterator[StandIn]:
+    if config.get("storage_dir") is None:
+        _STORAGE_DIRS.append(tempfile.TemporaryDirectory(prefix="supabase-storage-"))
+        config["storage_dir"] = Path(_STORAGE_DIRS[-1].name)
     sock = listening_socket()
     host, port = sock.getsockname()[:2]
     public_url = f"http://{host}:{port}"

@@ -26,7 +26,9 @@ NODE = NODE_MODULES / ".bin" / "node"
 SCRIPT = Path(__file__).with_name("js") / "contract.cjs"
 
 
-def supabase_js(api: StandIn, scenario: str, learner: Learner | None = None) -> Any:
+def supabase_js(
+    api: StandIn, scenario: str, learner: Learner | None = None, **extra_env: str
+) -> Any:
     if not NODE.exists() or not (NODE_MODULES / "@supabase" / "supabase-js").is_dir():
         pytest.fail(
             f"Node 22 and @supabase/supabase-js are missing from {NODE_MODULES}: run "
@@ -42,6 +44,8 @@ def supabase_js(api: StandIn, scenario: str, learner: Learner | None = None) -> 
     }
     if learner is not None:
         env |= {"LEARNER_EMAIL": learner.email, "LEARNER_PASSWORD": PASSWORD}
+        env |= {"LEARNER_ID": str(learner.id)}
+    env |= extra_env
     done = subprocess.run(
         [str(NODE), str(SCRIPT), scenario],
         env=env,
@@ -257,3 +261,34 @@ def test_cors_is_answered_as_supabase_gateway_answers_it(api: StandIn) -> None:
     # the gateway's own refusal (no API key) still carries CORS, so a page can read it
     assert seen["refused"]["status"] == 401
     assert seen["refused"]["headers"]["access-control-allow-origin"] == "*"
+
+
+def test_storage_signed_url_is_fetched_whole_and_by_range_and_rls_refuses_the_other(
+    api: StandIn, learner: Learner, database_url: str
+) -> None:
+    bucket = f"js-media-{learner.id.hex[:8]}"
+    policy = f'"learners read their own folder in {bucket}"'
+    query(database_url, "insert into storage.buckets (id, name) values (%s, %s)", (bucket, bucket))
+    query(
+        database_url,
+        f"create policy {policy} on storage.objects for select to authenticated"
+        f" using (bucket_id = '{bucket}'"
+        " and (storage.foldername(name))[1] = (select auth.uid())::text)",
+    )
+    try:
+        seen = supabase_js(api, "storage", learner, STORAGE_BUCKET=bucket)
+    finally:
+        query(database_url, f"drop policy {policy} on storage.objects")
+    assert seen["uploaded"]["error"] is None
+    assert seen["uploaded"]["data"]["fullPath"] == f"{bucket}/{learner.id}/clip.bin"
+    assert f"/storage/v1/object/sign/{bucket}/{learner.id}/clip.bin?token=" in seen["signedUrl"]
+    assert seen["whole"] == {"status": 200, "type": "video/mp4", "length": "4096", "same": True}
+    assert seen["part"] == {"status": 206, "range": "bytes 100-199/4096", "same": True}
+    assert seen["refused"]["data"] is None
+    assert seen["refused"]["error"] == {
+        "name": "StorageApiError",
+        "message": "Object not found",
+        "status": 400,
+        "statusCode": "404",
+    }
+    assert bucket in seen["buckets"]

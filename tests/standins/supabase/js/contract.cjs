@@ -195,6 +195,44 @@ const scenarios = {
       refused: { status: refused.status, headers: headers(refused) },
     }
   },
+
+  // Storage: the service role uploads two files, the learner signs the one RLS lets it see
+  // and fetches it whole and by Range, as a video element would; the other is refused.
+  async storage() {
+    const bucket = process.env.STORAGE_BUCKET
+    const mine = `${process.env.LEARNER_ID}/clip.bin`
+    const theirs = `someone-else/clip.bin`
+    const bytes = new Uint8Array(4096).map((_, i) => i % 251)
+    const files = service().storage.from(bucket)
+    const uploaded = await files.upload(mine, bytes, { contentType: 'video/mp4' })
+    await files.upload(theirs, bytes, { contentType: 'video/mp4' })
+    const media = (await learner()).storage.from(bucket)
+    const signed = await media.createSignedUrl(mine, 60)
+    const whole = await fetch(signed.data.signedUrl)
+    const part = await fetch(signed.data.signedUrl, { headers: { Range: 'bytes=100-199' } })
+    const refused = await media.createSignedUrl(theirs, 60)
+    const buckets = await service().storage.listBuckets()
+    return {
+      uploaded: { data: uploaded.data, error: uploaded.error },
+      signedUrl: signed.data.signedUrl,
+      whole: {
+        status: whole.status,
+        type: whole.headers.get('content-type'),
+        length: whole.headers.get('content-length'),
+        same: Buffer.from(await whole.arrayBuffer()).equals(Buffer.from(bytes)),
+      },
+      part: {
+        status: part.status,
+        range: part.headers.get('content-range'),
+        same: Buffer.from(await part.arrayBuffer()).equals(Buffer.from(bytes.slice(100, 200))),
+      },
+      refused: {
+        data: refused.data,
+        error: refused.error && { name: refused.error.name, message: refused.error.message, status: refused.error.status, statusCode: refused.error.statusCode },
+      },
+      buckets: buckets.data && buckets.data.map((b) => b.id),
+    }
+  },
 }
 
 const name = process.argv[2]
