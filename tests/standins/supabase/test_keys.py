@@ -165,7 +165,9 @@ def test_a_rotation_mid_session_keeps_the_learner_signed_in(database_url: str) -
         published = {k["kid"] for k in httpx.get(api.jwks_url).json()["keys"]}
         assert published == {old_kid, new_kid}, "the old key stays until its tokens expire"
         # the token signed before the rotation still works everywhere
-        assert learner.client.auth.get_user(learner.access_token).user.id == str(learner.id)
+        still = learner.client.auth.get_user(learner.access_token)
+        assert still is not None
+        assert still.user.id == str(learner.id)
         catalog = rest(
             api,
             "rpc/lesson_catalog?select=slug",
@@ -212,7 +214,9 @@ def test_hs256_signing_on_request_as_before(database_url: str) -> None:
             learner.access_token, api.jwt_secret, algorithms=["HS256"], audience="authenticated"
         )
         assert claims["sub"] == str(learner.id)
-        assert learner.client.auth.get_user(learner.access_token).user.id == str(learner.id)
+        user = learner.client.auth.get_user(learner.access_token)
+        assert user is not None
+        assert user.user.id == str(learner.id)
         assert httpx.get(api.jwks_url).json() == {"keys": []}, "a secret is never published"
         rotate = httpx.post(f"{api.url}/_standin/signing-keys/rotate")
         assert rotate.status_code == 409
