@@ -60,6 +60,18 @@ async def rotate_signing_key(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response(content={"current_kid": kid, "published": published})
 
 
+@post("/_standin/signing-keys/standby", status_code=200)
+async def add_standby_signing_key(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The dashboard's "create standby key": published now, signing after the next rotation."""
+    keys: SigningKeys = request.app.state.signing_keys
+    try:
+        kid = keys.add_standby()
+    except ValueError as exc:
+        return Response(content={"error": str(exc)}, status_code=409)
+    published = [key["kid"] for key in keys.jwks()["keys"]]
+    return Response(content={"standby_kid": kid, "published": published})
+
+
 def create_app(config: StandInConfig) -> Litestar:
     """The stand-in; its pool is opened by the lifespan and kept on `app.state.pool`, its
     signing keys on `app.state.signing_keys`."""
@@ -85,7 +97,7 @@ def create_app(config: StandInConfig) -> Litestar:
         return config
 
     app = Litestar(
-        route_handlers=[auth.ROUTER, rest.ROUTER, rotate_signing_key],
+        route_handlers=[auth.ROUTER, rest.ROUTER, rotate_signing_key, add_standby_signing_key],
         dependencies={"config": Provide(provide_config, sync_to_thread=False)},
         exception_handlers={
             GatewayError: gateway_error,

@@ -2,8 +2,10 @@
 
 A project created today signs access tokens with an asymmetric key (ES256, P-256) and
 publishes its public half at `/auth/v1/.well-known/jwks.json`, each key named by `kid`.
-Rotating makes a new key the one that signs; the previous one stays published (and
-accepted) until every token it signed has expired, so nobody is signed out by a rotation.
+As on Supabase's dashboard, a standby key can be created first (published, not yet
+signing, so verifiers' cached key sets hold it before any token carries it); rotating
+makes the standby key (or a new one) the one that signs, and the previous one stays
+published (and accepted) until every token it signed has expired, so nobody is signed out.
 
 Projects still on the legacy JWT secret sign with HS256 and publish no key (a symmetric
 secret is never published). Either way, tokens signed with the legacy secret are accepted:
@@ -40,6 +42,8 @@ class SigningKey:
     created_at: float
     # When a newer key took over signing; the key stays published for a token's lifetime more.
     retired_at: float | None = None
+    # Published ahead of signing, for the next rotation.
+    standby: bool = False
 
     def private_key(self) -> ec.EllipticCurvePrivateKey:
         key = ECAlgorithm.from_jwk(self.private_jwk)
@@ -100,6 +104,7 @@ class SigningKeys:
                 "private_jwk": k.private_jwk,
                 "created_at": k.created_at,
                 "retired_at": k.retired_at,
+                "standby": k.standby,
             }
             for k in keys
         ]
@@ -118,25 +123,45 @@ class SigningKeys:
             k for k in self._keys if k.retired_at is None or now < k.retired_at + self._lifetime
         ]
 
+    def _current(self) -> SigningKey:
+        return next(k for k in reversed(self._keys) if not k.standby)
+
     @property
     def current_kid(self) -> str | None:
-        return self._keys[-1].kid if self._keys else None
+        return self._current().kid if self._keys else None
+
+    def add_standby(self) -> str:
+        """A standby key: published now, signing from the next rotation."""
+        if self.algorithm != "ES256":
+            raise ValueError("the project signs with its legacy HS256 secret: no key to add")
+        with self._lock:
+            standby = [k for k in self._keys if k.standby]
+            if standby:
+                return standby[0].kid
+            keys = [*self._keys, SigningKey(**{**new_key().__dict__, "standby": True})]
+            self._save(keys)
+            self._keys = keys
+            return keys[-1].kid
 
     def jwks(self) -> dict[str, Any]:
         with self._lock:
             return {"keys": [k.public_jwk() for k in self._published(time.time())]}
 
     def rotate(self) -> str:
-        """A new current key; the old one is retired, published until its tokens expire."""
+        """The standby key (or a new one) signs from now; the old one is retired, published
+        until its tokens expire."""
         if self.algorithm != "ES256":
             raise ValueError("the project signs with its legacy HS256 secret: no key to rotate")
         with self._lock:
             now = time.time()
+            standby = [k for k in self._keys if k.standby]
+            promoted = SigningKey(**{**standby[0].__dict__, "standby": False}) if standby else None
             keys = [
                 k if k.retired_at is not None else SigningKey(**{**k.__dict__, "retired_at": now})
                 for k in self._published(now)
+                if not k.standby
             ]
-            keys.append(new_key())
+            keys.append(promoted or new_key())
             self._save(keys)
             self._keys = keys
             return keys[-1].kid
@@ -148,7 +173,7 @@ class SigningKeys:
         if self.algorithm == "HS256":
             return jwt.encode(claims, self._secret, "HS256", headers={"typ": "JWT"})
         with self._lock:
-            key = self._keys[-1]
+            key = self._current()
         return jwt.encode(
             claims, key.private_key(), "ES256", headers={"typ": "JWT", "kid": key.kid}
         )

@@ -31,6 +31,13 @@ class StandIn:
     def jwks_url(self) -> str:
         return f"{self.url}/auth/v1/.well-known/jwks.json"
 
+    def add_standby_signing_key(self) -> str:
+        """Publish the next signing key ahead of the rotation; its kid."""
+        response = httpx.post(f"{self.url}/_standin/signing-keys/standby", timeout=5)
+        response.raise_for_status()
+        kid: str = response.json()["standby_kid"]
+        return kid
+
     def rotate_signing_key(self) -> str:
         """Rotate as the dashboard would; the new current kid."""
         response = httpx.post(f"{self.url}/_standin/signing-keys/rotate", timeout=5)

@@ -186,6 +186,20 @@ def test_a_rotation_mid_session_keeps_the_learner_signed_in(database_url: str) -
         assert jwt.get_unverified_header(signed_in.session.access_token)["kid"] == new_kid
 
 
+def test_a_standby_key_is_published_before_it_signs(database_url: str) -> None:
+    with running_standin(database_url) as api:
+        before = sign_up(api).access_token
+        standby = api.add_standby_signing_key()
+        published = {k["kid"] for k in httpx.get(api.jwks_url).json()["keys"]}
+        assert standby in published
+        assert jwt.get_unverified_header(sign_up(api).access_token)["kid"] != standby
+        assert api.rotate_signing_key() == standby
+        assert jwt.get_unverified_header(sign_up(api).access_token)["kid"] == standby
+        assert jwt.get_unverified_header(before)["kid"] in {
+            k["kid"] for k in httpx.get(api.jwks_url).json()["keys"]
+        }
+
+
 def test_a_token_of_a_rotated_out_key_past_its_expiry_is_refused(database_url: str) -> None:
     with running_standin(database_url, jwt_expiry_seconds=1) as api:
         learner = sign_up(api)
