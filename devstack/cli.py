@@ -37,8 +37,12 @@ from devstack.cluster import DEFAULT_PASSWORD, DEFAULT_PORT, ClusterError, Priva
 ENV_FILE = database.ROOT / ".env"
 ENV_EXAMPLE = database.ROOT / ".env.example"
 FRONTEND_DIR = database.ROOT / "frontend"
-# what the frontend is told (SUPABASE_ANON_KEY is public); nothing else from `.env` reaches it
-FRONTEND_SETTINGS = ("SUPABASE_URL", "SUPABASE_ANON_KEY")
+# Supabase's current key names, each with the legacy name still read in its place (a
+# deprecation line at start-up says so).
+LEGACY_NAMES = {
+    "SUPABASE_PUBLISHABLE_KEY": "SUPABASE_ANON_KEY",
+    "SUPABASE_SECRET_KEY": "SUPABASE_SERVICE_ROLE_KEY",
+}
 
 # The demo learner, created as Supabase Auth creates users: bcrypt password (pgcrypto's bf
 # crypt writes the same $2a$ hashes GoTrue does), confirmed email, the email identity.
@@ -113,12 +117,31 @@ def load_env(env_file: Path = ENV_FILE) -> dict[str, str]:
     return {**values, **{k: v for k, v in os.environ.items() if k in values}}
 
 
+def key(env: dict[str, str], name: str) -> str | None:
+    """A Supabase API key by its current name, or by the legacy name it replaces."""
+    return env.get(name) or env.get(LEGACY_NAMES[name]) or None
+
+
+def deprecations(env: dict[str, str]) -> list[str]:
+    """One line per legacy key name `.env` still uses in place of the current one."""
+    return [
+        f"{old} is deprecated: name it {new} (Supabase's current API keys)"
+        for new, old in LEGACY_NAMES.items()
+        if env.get(old) and not env.get(new)
+    ]
+
+
+def state_dir(env: dict[str, str]) -> Path:
+    """Where the devstack keeps its state: the private cluster, the stand-in's signing keys."""
+    return Path(env.get("DEVSTACK_DIR") or database.ROOT / ".devstack")
+
+
 def private_cluster(env: dict[str, str]) -> PrivateCluster:
     """The private cluster, where DEVSTACK_DIR and DEVSTACK_DB_PORT (if set) put it.
 
     Its superuser password is the one in DATABASE_URL (`.env`), so the URL there works.
     """
-    state = Path(env.get("DEVSTACK_DIR") or database.ROOT / ".devstack")
+    state = state_dir(env)
     port = int(env.get("DEVSTACK_DB_PORT") or DEFAULT_PORT)
     given = conninfo.conninfo_to_dict(env["DATABASE_URL"]) if env.get("DATABASE_URL") else {}
     password = str(given.get("password") or DEFAULT_PASSWORD)
@@ -209,12 +232,25 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
     """The Next.js site on SITE_URL's port: `npm run dev` (make dev) or `npm run start` (e2e).
 
     npm puts frontend/node_modules/.bin first on PATH, so `next` runs on the pinned Node 22.
-    The frontend gets its public Supabase settings and the sidecar's address, no secret.
+    The frontend gets its public Supabase settings and the sidecar's address, no secret: the
+    publishable key as SUPABASE_PUBLISHABLE_KEY and, under the name frontend/src reads today,
+    SUPABASE_ANON_KEY (the publishable key acts as anon).
     """
     site = urlsplit(site_url(env))
     host = site.hostname or "127.0.0.1"
-    child_env = {k: v for k, v in os.environ.items() if k not in env}
-    child_env.update({k: env[k] for k in FRONTEND_SETTINGS if k in env})
+    child_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in env
+        and k not in LEGACY_NAMES
+        and k not in LEGACY_NAMES.values()
+        and k != "SUPABASE_JWT_SECRET"
+    }
+    publishable = key(env, "SUPABASE_PUBLISHABLE_KEY")
+    if publishable:
+        child_env.update(
+            {"SUPABASE_PUBLISHABLE_KEY": publishable, "SUPABASE_ANON_KEY": publishable}
+        )
     child_env.update(
         {
             "SUPABASE_URL": supabase_url(env),
@@ -236,15 +272,24 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
     )
 
 
-def services(env: dict[str, str], database_url: str) -> list[Service]:
+def services(
+    env: dict[str, str], database_url: str, signing_keys_file: Path | None = None
+) -> list[Service]:
+    """The stand-ins and the sidecar. The Supabase stand-in keeps its ES256 key pairs in
+    `signing_keys_file` (make dev: under .devstack/, so a restart keeps learners signed in);
+    without one it makes a fresh key (the e2e run)."""
     python = sys.executable
     stripe_base = env["STRIPE_API_BASE"]
     sidecar = sidecar_url(env)
     supabase = supabase_url(env)
     child_env = {**os.environ, **env, "DATABASE_URL": database_url}
+    for name in LEGACY_NAMES:  # the stand-in and the sidecar read the current names
+        if (value := key(env, name)) is not None:
+            child_env[name] = value
+    keys_file = ["--signing-keys-file", str(signing_keys_file)] if signing_keys_file else []
     return [
         # First: the sidecar's PostgREST adapter (when configured) and learners' sign-ins need it.
-        # The database URL and JWT secret reach it through DATABASE_URL / SUPABASE_JWT_SECRET
+        # The database URL and the secret key reach it through DATABASE_URL / SUPABASE_SECRET_KEY
         # in its environment, not its argv, where `ps` would show them.
         Service(
             "supabase",
@@ -258,6 +303,7 @@ def services(env: dict[str, str], database_url: str) -> list[Service]:
                 supabase,
                 "--storage-dir",
                 str(storage_dir(env)),
+                *keys_file,
             ],
             f"{supabase}/auth/v1/health",
             child_env,
@@ -289,7 +335,9 @@ def up(env_file: Path) -> int:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1
 
-    parts = services(env, database_url)
+    for line in deprecations(env):
+        print(f"devstack: {line}", file=sys.stderr)
+    parts = services(env, database_url, state_dir(env) / "supabase" / "signing_keys.json")
     if frontend_present():
         parts.append(frontend(env, "dev"))
     else:

@@ -26,15 +26,15 @@ from sidecar.webhooks import WebhookController
 
 
 def open_database(settings: Settings) -> OwnedDatabase:
-    """DATABASE_URL (direct psycopg) when set, else PostgREST with the service role key."""
+    """DATABASE_URL (direct psycopg) when set, else PostgREST with the secret key."""
     if not settings.database_url:
-        if not (settings.supabase_url and settings.supabase_service_role_key):
+        if not (settings.supabase_url and settings.supabase_secret_key):
             raise SettingsError(
-                "DATABASE_URL is not set (or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)"
+                "DATABASE_URL is not set (or set SUPABASE_URL and SUPABASE_SECRET_KEY)"
             )
         return SupabaseDatabase(
             settings.supabase_url,
-            settings.supabase_service_role_key,
+            settings.supabase_secret_key,
             timeout=settings.database_pool_timeout,
         )
     return PsycopgDatabase(

@@ -39,6 +39,7 @@ from sidecar.contracts import (
 )
 from sidecar.db import Database
 from sidecar.errors import (
+    AccountDisabled,
     AlreadyOwned,
     BadRequest,
     DatabaseUnavailable,
@@ -110,8 +111,8 @@ def refusal(reason: RefusalReason) -> SidecarError:
             return FreeLesson()
         case "payment_pending":
             return PaymentPending()
-        case "unknown_user":
-            return NotAuthenticated("This account no longer exists.", code="unknown_user")
+        case "account_disabled":
+            return AccountDisabled()
         case _:
             assert_never(reason)
 
@@ -260,6 +261,7 @@ class CheckoutController(Controller):
             **error_responses(
                 NotAuthenticated,
                 SignUpRequired,
+                AccountDisabled,
                 NotFound,
                 AlreadyOwned,
                 FreeLesson,

@@ -55,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"sidecar: configuration error: {exc}", file=sys.stderr)
         return 2
+    for line in settings.deprecations():
+        print(f"sidecar: {line}", file=sys.stderr)
     if args.command == "reconcile":
         configure_logging("WARNING", stream=sys.stderr)
         return anyio.run(_reconcile, settings, args.since)

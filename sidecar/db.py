@@ -287,9 +287,9 @@ class SupabaseDatabase:
     Stripe retries, rather than hang in a client retry loop.
     """
 
-    def __init__(self, url: str, service_role_key: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, secret_key: str, *, timeout: float = 5.0) -> None:
         self._url = url
-        self._key = service_role_key
+        self._key = secret_key
         self._http = httpx.AsyncClient(timeout=timeout)
         self._client: AsyncClient | None = None
 

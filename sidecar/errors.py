@@ -56,7 +56,7 @@ class SidecarError(Exception):
 class NotAuthenticated(SidecarError):
     status_code = 401
     code = "invalid_token"
-    codes = ("missing_token", "invalid_token", "token_expired", "unknown_user")
+    codes = ("missing_token", "invalid_token", "token_expired")
     message = "A valid Supabase access token is required."
 
 
@@ -64,6 +64,14 @@ class SignUpRequired(SidecarError):
     status_code = 403
     code = "sign_up_required"
     message = "Create an account to buy lessons: a guest (anonymous) sign-in cannot make purchases."
+
+
+class AccountDisabled(SidecarError):
+    """A banned or deleted learner whose access token has not expired yet."""
+
+    status_code = 403
+    code = "account_disabled"
+    message = "This account cannot make purchases: it has been suspended or deleted."
 
 
 class RequestTimeout(SidecarError):

@@ -16,6 +16,11 @@ class SettingsError(Exception):
     """A required variable is missing or malformed; the message names it."""
 
 
+# Legacy names still read (Supabase's keys before sb_publishable_/sb_secret_), each with the
+# name that replaces it; start-up logs a deprecation line for each one in use.
+LEGACY_NAMES = {"SUPABASE_SERVICE_ROLE_KEY": "SUPABASE_SECRET_KEY"}
+
+
 # Values everyone has: the Supabase CLI's local JWT secret and API keys (legacy JWTs signed
 # with that secret, and the newer sb_ keys), and the devstack's webhook secrets. Fine against
 # the offline stand-ins; in live mode they would let anyone mint tokens or sign webhooks.
@@ -70,7 +75,8 @@ class Settings:
     stripe_api_base: str | None = None
     database_url: str | None = field(default=None, repr=False)
     supabase_url: str | None = None
-    supabase_service_role_key: str | None = field(default=None, repr=False)
+    # sb_secret_… (or a legacy service_role JWT): the PostgREST adapter's key
+    supabase_secret_key: str | None = field(default=None, repr=False)
     supabase_jwt_secret: str | None = field(default=None, repr=False)
     supabase_jwks_url: str | None = None
     host: str = "127.0.0.1"
@@ -90,6 +96,8 @@ class Settings:
     # connection opening), and its body from when the headers were complete; then 408.
     request_header_timeout: float = 10.0
     request_body_timeout: float = 30.0
+    # Legacy variable names this configuration was read from (see LEGACY_NAMES).
+    legacy_names: tuple[str, ...] = ()
 
     @property
     def live(self) -> bool:
@@ -111,9 +119,9 @@ class Settings:
             raise SettingsError("SITE_URL must be an http(s) URL, e.g. https://shop.example.com")
         if self.site_url.endswith("/"):
             object.__setattr__(self, "site_url", self.site_url.rstrip("/"))
-        if not self.database_url and not (self.supabase_url and self.supabase_service_role_key):
+        if not self.database_url and not (self.supabase_url and self.supabase_secret_key):
             raise SettingsError(
-                "DATABASE_URL is not set (or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)"
+                "DATABASE_URL is not set (or set SUPABASE_URL and SUPABASE_SECRET_KEY)"
             )
         if not self.supabase_jwt_secret and not self.supabase_jwks_url:
             raise SettingsError(
@@ -131,7 +139,7 @@ class Settings:
     def _refuse_demo_secrets(self) -> None:
         demo = {
             "SUPABASE_JWT_SECRET": self.supabase_jwt_secret in DEMO_JWT_SECRETS,
-            "SUPABASE_SERVICE_ROLE_KEY": is_demo_key(self.supabase_service_role_key),
+            self._name_of("SUPABASE_SECRET_KEY"): is_demo_key(self.supabase_secret_key),
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret.startswith(
                 DEMO_WEBHOOK_SECRET_PREFIX
             ),
@@ -142,6 +150,18 @@ class Settings:
                     f"{name} is a public demo value (Supabase CLI / devstack); in live mode "
                     "(an sk_live_ key, or STRIPE_API_BASE unset) set the project's own secret"
                 )
+
+    def _name_of(self, name: str) -> str:
+        """The variable a value was read from: `name`, or the legacy name it replaces."""
+        legacy = [old for old, new in LEGACY_NAMES.items() if new == name]
+        return next((old for old in legacy if old in self.legacy_names), name)
+
+    def deprecations(self) -> list[str]:
+        """One line per legacy variable in use, for start-up to print."""
+        return [
+            f"{old} is deprecated: name it {LEGACY_NAMES[old]} (Supabase's current API keys)"
+            for old in self.legacy_names
+        ]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -179,6 +199,10 @@ class Settings:
         if jwks_url is None and supabase_url is not None:
             jwks_url = f"{supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
         threshold = optional("DATABASE_PREPARE_THRESHOLD")
+        secret_key = optional("SUPABASE_SECRET_KEY")
+        legacy_names: tuple[str, ...] = ()
+        if secret_key is None and (secret_key := optional("SUPABASE_SERVICE_ROLE_KEY")):
+            legacy_names = ("SUPABASE_SERVICE_ROLE_KEY",)
         return cls(
             stripe_secret_key=optional("STRIPE_SECRET_KEY") or "",
             stripe_webhook_secret=optional("STRIPE_WEBHOOK_SECRET") or "",
@@ -186,7 +210,8 @@ class Settings:
             stripe_api_base=optional("STRIPE_API_BASE"),
             database_url=optional("DATABASE_URL"),
             supabase_url=supabase_url,
-            supabase_service_role_key=optional("SUPABASE_SERVICE_ROLE_KEY"),
+            supabase_secret_key=secret_key,
+            legacy_names=legacy_names,
             supabase_jwt_secret=optional("SUPABASE_JWT_SECRET"),
             supabase_jwks_url=jwks_url,
             host=optional("HOST") or "127.0.0.1",

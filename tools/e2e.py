@@ -206,7 +206,8 @@ def playwright(env: dict[str, str], control: str, extra: Sequence[str]) -> int:
         "E2E_STRIPE_URL": env["STRIPE_API_BASE"],
         "E2E_STRIPE_SECRET_KEY": env["STRIPE_SECRET_KEY"],
         "E2E_SUPABASE_URL": env["SUPABASE_URL"],
-        "E2E_SUPABASE_ANON_KEY": env["SUPABASE_ANON_KEY"],
+        # the publishable key, under the name frontend/e2e reads
+        "E2E_SUPABASE_ANON_KEY": cli.key(env, "SUPABASE_PUBLISHABLE_KEY") or "",
         "E2E_CONTROL_URL": control,
         "E2E_CHROMIUM": CHROMIUM,
     }

@@ -1,4 +1,4 @@
-"""`uv run python -m standins.supabase --port 54321 --database-url … --jwt-secret …`: serve it."""
+"""`uv run python -m standins.supabase --port 54321 --database-url …`: serve it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from pathlib import Path
 import uvicorn
 
 from standins.supabase.app import create_app
-from standins.supabase.config import DEFAULT_PORT, DEMO_JWT_SECRET, StandInConfig
+from standins.supabase.config import (
+    DEFAULT_PORT,
+    DEMO_JWT_SECRET,
+    DEMO_PUBLISHABLE_KEY,
+    DEMO_SECRET_KEY,
+    StandInConfig,
+)
+from standins.supabase.signing import ALGORITHMS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +31,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--jwt-secret",
         default=os.environ.get("SUPABASE_JWT_SECRET", DEMO_JWT_SECRET),
-        help="the project's JWT secret (default: $SUPABASE_JWT_SECRET, else the CLI's demo one)",
+        help="the project's legacy JWT secret: signs the legacy anon/service_role keys (default:"
+        " $SUPABASE_JWT_SECRET, else the CLI's demo one)",
+    )
+    parser.add_argument(
+        "--publishable-key",
+        default=os.environ.get("SUPABASE_PUBLISHABLE_KEY", DEMO_PUBLISHABLE_KEY),
+        help="sb_publishable_… (default: $SUPABASE_PUBLISHABLE_KEY, else the CLI's demo one)",
+    )
+    parser.add_argument(
+        "--signing-algorithm",
+        choices=ALGORITHMS,
+        default="ES256",
+        help="ES256: an asymmetric key with a JWKS, as Supabase projects created today sign;"
+        " HS256: the legacy JWT secret",
+    )
+    parser.add_argument(
+        "--signing-keys-file",
+        type=Path,
+        help="keep the ES256 key pairs here across restarts (default: a new key in memory)",
     )
     parser.add_argument(
         "--public-url", help="the address clients use, SUPABASE_URL (default http://HOST:PORT)"
@@ -42,6 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     config = StandInConfig(
         database_url=args.database_url,
         jwt_secret=args.jwt_secret,
+        publishable_key=args.publishable_key,
+        # the secret key comes from the environment only: argv is visible to `ps`
+        secret_key=os.environ.get("SUPABASE_SECRET_KEY") or DEMO_SECRET_KEY,
+        signing_algorithm=args.signing_algorithm,
+        signing_keys_file=args.signing_keys_file,
         public_url=args.public_url or f"http://{args.host}:{args.port}",
         storage_dir=args.storage_dir,
     )

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, post
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
@@ -23,6 +23,7 @@ from standins.supabase.errors import (
     rest_error,
 )
 from standins.supabase.grammar import not_implemented
+from standins.supabase.signing import SigningKeys
 from standins.supabase.storage_errors import StorageError, storage_error
 
 
@@ -49,9 +50,41 @@ def _not_found(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     )
 
 
+@post("/_standin/signing-keys/rotate", status_code=200)
+async def rotate_signing_key(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The stand-in's control (the dashboard's "rotate keys"): a new key signs from now on;
+    the old one stays published, and accepted, until the tokens it signed have expired."""
+    keys: SigningKeys = request.app.state.signing_keys
+    try:
+        kid = keys.rotate()
+    except ValueError as exc:
+        return Response(content={"error": str(exc)}, status_code=409)
+    published = [key["kid"] for key in keys.jwks()["keys"]]
+    return Response(content={"current_kid": kid, "published": published})
+
+
+@post("/_standin/signing-keys/standby", status_code=200)
+async def add_standby_signing_key(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The dashboard's "create standby key": published now, signing after the next rotation."""
+    keys: SigningKeys = request.app.state.signing_keys
+    try:
+        kid = keys.add_standby()
+    except ValueError as exc:
+        return Response(content={"error": str(exc)}, status_code=409)
+    published = [key["kid"] for key in keys.jwks()["keys"]]
+    return Response(content={"standby_kid": kid, "published": published})
+
+
 def create_app(config: StandInConfig) -> Litestar:
-    """The stand-in; its pool is opened by the lifespan and kept on `app.state.pool`."""
+    """The stand-in; its pool is opened by the lifespan and kept on `app.state.pool`, its
+    signing keys on `app.state.signing_keys`."""
     pool = make_pool(config)
+    signing_keys = SigningKeys(
+        algorithm=config.signing_algorithm,
+        legacy_secret=config.jwt_secret,
+        token_lifetime=config.jwt_expiry_seconds,
+        path=config.signing_keys_file,
+    )
 
     @contextlib.asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -67,7 +100,13 @@ def create_app(config: StandInConfig) -> Litestar:
         return config
 
     app = Litestar(
-        route_handlers=[auth.ROUTER, rest.ROUTER, storage.ROUTER],
+        route_handlers=[
+            auth.ROUTER,
+            rest.ROUTER,
+            storage.ROUTER,
+            rotate_signing_key,
+            add_standby_signing_key,
+        ],
         dependencies={"config": Provide(provide_config, sync_to_thread=False)},
         exception_handlers={
             GatewayError: gateway_error,
@@ -79,6 +118,7 @@ def create_app(config: StandInConfig) -> Litestar:
         lifespan=[database],
         openapi_config=None,
     )
+    app.state.signing_keys = signing_keys
     # Outside the router, as the gateway sits in front of the services: preflights and
     # CORS headers for every path under /auth/v1 and /rest/v1, routed or not.
     app.asgi_handler = gateway_cors(app.asgi_handler)

@@ -22,7 +22,8 @@ from standins.supabase import tokens, users
 from standins.supabase.config import StandInConfig
 from standins.supabase.database import UNREACHABLE, transaction
 from standins.supabase.errors import AuthError
-from standins.supabase.gateway import CallerDep, ConfigDep, caller
+from standins.supabase.gateway import CallerDep, ConfigDep, caller, signing_keys
+from standins.supabase.signing import SigningKeys
 
 # GoTrue's own check (internal/api/mail.go): something@something.tld, no spaces.
 EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
@@ -64,7 +65,7 @@ def _pool(request: AnyRequest) -> Any:
 
 
 def _session_response(
-    config: StandInConfig, user: dict[str, Any], session: users.Session
+    request: AnyRequest, config: StandInConfig, user: dict[str, Any], session: users.Session
 ) -> dict[str, Any]:
     """GoTrue's AccessTokenResponse, with an access token carrying GoTrue's claims."""
     body = users.user_json(user)
@@ -87,7 +88,7 @@ def _session_response(
         "is_anonymous": body["is_anonymous"],
     }
     return {
-        "access_token": tokens.access_token(claims, config.jwt_secret),
+        "access_token": signing_keys(request).sign(claims),
         "token_type": "bearer",
         "expires_in": config.jwt_expiry_seconds,
         "expires_at": expires_at,
@@ -97,11 +98,11 @@ def _session_response(
 
 
 async def _signed_in_user(
-    conn: AsyncConnection[Any], config: StandInConfig, token: str
+    conn: AsyncConnection[Any], keys: SigningKeys, token: str
 ) -> tuple[dict[str, Any], uuid.UUID | None]:
     """GoTrue's requireAuthentication: a valid JWT naming an existing user and session."""
     try:
-        claims = tokens.decode(token, config.jwt_secret)
+        claims = keys.verify(token)
     except jwt.ExpiredSignatureError:
         raise AuthError(
             403,
@@ -177,7 +178,7 @@ async def signup(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Res
     except UNREACHABLE:
         raise _database_error() from None
     assert user is not None
-    return _json_response(_session_response(config, user, session))
+    return _json_response(_session_response(request, config, user, session))
 
 
 @post("/token", status_code=200)
@@ -211,7 +212,7 @@ async def _password_grant(
         session = await users.start_session(conn, found.user_id)
         user = await users.find_user(conn, found.user_id)
     assert user is not None
-    return _session_response(config, user, session)
+    return _session_response(request, config, user, session)
 
 
 async def _refresh_grant(
@@ -238,7 +239,7 @@ async def _refresh_grant(
         raise AuthError(400, "user_banned", "Invalid Refresh Token: User Banned")
     assert isinstance(outcome, users.Refreshed)
     assert user is not None
-    return _session_response(config, user, outcome.session)
+    return _session_response(request, config, user, outcome.session)
 
 
 @get("/user")
@@ -246,7 +247,7 @@ async def get_user(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> R
     """The signed-in user."""
     try:
         async with transaction(_pool(request)) as conn:
-            user, _ = await _signed_in_user(conn, config, gate.token)
+            user, _ = await _signed_in_user(conn, signing_keys(request), gate.token)
     except UNREACHABLE:
         raise _database_error() from None
     return _json_response(users.user_json(user))
@@ -276,7 +277,7 @@ async def update_user(request: AnyRequest, config: ConfigDep, gate: CallerDep) -
         )
     try:
         async with transaction(_pool(request)) as conn:
-            user, _ = await _signed_in_user(conn, config, gate.token)
+            user, _ = await _signed_in_user(conn, signing_keys(request), gate.token)
             user_id = uuid.UUID(str(user["id"]))
             if password is not None and await users.same_password(conn, user_id, password):
                 raise AuthError(
@@ -298,7 +299,7 @@ async def logout(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Non
         raise AuthError(400, "validation_failed", f'Unsupported logout scope "{scope}"')
     try:
         async with transaction(_pool(request)) as conn:
-            user, session_id = await _signed_in_user(conn, config, gate.token)
+            user, session_id = await _signed_in_user(conn, signing_keys(request), gate.token)
             await users.logout(
                 conn, uuid.UUID(str(user["id"])), session_id, cast(users.LogoutScope, scope)
             )
@@ -330,8 +331,17 @@ async def health(gate: CallerDep) -> dict[str, str]:
     }
 
 
+@get("/.well-known/jwks.json")
+async def jwks(request: AnyRequest) -> Response[bytes]:
+    """The project's public signing keys; no API key needed, as on Supabase."""
+    response = _json_response(signing_keys(request).jwks())
+    # GoTrue lets clients cache the set for ten minutes.
+    response.headers["Cache-Control"] = "public, max-age=600"
+    return response
+
+
 ROUTER = Router(
     path="/auth/v1",
-    route_handlers=[signup, token, get_user, update_user, logout, settings, health],
+    route_handlers=[signup, token, get_user, update_user, logout, settings, health, jwks],
     dependencies={"gate": Provide(caller, sync_to_thread=False)},
 )

@@ -1,19 +1,33 @@
-"""How one stand-in runs: its database, the project's JWT secret and GoTrue's settings."""
+"""How one stand-in runs: its database, the project's API keys, how it signs tokens, and
+GoTrue's settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from standins.supabase.signing import Algorithm
+
 DEFAULT_PORT = 54321
 # The Supabase CLI's local JWT secret: the demo keys in .env.example are signed with it.
 DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
+# The Supabase CLI's local publishable and secret API keys (public values, as in .env.example).
+DEMO_PUBLISHABLE_KEY = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"
+DEMO_SECRET_KEY = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"  # noqa: S105
 
 
 @dataclass(frozen=True)
 class StandInConfig:
     database_url: str = field(repr=False)
+    # The legacy JWT secret: signs the legacy anon/service_role keys (and, with
+    # signing_algorithm HS256, learners' tokens as projects created before 2025 do).
     jwt_secret: str = field(default=DEMO_JWT_SECRET, repr=False)
+    publishable_key: str = DEMO_PUBLISHABLE_KEY
+    secret_key: str = field(default=DEMO_SECRET_KEY, repr=False)
+    # ES256: an asymmetric signing key with a JWKS (projects created today); HS256: legacy.
+    signing_algorithm: Algorithm = "ES256"
+    # Where the ES256 key pairs are kept across restarts; None keeps them in memory.
+    signing_keys_file: Path | None = None
     # The address clients use (SUPABASE_URL); access tokens name `<public_url>/auth/v1` as iss.
     public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     # GoTrue's defaults: GOTRUE_JWT_EXP, GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL,

@@ -28,8 +28,9 @@ from standins.supabase import queries, reads, schema_cache, tokens, writes
 from standins.supabase.config import StandInConfig
 from standins.supabase.database import UNREACHABLE, transaction
 from standins.supabase.errors import RestError
-from standins.supabase.gateway import CallerDep, ConfigDep, caller
+from standins.supabase.gateway import CallerDep, ConfigDep, caller, signing_keys
 from standins.supabase.grammar import Query, parse_query
+from standins.supabase.signing import SigningKeys
 
 AnyRequest = Request[Any, Any, Any]
 JSON = "application/json"
@@ -37,10 +38,10 @@ OBJECT = "application/vnd.pgrst.object+json"
 ARRAY = "application/vnd.pgrst.array+json"
 
 
-def claims_of(token: str, config: StandInConfig) -> dict[str, Any]:
+def claims_of(token: str, keys: SigningKeys) -> dict[str, Any]:
     """The verified JWT claims, or PostgREST's 401 (PGRST303 expired, PGRST301 otherwise)."""
     try:
-        claims = tokens.decode(token, config.jwt_secret)
+        claims = keys.verify(token)
     except jwt.ExpiredSignatureError:
         raise RestError(401, "PGRST303", "JWT expired") from None
     except jwt.PyJWTError:
@@ -276,7 +277,7 @@ class Result:
 async def run(request: AnyRequest, config: StandInConfig, gate: Any, work: Work) -> Result:
     """`work(conn, claims)` in one transaction as the caller; a RestError it raises rolls
     the transaction back (a singular response that found 0 or many rows, for example)."""
-    claims = claims_of(gate.token, config)
+    claims = claims_of(gate.token, signing_keys(request))
     role = str(claims["role"])
     try:
         async with transaction(request.app.state.pool) as conn:

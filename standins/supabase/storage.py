@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 from standins.supabase import storage_files, tokens
 from standins.supabase.config import StandInConfig
 from standins.supabase.database import UNREACHABLE, transaction
-from standins.supabase.gateway import ConfigDep, bearer_token
+from standins.supabase.gateway import ConfigDep, caller, signing_keys
 from standins.supabase.storage_errors import (
     StorageError,
     access_denied,
@@ -60,6 +60,8 @@ PREFIX = "/storage/v1"
 # The Supabase CLI's default `[storage] file_size_limit` ("50MiB"), storage-api's global limit.
 FILE_SIZE_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_SCOPE = "download"
+# storage-api signs URLs with the project's JWT secret (urlSigningKey), whatever signs sessions
+URL_SIGNING_ALGORITHM = "HS256"
 _MAX_EXPIRES_IN = (2**53 - 1) // 1000  # assertValidNumericJWTExpiration's bound, less now
 _RESERVED = frozenset(";/?:@&=+$,#")  # what JavaScript's decodeURI leaves encoded
 
@@ -110,10 +112,11 @@ def object_address(request: AnyRequest, route: str) -> tuple[str, str, str]:
 
 
 def caller_claims(request: AnyRequest, config: StandInConfig) -> dict[str, Any]:
-    """The caller's verified JWT (Authorization, else the API key), or AccessDenied."""
-    token = bearer_token(request) or request.headers.get("apikey") or ""
+    """The caller's verified JWT, or AccessDenied: the gateway first (an API key, an `sb_` key
+    turned into a token of its role), then the token as storage-api verifies it."""
+    token = caller(request, config).token
     try:
-        claims = tokens.decode(token, config.jwt_secret)
+        claims = signing_keys(request).verify(token)
     except jwt.PyJWTError as exc:
         raise access_denied(jwt_message(exc)) from None
     if claims.get("role") not in tokens.API_ROLES:
@@ -226,7 +229,7 @@ async def sign_object(request: AnyRequest, config: ConfigDep) -> dict[str, str]:
     token = jwt.encode(
         {"url": url, "scope": DOWNLOAD_SCOPE, "iat": issued, "exp": issued + expires_in},
         config.jwt_secret,
-        tokens.ALGORITHM,
+        URL_SIGNING_ALGORITHM,
         headers={"typ": None},
     )
     return {"signedURL": f"/object/sign/{url}?token={token}"}
@@ -238,7 +241,7 @@ def _verify_token(token: str, bucket: str, name: str, config: StandInConfig) -> 
         payload: dict[str, Any] = jwt.decode(
             token,
             config.jwt_secret,
-            algorithms=[tokens.ALGORITHM],
+            algorithms=[URL_SIGNING_ALGORITHM],
             options={"verify_aud": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:

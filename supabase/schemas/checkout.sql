@@ -32,9 +32,15 @@ begin
   if v_lesson.price_cents = 0 then
     return pg_catalog.jsonb_build_object('action', 'refuse', 'reason', 'free_lesson');
   end if;
-  select u.email into v_email from auth.users as u where u.id = p_user_id and u.deleted_at is null;
+  -- An access token outlives a ban or a deletion by up to its expiry: Auth's verdict on the
+  -- account is read here, so a banned or deleted learner cannot open a checkout meanwhile.
+  select u.email into v_email
+  from auth.users as u
+  where
+    u.id = p_user_id and u.deleted_at is null
+    and (u.banned_until is null or u.banned_until <= pg_catalog.now());
   if not found then
-    return pg_catalog.jsonb_build_object('action', 'refuse', 'reason', 'unknown_user');
+    return pg_catalog.jsonb_build_object('action', 'refuse', 'reason', 'account_disabled');
   end if;
   if exists (
     select 1 from public.purchased_lessons as p

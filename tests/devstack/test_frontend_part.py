@@ -24,7 +24,10 @@ def test_the_frontend_gets_its_public_settings_and_the_sidecar_address(
     assert part.cwd == cli.FRONTEND_DIR
     assert part.health_url == "http://127.0.0.1:3999/"
     assert part.env["SUPABASE_URL"] == env["SUPABASE_URL"]
-    assert part.env["SUPABASE_ANON_KEY"] == env["SUPABASE_ANON_KEY"]
+    # the publishable key, also under the name frontend/src reads today
+    assert env["SUPABASE_PUBLISHABLE_KEY"].startswith("sb_publishable_")
+    assert part.env["SUPABASE_PUBLISHABLE_KEY"] == env["SUPABASE_PUBLISHABLE_KEY"]
+    assert part.env["SUPABASE_ANON_KEY"] == env["SUPABASE_PUBLISHABLE_KEY"]
     assert part.env["SIDECAR_URL"] == "http://127.0.0.1:8123"
     assert part.env["PORT"] == "3999", "the site's port, not the sidecar's"
 
@@ -35,12 +38,38 @@ def test_no_secret_reaches_the_frontend(
     # even when the shell exports them too
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_from_the_shell")
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "service-role-from-the-shell")
+    monkeypatch.setenv("SUPABASE_JWT_SECRET", "jwt-secret-from-the-shell")
     part = cli.frontend(env)
     for secret in (
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRET",
+        "SUPABASE_SECRET_KEY",
         "SUPABASE_SERVICE_ROLE_KEY",
         "SUPABASE_JWT_SECRET",
         "DATABASE_URL",
     ):
         assert secret not in part.env, secret
+
+
+def test_an_env_with_the_legacy_key_names_still_works_with_a_deprecation_line(
+    env: dict[str, str],
+) -> None:
+    legacy = {k: v for k, v in env.items() if k not in cli.LEGACY_NAMES}
+    legacy |= {"SUPABASE_ANON_KEY": "legacy-anon-jwt", "SUPABASE_SERVICE_ROLE_KEY": "legacy-srk"}
+    part = cli.frontend(legacy)
+    assert part.env["SUPABASE_ANON_KEY"] == "legacy-anon-jwt"
+    assert "SUPABASE_SERVICE_ROLE_KEY" not in part.env
+    lines = cli.deprecations(legacy)
+    assert any(line.startswith("SUPABASE_ANON_KEY is deprecated") for line in lines)
+    assert any(line.startswith("SUPABASE_SERVICE_ROLE_KEY is deprecated") for line in lines)
+    supabase, _stripe, sidecar = cli.services(legacy, "postgresql://db")
+    for service in (supabase, sidecar):
+        assert service.env["SUPABASE_SECRET_KEY"] == "legacy-srk", service.name
+    assert cli.deprecations(env) == [], ".env.example uses the current names"
+
+
+def test_make_dev_keeps_the_signing_keys_under_the_state_dir(env: dict[str, str]) -> None:
+    keys = cli.state_dir(env) / "supabase" / "signing_keys.json"
+    supabase = cli.services(env, "postgresql://db", keys)[0]
+    assert supabase.argv[-2:] == ["--signing-keys-file", str(keys)]
+    assert "--signing-keys-file" not in cli.services(env, "postgresql://db")[0].argv

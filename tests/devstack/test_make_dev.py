@@ -11,6 +11,7 @@ port and render the catalogue from the Supabase stand-in. Ctrl-C (SIGINT) must s
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import psycopg
 import pytest
 
@@ -126,7 +128,7 @@ def signed_in(devstack: Devstack) -> Client:
     """The demo learner, signed in with the password grant as the frontend would."""
     learner = create_client(
         devstack.env["SUPABASE_URL"],
-        devstack.env["SUPABASE_ANON_KEY"],
+        devstack.env["SUPABASE_PUBLISHABLE_KEY"],
         ClientOptions(auto_refresh_token=False, persist_session=False),
     )
     learner.auth.sign_in_with_password(
@@ -150,6 +152,12 @@ def test_a_learner_buys_a_lesson_on_the_devstack(devstack: Devstack) -> None:
     assert session_now is not None
     assert session_now.user.id == str(learner)
     headers = {"Authorization": f"Bearer {session_now.access_token}"}
+    # ES256, by the stand-in's key pair kept under the devstack's state dir (never committed)
+    keys_file = devstack.cluster.data_dir.parent / "supabase" / "signing_keys.json"
+    stored = {key["kid"] for key in json.loads(keys_file.read_text())["keys"]}
+    token_header = jwt.get_unverified_header(session_now.access_token)
+    assert token_header["alg"] == "ES256"
+    assert token_header["kid"] in stored
 
     created = httpx.post(
         f"{devstack.sidecar}/v1/checkout/sessions", json={"lesson_id": JOINS}, headers=headers

@@ -301,13 +301,12 @@ def supabase_api(database_url: str) -> Iterator[SupabaseStandIn]:
 
 def supabase_settings(database_url: str, api: SupabaseStandIn, /, **overrides: Any) -> Settings:
     """Settings with no DATABASE_URL: the sidecar reaches SQL through PostgREST only."""
-    return make_settings(
-        database_url,
-        database_url=None,
-        supabase_url=api.url,
-        supabase_service_role_key=api.service_role_key,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "database_url": None,
+        "supabase_url": api.url,
+        "supabase_secret_key": api.secret_key,
+    }
+    return make_settings(database_url, **{**values, **overrides})
 
 
 @contextmanager
@@ -325,7 +324,7 @@ async def adapter(request: pytest.FixtureRequest, database_url: str) -> AsyncIte
         database = PsycopgDatabase(as_service_role(database_url), max_size=2, timeout=2)
     else:
         api: SupabaseStandIn = request.getfixturevalue("supabase_api")
-        database = SupabaseDatabase(api.url, api.service_role_key, timeout=2)
+        database = SupabaseDatabase(api.url, api.secret_key, timeout=2)
     await database.open()
     try:
         yield database

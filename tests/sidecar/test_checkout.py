@@ -208,10 +208,36 @@ async def test_owned_lesson_is_409(client: Client, learner: uuid.UUID) -> None:
     assert response.json()["error"]["code"] == "already_owned"
 
 
-async def test_token_of_a_deleted_user_is_401(client: Client) -> None:
+ACCOUNT_DISABLED = {
+    "code": "account_disabled",
+    "message": "This account cannot make purchases: it has been suspended or deleted.",
+}
+
+
+async def test_still_valid_token_of_a_user_whose_row_is_gone_is_403_account_disabled(
+    client: Client,
+) -> None:
     response = await open_checkout(client, uuid.uuid4(), LESSON_JOINS)
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unknown_user"
+    assert response.status_code == 403
+    assert response.json()["error"] == ACCOUNT_DISABLED
+
+
+@pytest.mark.parametrize(
+    "disable",
+    [
+        "update auth.users set banned_until = now() + interval '1 day' where id = %s",
+        "update auth.users set deleted_at = now() where id = %s",
+    ],
+    ids=["banned", "soft_deleted"],
+)
+async def test_banned_or_deleted_learner_with_a_valid_token_is_403_and_nothing_is_opened(
+    client: Client, database_url: str, learner: uuid.UUID, disable: str
+) -> None:
+    query(database_url, disable, (learner,))
+    response = await open_checkout(client, learner, LESSON_JOINS)
+    assert response.status_code == 403
+    assert response.json()["error"] == ACCOUNT_DISABLED
+    assert session_rows(database_url, learner) == []
 
 
 async def test_stripe_unreachable_is_502_and_nothing_is_attached(

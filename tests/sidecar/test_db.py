@@ -279,7 +279,7 @@ async def test_unreachable_is_database_unavailable(
 
 async def test_postgrest_up_with_its_database_down_is_database_unavailable() -> None:
     with running_supabase("postgresql://postgres@127.0.0.1:9/none", pool_timeout=0.5) as api:
-        database = SupabaseDatabase(api.url, api.service_role_key, timeout=5)
+        database = SupabaseDatabase(api.url, api.secret_key, timeout=5)
         await database.open()
         try:
             with pytest.raises(DatabaseUnavailable):
@@ -362,7 +362,7 @@ async def test_json_too_deep_to_reserialise_is_refused_not_a_500(
     for _ in range(5000):
         deep = [deep]
     document = JsonText('{"s": "\\u0000"}', {"s": "\x00", "deep": deep})
-    database = SupabaseDatabase(supabase_api.url, supabase_api.service_role_key, timeout=2)
+    database = SupabaseDatabase(supabase_api.url, supabase_api.secret_key, timeout=2)
     await database.open()
     try:
         with pytest.raises(ArgumentsRefused) as refused:

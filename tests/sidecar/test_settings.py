@@ -8,6 +8,7 @@ import jwt
 import pytest
 import stripe
 
+from sidecar import cli
 from sidecar.settings import Settings, SettingsError
 from sidecar.stripe_client import STRIPE_API_VERSION
 
@@ -50,15 +51,61 @@ def test_supabase_url_gives_the_jwks_url_and_stands_in_for_database_url() -> Non
     env = {
         **without("DATABASE_URL"),
         "SUPABASE_URL": "https://abc.supabase.co/",
-        "SUPABASE_SERVICE_ROLE_KEY": "service-role-key",
+        "SUPABASE_SECRET_KEY": "sb_secret_the_projects_own",
     }
     del env["SUPABASE_JWT_SECRET"]
     settings = Settings.from_env(env)
     assert settings.supabase_jwks_url == "https://abc.supabase.co/auth/v1/.well-known/jwks.json"
+    assert settings.supabase_jwt_secret is None, "tokens are checked through the JWKS alone"
     assert settings.database_url is None
+    assert settings.supabase_secret_key == "sb_secret_the_projects_own"
+    assert settings.deprecations() == []
 
 
-def test_supabase_url_without_service_role_key_is_not_a_database() -> None:
+def test_the_legacy_service_role_key_name_is_still_read_with_a_deprecation_line() -> None:
+    env = {
+        **without("DATABASE_URL"),
+        "SUPABASE_URL": "https://abc.supabase.co",
+        "SUPABASE_SERVICE_ROLE_KEY": "legacy-service-role-jwt",
+    }
+    settings = Settings.from_env(env)
+    assert settings.supabase_secret_key == "legacy-service-role-jwt"
+    [line] = settings.deprecations()
+    assert "SUPABASE_SERVICE_ROLE_KEY is deprecated" in line
+    assert "SUPABASE_SECRET_KEY" in line
+
+
+def test_the_new_secret_key_name_wins_over_the_legacy_one() -> None:
+    env = {
+        **COMPLETE,
+        "SUPABASE_SECRET_KEY": "sb_secret_new",
+        "SUPABASE_SERVICE_ROLE_KEY": "legacy-service-role-jwt",
+    }
+    settings = Settings.from_env(env)
+    assert settings.supabase_secret_key == "sb_secret_new"
+    assert settings.deprecations() == []
+
+
+def test_the_deprecation_line_is_printed_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for name, value in {
+        **without("DATABASE_URL"),
+        "SUPABASE_URL": "http://127.0.0.1:9",  # nothing listens: prune stops at once
+        "SUPABASE_SERVICE_ROLE_KEY": "legacy-service-role-jwt",
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SUPABASE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here or above
+    # prune fails to reach PostgREST; what matters is the line printed before it
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any failure to connect
+        cli.main(["prune"])
+    assert "sidecar: SUPABASE_SERVICE_ROLE_KEY is deprecated" in capsys.readouterr().err
+
+
+def test_supabase_url_without_secret_key_is_not_a_database() -> None:
     env = {**without("DATABASE_URL"), "SUPABASE_URL": "https://abc.supabase.co"}
     with pytest.raises(SettingsError, match="DATABASE_URL"):
         Settings.from_env(env)
@@ -112,7 +159,7 @@ DEMO_VALUES = {
         # self-hosted Supabase's docker/.env.example
         "your-super-secret-jwt-token-with-at-least-32-characters-long",
     ],
-    "SUPABASE_SERVICE_ROLE_KEY": [
+    "SUPABASE_SECRET_KEY": [
         # newly signed with the CLI's demo secret (another iss, no exp): not in any list
         jwt.encode(
             {"role": "service_role", "iss": "supabase", "iat": 1_700_000_000},
@@ -134,6 +181,8 @@ DEMO_VALUES = {
     ],
     "STRIPE_WEBHOOK_SECRET": ["whsec_devstack_0000000000000000", "whsec_devstack"],
 }
+# the legacy name is still read, and its demo values refused naming it
+DEMO_VALUES["SUPABASE_SERVICE_ROLE_KEY"] = DEMO_VALUES["SUPABASE_SECRET_KEY"]
 DEMO_CASES = [(name, value) for name, values in DEMO_VALUES.items() for value in values]
 LIVE_MODES = {
     "live key, stand-in": {
@@ -151,7 +200,7 @@ LIVE_MODES = {
 
 def with_supabase(name: str, value: str, mode: dict[str, str]) -> dict[str, str]:
     env = {**COMPLETE, **mode, name: value}
-    if name == "SUPABASE_SERVICE_ROLE_KEY":
+    if name in ("SUPABASE_SECRET_KEY", "SUPABASE_SERVICE_ROLE_KEY"):
         env["SUPABASE_URL"] = "https://abc.supabase.co"
     return env
 
@@ -177,7 +226,7 @@ def test_the_projects_own_secrets_start_in_live_mode(mode: dict[str, str]) -> No
         **COMPLETE,
         **mode,
         "SUPABASE_URL": "https://abc.supabase.co",
-        "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_the_projects_own",
+        "SUPABASE_SECRET_KEY": "sb_secret_the_projects_own",
         "STRIPE_WEBHOOK_SECRET": "whsec_the_endpoints_own",
     }
     assert Settings.from_env(env).live
@@ -191,7 +240,8 @@ def test_the_env_example_is_refused_once_pointed_at_real_stripe() -> None:
             env[name.strip()] = value.strip()
     assert not Settings.from_env(env).live  # as shipped: the stand-ins
     del env["STRIPE_API_BASE"]
-    with pytest.raises(SettingsError, match="SUPABASE_JWT_SECRET"):
+    # its Supabase secret key is the CLI's public demo one
+    with pytest.raises(SettingsError, match="SUPABASE_SECRET_KEY"):
         Settings.from_env(env)
 
 

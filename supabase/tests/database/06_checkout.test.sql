@@ -1,7 +1,7 @@
 -- begin_checkout / attach_checkout_session / checkout_session_for_user: the price comes from the
 -- database, owned and unknown lessons are refused, an open session is handed back.
 begin;
-select plan(29);
+select plan(32);
 
 select tests.create_user('shopper@example.com') as shopper \gset
 select tests.create_user('bystander@example.com') as bystander \gset
@@ -17,8 +17,8 @@ select is(public.begin_checkout(:'shopper', 'c0000000-0000-4000-8000-00000000dea
 select is(public.begin_checkout(:'shopper', :'unreleased') ->> 'reason', 'unknown_lesson',
   'an unpublished lesson is refused as unknown');
 select is(public.begin_checkout(:'shopper', :'free') ->> 'reason', 'free_lesson', 'a free lesson never goes to Checkout');
-select is(public.begin_checkout('d0000000-0000-4000-8000-00000000dead', :'joins') ->> 'reason', 'unknown_user',
-  'an unknown user is refused');
+select is(public.begin_checkout('d0000000-0000-4000-8000-00000000dead', :'joins') ->> 'reason', 'account_disabled',
+  'a user whose row is gone (deleted) is refused');
 
 select public.begin_checkout(:'shopper', :'joins') as begun \gset
 select is(:'begun'::jsonb ->> 'action', 'create', 'a buyable lesson asks the sidecar to create a session');
@@ -62,10 +62,16 @@ update public.lessons set price_cents = 2100 where id = '00000000-0000-4000-8000
 select is(public.begin_checkout(:'shopper', '00000000-0000-4000-8000-000000000004') ->> 'action', 'refresh',
   'after a price change the old open session is settled first');
 
--- a deleted account cannot open a checkout
+-- a deleted or banned account cannot open a checkout (its access token may still be valid)
 update auth.users set deleted_at = now() where id = :'bystander';
-select is(public.begin_checkout(:'bystander', :'joins') ->> 'reason', 'unknown_user', 'a deleted user is refused');
-update auth.users set deleted_at = null where id = :'bystander';
+select is(public.begin_checkout(:'bystander', :'joins') ->> 'reason', 'account_disabled', 'a deleted user is refused');
+update auth.users set deleted_at = null, banned_until = now() + interval '1 day' where id = :'bystander';
+select is(public.begin_checkout(:'bystander', :'joins') ->> 'reason', 'account_disabled', 'a banned user is refused');
+select is_empty(format('select 1 from public.checkout_sessions where user_id = %L', :'bystander'),
+  'and nothing is stored for them');
+update auth.users set banned_until = now() - interval '1 second' where id = :'bystander';
+select is(public.begin_checkout(:'bystander', :'joins') ->> 'action', 'create', 'a ban that has ended no longer refuses');
+update auth.users set banned_until = null where id = :'bystander';
 
 -- paid at Stripe just before it expired, the webhook arriving after we marked it expired
 select is(public.handle_stripe_event(tests.event('evt_co_1', 'checkout.session.completed',

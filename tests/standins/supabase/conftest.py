@@ -26,7 +26,7 @@ def api(database_url: str) -> Iterator[StandIn]:
 def client(api: StandIn, key: str | None = None) -> Client:
     # No background refresh timer: each test decides when a token is refreshed.
     options = ClientOptions(auto_refresh_token=False, persist_session=False)
-    return create_client(api.url, key or api.anon_key, options)
+    return create_client(api.url, key or api.publishable_key, options)
 
 
 @dataclass(frozen=True)

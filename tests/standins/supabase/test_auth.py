@@ -89,8 +89,11 @@ def test_errors_take_gotrues_shape_for_the_api_version_asked(api: StandIn) -> No
 def test_access_token_carries_gotrues_claims(
     learner: Learner, api: StandIn, database_url: str
 ) -> None:
+    # ES256 under the project's current signing key, found in its JWKS by kid
+    signing_key = jwt.PyJWKClient(api.jwks_url).get_signing_key_from_jwt(learner.access_token)
+    assert jwt.get_unverified_header(learner.access_token)["alg"] == "ES256"
     claims = jwt.decode(
-        learner.access_token, api.jwt_secret, algorithms=["HS256"], audience="authenticated"
+        learner.access_token, signing_key, algorithms=["ES256"], audience="authenticated"
     )
     assert set(claims) == {
         "iss", "sub", "aud", "exp", "iat", "email", "phone", "app_metadata", "user_metadata",

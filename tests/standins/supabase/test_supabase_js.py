@@ -38,8 +38,9 @@ def supabase_js(
     env = {
         "PATH": os.environ.get("PATH", ""),
         "SUPABASE_URL": api.url,
-        "SUPABASE_ANON_KEY": api.anon_key,
-        "SUPABASE_SERVICE_ROLE_KEY": api.service_role_key,
+        # the project's current keys, as the frontend is given them
+        "SUPABASE_PUBLISHABLE_KEY": api.publishable_key,
+        "SUPABASE_SECRET_KEY": api.secret_key,
         "FRONTEND_NODE_MODULES": str(NODE_MODULES),
     }
     if learner is not None:

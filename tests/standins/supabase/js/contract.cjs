@@ -2,7 +2,7 @@
 // stand-in: `node contract.cjs <scenario>` prints one JSON document of what the client saw;
 // tests/standins/supabase/test_supabase_js.py asserts on it.
 //
-// Environment: SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY,
+// Environment: SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY, SUPABASE_SECRET_KEY,
 // FRONTEND_NODE_MODULES, and for the learner scenarios LEARNER_EMAIL / LEARNER_PASSWORD.
 'use strict'
 
@@ -13,8 +13,8 @@ const { createClient } = require(
 
 const url = process.env.SUPABASE_URL
 const options = { auth: { persistSession: false, autoRefreshToken: false } }
-const anon = () => createClient(url, process.env.SUPABASE_ANON_KEY, options)
-const service = () => createClient(url, process.env.SUPABASE_SERVICE_ROLE_KEY, options)
+const anon = () => createClient(url, process.env.SUPABASE_PUBLISHABLE_KEY, options)
+const service = () => createClient(url, process.env.SUPABASE_SECRET_KEY, options)
 
 // What a call answered, without the parts that differ per run.
 const seen = ({ data, error, count, status }) => ({ data, error, count, status })
@@ -180,10 +180,10 @@ const scenarios = {
       return { status: response.status, headers: headers(response) }
     }
     const read = await fetch(`${url}/rest/v1/lessons?select=slug&limit=1`, {
-      headers: { Origin: origin, apikey: process.env.SUPABASE_ANON_KEY, Prefer: 'count=exact' },
+      headers: { Origin: origin, apikey: process.env.SUPABASE_PUBLISHABLE_KEY, Prefer: 'count=exact' },
     })
     const settings = await fetch(`${url}/auth/v1/settings`, {
-      headers: { Origin: origin, apikey: process.env.SUPABASE_ANON_KEY },
+      headers: { Origin: origin, apikey: process.env.SUPABASE_PUBLISHABLE_KEY },
     })
     const refused = await fetch(`${url}/rest/v1/lessons`, { headers: { Origin: origin } })
     return {
