@@ -99,6 +99,15 @@ class PaymentPending(SidecarError):
     message = "A payment for this lesson is still being processed."
 
 
+class PaymentDisputed(SidecarError):
+    status_code = 409
+    code = "payment_disputed"
+    message = (
+        "Your payment for this lesson is disputed, so access is paused while your bank reviews it."
+        " It cannot be bought again until the dispute is settled."
+    )
+
+
 def refusal(reason: RefusalReason) -> SidecarError:
     """The error for a begin_checkout refusal reason."""
     match reason:
@@ -110,6 +119,8 @@ def refusal(reason: RefusalReason) -> SidecarError:
             return FreeLesson()
         case "payment_pending":
             return PaymentPending()
+        case "payment_disputed":
+            return PaymentDisputed()
         case "unknown_user":
             return NotAuthenticated("This account no longer exists.", code="unknown_user")
         case _:
@@ -269,6 +280,7 @@ class CheckoutController(Controller):
                 BadRequest,
                 CheckoutConflict,
                 PaymentPending,
+                PaymentDisputed,
                 PaymentProviderError,
                 ServiceUnavailable,
                 DatabaseUnavailable,
