@@ -100,6 +100,15 @@ class PaymentPending(SidecarError):
     message = "A payment for this lesson is still being processed."
 
 
+class PaymentDisputed(SidecarError):
+    status_code = 409
+    code = "payment_disputed"
+    message = (
+        "Your payment for this lesson is disputed, so access is paused while your bank reviews it."
+        " It cannot be bought again until the dispute is settled."
+    )
+
+
 def refusal(reason: RefusalReason) -> SidecarError:
     """The error for a begin_checkout refusal reason."""
     match reason:
@@ -113,6 +122,8 @@ def refusal(reason: RefusalReason) -> SidecarError:
             return PaymentPending()
         case "account_disabled":
             return AccountDisabled()
+        case "payment_disputed":
+            return PaymentDisputed()
         case _:
             assert_never(reason)
 
@@ -271,6 +282,7 @@ class CheckoutController(Controller):
                 BadRequest,
                 CheckoutConflict,
                 PaymentPending,
+                PaymentDisputed,
                 PaymentProviderError,
                 ServiceUnavailable,
                 DatabaseUnavailable,

@@ -92,7 +92,12 @@ class RefreshSessions(msgspec.Struct, frozen=True, tag_field="action", tag="refr
 
 
 RefusalReason = Literal[
-    "unknown_lesson", "already_owned", "free_lesson", "payment_pending", "account_disabled"
+    "unknown_lesson",
+    "already_owned",
+    "free_lesson",
+    "payment_pending",
+    "payment_disputed",
+    "account_disabled",
 ]
 
 

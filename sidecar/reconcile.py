@@ -42,6 +42,7 @@ HANDLED_EVENT_TYPES = (
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
+    "charge.succeeded",
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",

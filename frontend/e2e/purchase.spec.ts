@@ -111,14 +111,15 @@ test("a learner signs up, buys a lesson, reads it, and loses it after a refund",
 
   await page.goto(`/lessons/${JOINS.slug}`);
   await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
-  await expect(page.getByText("Buy this lesson to read it.")).toBeVisible();
-  await expect(page.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expect(page.getByText(/^Refunded on .+\. Access ended\.$/)).toBeVisible();
+  await expect(page.getByRole("button", { name: "Buy again" })).toBeEnabled();
   await expect(page.getByText("An inner join keeps the rows that match")).toHaveCount(0);
   await expectAccessible(page, "the lesson's paywall after a refund");
   await steps.shot("paywall-after-refund");
 
   await page.goto("/lessons");
-  await expect(joins.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expect(joins.getByRole("button", { name: "Buy again" })).toBeEnabled();
+  await expect(joins.getByText(/^Refunded on .+\. Access ended\.$/)).toBeVisible();
   await expect(joins.getByText("Owned", { exact: true })).toHaveCount(0);
   await steps.shot("catalogue-after-refund");
 });
@@ -187,13 +188,15 @@ test("a delayed payment that fails says so and grants nothing", async ({ page })
 
   // nothing was granted, and the learner may try again
   await page.reload();
-  await expect(webhooks.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expect(webhooks.getByRole("button", { name: "Try again" })).toBeEnabled();
+  await expect(webhooks.getByText("Your last payment didn't go through. You were not charged.")).toBeVisible();
   await expect(webhooks.getByText("Payment processing", { exact: true })).toHaveCount(0);
   await page.goto(`/lessons/${WEBHOOKS.slug}`);
-  await expect(page.getByText("Buy this lesson to read it.")).toBeVisible();
+  await expect(page.getByText("Your last payment didn't go through. You were not charged.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
   await page.goto("/profile");
-  await expect(page.getByText("You haven't bought any lessons yet.")).toBeVisible();
-  await expect(page.getByRole("link", { name: "Browse lessons" })).toBeVisible();
+  const failedRow = page.getByRole("row", { name: new RegExp(WEBHOOKS.title) });
+  await expect(failedRow.getByRole("cell", { name: "Failed (not charged)", exact: true })).toBeVisible();
   await expectAccessible(page, "an empty purchase history");
   await steps.shot("profile-empty");
 });
@@ -325,7 +328,8 @@ test("a disputed payment ends access and the history says Disputed", async ({ pa
   await steps.shot("profile-disputed");
 
   await page.goto(`/lessons/${EUROS.slug}`);
-  await expect(page.getByText("Buy this lesson to read it.")).toBeVisible();
+  await expect(page.getByText("Your payment is disputed: access is paused while your bank reviews it.")).toBeVisible();
+  await expect(page.getByRole("button", { name: /^Buy/ })).toHaveCount(0);
   await expect(page.getByText("Under read committed each statement")).toHaveCount(0);
   await steps.shot("paywall-while-disputed");
 });

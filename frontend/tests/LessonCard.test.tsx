@@ -16,6 +16,7 @@ const joins: CatalogLesson = {
   owned: false,
   pending: false,
   access: "available",
+  access_changed_at: null,
 };
 
 function card() {
@@ -39,6 +40,30 @@ describe("LessonCard", () => {
       "/lessons/joins-without-fear",
     );
     expect(within(article).queryByRole("button")).toBeNull();
+  });
+
+  it.each([
+    ["refunded", "Refunded on 2 Dec 2026. Access ended.", "Buy again"],
+    ["dispute_lost", "Your bank reversed the payment on 2 Dec 2026. Access ended.", "Buy again"],
+    ["failed", "Your last payment didn't go through. You were not charged.", "Try again"],
+  ] as const)("says why a %s lesson is not the learner's, and offers it again", (access, note, action) => {
+    const onBuy = vi.fn();
+    render(<LessonCard lesson={{ ...joins, access, access_changed_at: "2026-12-02T10:00:00Z" }} onBuy={onBuy} />);
+    const article = card();
+    expect(within(article).getByText(note)).toBeTruthy();
+    fireEvent.click(within(article).getByRole("button", { name: action }));
+    expect(onBuy).toHaveBeenCalledOnce();
+    expect(within(article).queryByText("Owned")).toBeNull();
+  });
+
+  it("pauses a disputed lesson with no way to pay twice", () => {
+    render(<LessonCard lesson={{ ...joins, access: "disputed", access_changed_at: "2026-12-02T10:00:00Z" }} />);
+    const article = card();
+    expect(
+      within(article).getByText("Your payment is disputed: access is paused while your bank reviews it."),
+    ).toBeTruthy();
+    expect(within(article).queryByRole("button")).toBeNull();
+    expect(within(article).queryByRole("link", { name: "Read" })).toBeNull();
   });
 
   it("shows an owned lesson as Owned with a Read link", () => {

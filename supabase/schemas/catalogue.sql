@@ -1,16 +1,30 @@
--- What the frontend reads: the catalogue with the caller's ownership, and their purchase history.
+-- What the frontend reads: the catalogue with the caller's state for each lesson, and the
+-- caller's payment record.
 --
--- What each lesson offers the learner, and the Purchases page's rows, are decided here, in SQL:
--- lesson_catalog() returns the caller's state for each lesson as one value (`access`), and
--- purchase_list() returns the Purchases page's rows ready to show; the frontend only formats
--- them.
+-- Both are decided here, in SQL; the frontend only formats them. lesson_catalog() returns each
+-- lesson's `access` (why it is or is not the caller's) and `access_changed_at`; the lesson page
+-- reads the same function filtered by slug. purchase_list() is the Purchases page: a record of
+-- payments, not of ownership, one row per Checkout Session of the caller's that reached
+-- payment, with its `status` in words (a `payment_state`).
 --
--- `access` is, first match wins: 'free' (price 0: never sent to Checkout), 'owned' (the caller
--- holds it with status paid), 'processing' (a Checkout Session of the caller's whose payment
--- is processing: a delayed method awaiting the bank), else 'available'. An *open* session is
--- not 'processing': the learner may have walked away from it or cancelled (Checkout's cancel
--- link leaves it open), so Buy stays on offer and the sidecar hands that session back.
--- `owned` and `pending` keep their meaning for anything that reads them.
+-- `access`, first match wins:
+--   'free'          price 0: never sent to Checkout
+--   'owned'         the caller holds it with status paid: bought, partly refunded (a partial
+--                   refund keeps access: settle_purchase, the one place that decides access),
+--                   or a dispute won
+--   'processing'    a payment of the caller's is processing (a delayed method awaiting the bank)
+--   'disputed'      the bank is reviewing a dispute of the payment that granted it: access is
+--                   paused and Buy is not offered (begin_checkout refuses 'payment_disputed')
+--   'failed'        the caller's latest payment for it failed: they were not charged; try again
+--   'refunded'      refunded in full: access ended; Buy again
+--   'dispute_lost'  a dispute of the granting payment was lost: access ended; Buy again
+--   'available'     on offer
+-- An *open* session is not 'processing': the learner may have walked away from it or
+-- cancelled (Checkout's cancel link leaves it open), so Buy stays on offer and the sidecar
+-- hands that session back. `access_changed_at` is when the state began: purchased_at (owned),
+-- when the processing checkout started, refunded_at, disputed_at (disputed, dispute_lost);
+-- null for free, failed and available. `owned` and `pending` keep their meaning for anything
+-- that reads them.
 --
 -- Both are security invoker: they read through the caller's own RLS, so a learner can only
 -- ever see their own purchases and sessions, and a visitor sees none. They are PL/pgSQL, not
@@ -22,10 +36,19 @@
 -- types
 -- =============================================================================================
 
-create type public.lesson_access as enum ('free', 'owned', 'processing', 'available');
+create type public.lesson_access as enum (
+  'free', 'owned', 'processing', 'disputed', 'failed', 'refunded', 'dispute_lost', 'available'
+);
 
 comment on type public.lesson_access is
-'What a lesson offers the caller: free to read, owned, payment processing, or available to buy.';
+'Why a lesson is or is not the caller''s: free, owned, processing, disputed, failed, refunded, dispute_lost or available.';
+
+create type public.payment_state as enum (
+  'processing', 'paid', 'failed', 'refunded', 'partly_refunded', 'disputed', 'dispute_won', 'dispute_lost'
+);
+
+comment on type public.payment_state is
+'Where one payment (a Checkout Session that reached payment) stands, as the Purchases page shows it.';
 
 -- =============================================================================================
 -- functions
@@ -41,7 +64,8 @@ returns table (
   currency text,
   owned boolean,
   pending boolean,
-  access public.lesson_access
+  access public.lesson_access,
+  access_changed_at timestamptz
 )
 language plpgsql
 stable
@@ -58,51 +82,74 @@ begin
     l.description,
     l.price_cents,
     l.currency,
-    mine.owned,
-    mine.pending,
-    case
-      when l.price_cents = 0 then 'free'
-      when mine.owned then 'owned'
-      when mine.processing then 'processing'
-      else 'available'
-    end::public.lesson_access as access
+    coalesce(p.status = 'paid', false) as owned,
+    coalesce(mine.pending, false) as pending,
+    decided.access,
+    case decided.access
+      when 'owned' then p.purchased_at
+      when 'processing' then mine.processing_since
+      when 'refunded' then p.refunded_at
+      when 'disputed' then p.disputed_at
+      when 'dispute_lost' then p.disputed_at
+    end as access_changed_at
   from public.lessons as l
+  left join public.purchased_lessons as p on l.id = p.lesson_id and p.user_id = (select auth.uid())
   cross join lateral (
     select
-      exists (
-        select 1 from public.purchased_lessons as p
-        where p.lesson_id = l.id and p.user_id = (select auth.uid()) and p.status = 'paid'
-      ) as owned,
-      exists (
-        select 1 from public.checkout_sessions as s
-        where
-          s.lesson_id = l.id
-          and s.user_id = (select auth.uid())
-          and (s.status = 'processing' or (s.status = 'open' and s.expires_at > pg_catalog.now()))
-      ) as pending,
-      exists (
-        select 1 from public.checkout_sessions as s
-        where s.lesson_id = l.id and s.user_id = (select auth.uid()) and s.status = 'processing'
-      ) as processing
+      pg_catalog.bool_or(s.status = 'processing' or (s.status = 'open' and s.expires_at > pg_catalog.now())) as pending,
+      pg_catalog.max(s.created_at) filter (where s.status = 'processing') as processing_since,
+      -- the status of the caller's latest session that reached payment
+      (pg_catalog.array_agg(s.status order by s.created_at desc, s.id desc)
+        filter (where s.status in ('processing', 'complete', 'failed')))[1] as last_paying_status,
+      pg_catalog.max(s.dispute_status) filter (where s.id = p.stripe_checkout_session_id) as granting_dispute_status
+    from public.checkout_sessions as s
+    where s.lesson_id = l.id and s.user_id = (select auth.uid())
   ) as mine
+  cross join lateral (
+    select case
+      when l.price_cents = 0 then 'free'
+      when p.status = 'paid' then 'owned'
+      when mine.processing_since is not null then 'processing'
+      when p.status = 'disputed' and mine.granting_dispute_status is distinct from 'lost' then 'disputed'
+      when mine.last_paying_status = 'failed' then 'failed'
+      when p.status = 'refunded' then 'refunded'
+      when p.status = 'disputed' then 'dispute_lost'
+      else 'available'
+    end::public.lesson_access as access
+  ) as decided
   where l.published
   order by l.created_at, l.slug;
 end;
 $$;
 
 comment on function public.lesson_catalog() is
-'Published lessons for the caller, with owned (paid), pending (open or processing checkout) and access.';
+'Published lessons for the caller, with owned (paid), pending (open or processing checkout), access and access_changed_at.';
 
-create or replace function public.purchase_history()
+-- The Purchases page: one row per Checkout Session of the caller's that reached payment
+-- (processing, failed, or paid, whatever happened to it since), newest first. occurred_at is
+-- when it was paid (paid_at), or when a payment still processing or failed was started;
+-- payment_method_* and receipt_url are as Stripe reported the charge (null until a charge
+-- event came); payment_reference is the PaymentIntent id a learner can quote to support;
+-- refunded_amount and refunded_at are null when nothing was refunded. id is the Checkout
+-- Session id, cast to text: return query takes the declared column type exactly, not the
+-- public.checkout_session_id domain (the same for receipt_url).
+create or replace function public.purchase_list()
 returns table (
+  id text,
   lesson_id uuid,
   slug text,
   title text,
   amount_total bigint,
   currency text,
-  status text,
-  purchased_at timestamptz,
-  refunded_at timestamptz
+  status public.payment_state,
+  occurred_at timestamptz,
+  payment_method_type text,
+  payment_method_brand text,
+  payment_method_last4 text,
+  payment_reference text,
+  refunded_amount bigint,
+  refunded_at timestamptz,
+  receipt_url text
 )
 language plpgsql
 stable
@@ -113,72 +160,44 @@ as $$
 begin
   return query
   select
-    p.lesson_id,
+    s.id::text,
+    s.lesson_id,
     l.slug,
     l.title,
-    p.amount_total,
-    p.currency,
-    p.status,
-    p.purchased_at,
-    p.refunded_at
-  from public.purchased_lessons as p
-  inner join public.lessons as l on p.lesson_id = l.id
-  where p.user_id = (select auth.uid())
-  order by p.purchased_at desc, l.slug;
-end;
-$$;
-
-comment on function public.purchase_history() is 'The caller''s purchases, newest first.';
-
--- The Purchases page's rows: payments still processing (a delayed method), then purchases
--- (paid, refunded, disputed), each newest first. id is the Checkout Session id, cast to text:
--- return query takes the declared column type exactly, not the public.checkout_session_id domain.
-create or replace function public.purchase_list()
-returns table (
-  id text,
-  slug text,
-  title text,
-  amount_total bigint,
-  currency text,
-  status text,
-  occurred_at timestamptz
-)
-language plpgsql
-stable
-security invoker
-set search_path = ''
-as $$
-#variable_conflict use_column
-begin
-  return query
-  select listed.id::text, listed.slug, listed.title, listed.amount_total, listed.currency, listed.status, listed.occurred_at
-  from (
-    -- payments still processing (a delayed method), then purchases, each newest first
-    select s.id, l.slug, l.title, s.amount_total, s.currency, 'processing' as status, s.created_at as occurred_at, 0 as part
-    from public.checkout_sessions as s
-    inner join public.lessons as l on s.lesson_id = l.id
-    where s.user_id = (select auth.uid()) and s.status = 'processing'
-    union all
-    select
-      p.stripe_checkout_session_id, l.slug, l.title, p.amount_total, p.currency, p.status, p.purchased_at, 1
-    from public.purchased_lessons as p
-    inner join public.lessons as l on p.lesson_id = l.id
-    where p.user_id = (select auth.uid())
-  ) as listed
-  order by listed.part, listed.occurred_at desc, listed.slug;
+    s.amount_total,
+    s.currency,
+    case
+      when s.status = 'processing' then 'processing'
+      when s.status = 'failed' then 'failed'
+      when s.dispute_status = 'open' then 'disputed'
+      when s.dispute_status = 'lost' then 'dispute_lost'
+      when s.amount_refunded > 0 and s.amount_refunded >= s.amount_total then 'refunded'
+      when s.dispute_status = 'won' then 'dispute_won'
+      when s.amount_refunded > 0 then 'partly_refunded'
+      else 'paid'
+    end::public.payment_state,
+    coalesce(s.paid_at, s.created_at),
+    s.payment_method_type,
+    s.card_brand,
+    s.card_last4,
+    s.stripe_payment_intent_id,
+    nullif(s.amount_refunded, 0),
+    s.refunded_at,
+    s.receipt_url::text
+  from public.checkout_sessions as s
+  inner join public.lessons as l on s.lesson_id = l.id
+  where s.user_id = (select auth.uid()) and (s.payment_status = 'paid' or s.status in ('processing', 'failed'))
+  order by coalesce(s.paid_at, s.created_at) desc, s.id desc;
 end;
 $$;
 
 comment on function public.purchase_list() is
-'The caller''s Purchases page: payments processing, then purchases (paid, refunded, disputed), newest first.';
+'The caller''s payments (Purchases page), newest first: one row per Checkout Session that reached payment, its status in words.';
 
 -- =============================================================================================
 -- grants
 -- =============================================================================================
 
-revoke execute on function
-  public.lesson_catalog(), public.purchase_history(), public.purchase_list()
-from public, anon, authenticated;
+revoke execute on function public.lesson_catalog(), public.purchase_list() from public, anon, authenticated;
 grant execute on function public.lesson_catalog() to anon, authenticated, service_role;
-grant execute on function public.purchase_history() to authenticated, service_role;
 grant execute on function public.purchase_list() to authenticated, service_role;

@@ -55,6 +55,22 @@ begin
   ) then
     return pg_catalog.jsonb_build_object('action', 'refuse', 'reason', 'payment_pending');
   end if;
+  -- >>> payment_disputed (20261204100200_payment_disputed_refusal.sql) >>>
+  -- The bank is reviewing a dispute of the payment that granted this lesson: access is paused,
+  -- and the learner may yet get the lesson back (dispute won) or the money back (lost). A
+  -- second payment now could charge them twice. lesson_catalog() shows exactly these lessons
+  -- as 'disputed', with no Buy; once the dispute is lost, Buy is offered again.
+  if exists (
+    select 1
+    from public.purchased_lessons as p
+    inner join public.checkout_sessions as s on p.stripe_checkout_session_id = s.id
+    where
+      p.user_id = p_user_id and p.lesson_id = p_lesson_id and p.status = 'disputed'
+      and s.dispute_status is distinct from 'lost'
+  ) then
+    return pg_catalog.jsonb_build_object('action', 'refuse', 'reason', 'payment_disputed');
+  end if;
+  -- <<< payment_disputed <<<
 
   select * into v_open
   from public.checkout_sessions as s

@@ -29,6 +29,23 @@ constraint checkout_session_id_format check (value ~ '^cs_[A-Za-z0-9_]{1,250}$')
 comment on domain public.checkout_session_id is
 'A Stripe Checkout Session id (cs_…): the one SQL definition of its shape.';
 
+-- A charge's receipt page, e.g. https://pay.stripe.com/receipts/payment/CAcaFwoV…, shown to the
+-- learner as a link (never as HTML). https only, except the offline Stripe stand-in's own
+-- pages on this machine (http://127.0.0.1:12111/…, http://localhost:12111/…); a live-mode event
+-- may not use even those (stripe_events_live_receipt_url_https, private.receipt_url). No
+-- spaces, quotes or angle brackets, at most 2,048 characters.
+create domain public.receipt_url as text
+constraint receipt_url_format check (
+  length(value) <= 2048
+  and (
+    value ~ '^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^[:space:][:cntrl:]"<>\\`]*)?$'
+    or value ~ '^http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?(/[^[:space:][:cntrl:]"<>\\`]*)?$'
+  )
+);
+
+comment on domain public.receipt_url is
+'A Stripe receipt link: https, or the offline stand-in''s http://127.0.0.1 / localhost in test mode only.';
+
 -- =============================================================================================
 -- tables
 -- =============================================================================================
@@ -81,11 +98,27 @@ create table public.stripe_events (
   -- and for an event ignored only because the shop does not handle its type); last, as it was
   -- added after the others (a column's place in the dump is its position)
   outcome_reason text,
+  -- what a charge event says about the charge (null for other objects), taken out when it is
+  -- stored so that the Purchases page keeps them once the payload is cleared: Stripe's
+  -- payment_method_details.type (e.g. 'card'), the card's brand ('visa') and last4 ('4242'),
+  -- the receipt_url, and amount_refunded (what has been refunded of the charge so far)
+  payment_method_type text,
+  card_brand text,
+  card_last4 text,
+  receipt_url public.receipt_url,
+  amount_refunded bigint,
   constraint stripe_events_payload_kept_or_cleared check ((payload is null) = (payload_cleared_at is not null)),
   constraint stripe_events_outcome_reason_check check (
     outcome_reason is null or (outcome_reason ~ '^[a-z_]+$' and outcome in ('ignored', 'rejected'))
   ),
-  constraint stripe_events_rejected_has_reason check (outcome <> 'rejected' or outcome_reason is not null)
+  constraint stripe_events_rejected_has_reason check (outcome <> 'rejected' or outcome_reason is not null),
+  constraint stripe_events_live_receipt_url_https check (receipt_url is null or not livemode or receipt_url like 'https://%'),
+  constraint stripe_events_charge_facts_format check (
+    payment_method_type ~ '^[a-z0-9_]{1,50}$'
+    and card_brand ~ '^[a-z0-9_]{1,30}$'
+    and card_last4 ~ '^[0-9]{4}$'
+    and amount_refunded >= 0
+  )
 );
 
 comment on table public.stripe_events is 'Every verified Stripe event, stored before it is acted on. The primary key is the idempotency guard.';
@@ -180,6 +213,37 @@ as $$
   end;
 $$;
 
+-- A charge's receipt_url if it may be shown as a link: a public.receipt_url, and https when
+-- the event is live (the stand-in's local http pages are for test mode only); null otherwise,
+-- so a bad URL is dropped and the event is still stored.
+create or replace function private.receipt_url(p_url text, p_livemode boolean)
+returns text
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  perform p_url::public.receipt_url;
+  return case when p_livemode and p_url not like 'https://%' then null else p_url end;
+exception
+  when check_violation then
+    return null;
+end;
+$$;
+
+-- The text at p_value when it matches p_pattern, else null (a payload's oddities must not stop
+-- the event being stored).
+create or replace function private.json_word(p_value jsonb, p_pattern text)
+returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case when pg_catalog.jsonb_typeof(p_value) = 'string' and p_value #>> '{}' ~ p_pattern then p_value #>> '{}' end;
+$$;
+
 -- Store a verified event with the facts the purchase rules need. Returns 'new', 'retry' (an
 -- earlier attempt failed with an error and is processed again) or 'duplicate'. Concurrent
 -- callers with one event id serialise on the primary key: the second waits for the first and
@@ -194,6 +258,9 @@ as $$
 declare
   v_object jsonb := p_event -> 'data' -> 'object';
   v_is_session boolean := v_object ->> 'object' = 'checkout.session';
+  v_is_charge boolean := v_object ->> 'object' = 'charge';
+  v_method jsonb := v_object -> 'payment_method_details';
+  v_livemode boolean := coalesce((p_event ->> 'livemode')::boolean, false);
   v_previous text;
 begin
   if p_event ->> 'object' is distinct from 'event'
@@ -207,13 +274,14 @@ begin
 
   insert into public.stripe_events (
     id, type, created, livemode, api_version, checkout_session_id, payment_intent_id,
-    object_id, payment_fact, amount_total, currency, payload
+    object_id, payment_fact, amount_total, currency, payload,
+    payment_method_type, card_brand, card_last4, receipt_url, amount_refunded
   )
   values (
     p_event ->> 'id',
     p_event ->> 'type',
     pg_catalog.to_timestamp((p_event ->> 'created')::double precision),
-    coalesce((p_event ->> 'livemode')::boolean, false),
+    v_livemode,
     p_event ->> 'api_version',
     case when v_is_session and private.is_checkout_session_id(v_object ->> 'id') then v_object ->> 'id' end,
     nullif(v_object ->> 'payment_intent', ''),
@@ -221,7 +289,13 @@ begin
     private.payment_fact(p_event ->> 'type', v_object),
     case when v_is_session then private.json_amount(v_object -> 'amount_total') end,
     case when v_is_session then pg_catalog.lower(v_object ->> 'currency') end,
-    p_event
+    p_event,
+    case when v_is_charge then private.json_word(v_method -> 'type', '^[a-z0-9_]{1,50}$') end,
+    case when v_is_charge then private.json_word(v_method -> 'card' -> 'brand', '^[a-z0-9_]{1,30}$') end,
+    case when v_is_charge then private.json_word(v_method -> 'card' -> 'last4', '^[0-9]{4}$') end,
+    case when v_is_charge then private.receipt_url(private.json_word(v_object -> 'receipt_url', '.'), v_livemode) end,
+    case when v_is_charge and private.json_amount(v_object -> 'amount_refunded') >= 0 then
+      private.json_amount(v_object -> 'amount_refunded') end
   )
   on conflict (id) do nothing;
 
@@ -262,6 +336,8 @@ revoke all on function
   private.is_checkout_session_id(text),
   private.payment_fact(text, jsonb),
   private.json_amount(jsonb),
+  private.receipt_url(text, boolean),
+  private.json_word(jsonb, text),
   private.store_event(jsonb),
   private.finish_event(text, text, text)
 from public, anon, authenticated, service_role;

@@ -445,6 +445,96 @@ begin
 end;
 $$;
 
+-- Re-derive the payment record of the sessions paid with one payment intent (normally one)
+-- from every event stored for it, so that any arrival order ends the same: how it was paid and
+-- its receipt (from the newest charge event that says), what has been refunded and when that
+-- total was reached (a full refund counts as the whole amount even if its payload was cleared
+-- before the amount was taken out), and its disputes (each by id: lost once any event says
+-- lost, won once closed otherwise, open until then). The record is what the Purchases page
+-- shows; access is settle_purchase's alone. The caller holds the payment intent's lock.
+create or replace function private.settle_payment_record(p_payment_intent text)
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_method record;
+  v_refund record;
+  v_dispute_status text;
+begin
+  if p_payment_intent is null then
+    return;
+  end if;
+
+  select e.payment_method_type, e.card_brand, e.card_last4, e.receipt_url into v_method
+  from public.stripe_events as e
+  where
+    e.payment_intent_id = p_payment_intent
+    and (e.payment_method_type is not null or e.card_last4 is not null or e.receipt_url is not null)
+    and e.outcome is distinct from 'error'
+  order by e.created desc, e.id desc
+  limit 1;
+
+  select e.payment_fact = 'refund' as in_full, coalesce(e.amount_refunded, 0) as amount, e.created into v_refund
+  from public.stripe_events as e
+  where
+    e.payment_intent_id = p_payment_intent
+    and (e.amount_refunded > 0 or e.payment_fact = 'refund')
+    and e.outcome is distinct from 'error'
+  order by e.payment_fact = 'refund' desc, e.amount_refunded desc nulls last, e.created, e.id
+  limit 1;
+
+  select case
+    when pg_catalog.bool_or(d.status = 'open') then 'open'
+    when pg_catalog.bool_or(d.status = 'lost') then 'lost'
+    when pg_catalog.bool_or(d.status = 'won') then 'won'
+  end into v_dispute_status
+  from (
+    select case
+      when pg_catalog.bool_or(e.payment_fact = 'dispute_lost') then 'lost'
+      when pg_catalog.bool_or(e.payment_fact = 'dispute_won') then 'won'
+      else 'open'
+    end as status
+    from public.stripe_events as e
+    where
+      e.payment_intent_id = p_payment_intent
+      and e.payment_fact in ('dispute_opened', 'dispute_won', 'dispute_lost')
+      and e.outcome is distinct from 'error'
+    group by e.object_id
+  ) as d;
+
+  update public.checkout_sessions as s
+  set
+    payment_method_type = v_method.payment_method_type,
+    card_brand = v_method.card_brand,
+    card_last4 = v_method.card_last4,
+    receipt_url = v_method.receipt_url,
+    amount_refunded = n.amount_refunded,
+    refunded_at = n.refunded_at,
+    dispute_status = v_dispute_status
+  from (
+    select r.session_id, r.amount_refunded, case when r.amount_refunded > 0 then v_refund.created end as refunded_at
+    from (
+      select
+        s2.id as session_id,
+        case
+          when v_refund.in_full then greatest(v_refund.amount, s2.amount_total)
+          else coalesce(v_refund.amount, 0)
+        end as amount_refunded
+      from public.checkout_sessions as s2
+      where s2.stripe_payment_intent_id = p_payment_intent
+    ) as r
+  ) as n
+  where
+    s.id = n.session_id
+    and (s.payment_method_type, s.card_brand, s.card_last4, s.receipt_url, s.amount_refunded, s.refunded_at, s.dispute_status)
+    is distinct from
+    (v_method.payment_method_type, v_method.card_brand, v_method.card_last4, v_method.receipt_url,
+     n.amount_refunded, n.refunded_at, v_dispute_status);
+end;
+$$;
+
 -- Validate a Checkout Session (paid, pending, open or expired) against what is stored (or,
 -- for a session never seen, against the lesson price) and apply it. Returns the outcome word.
 -- p_source and p_event_id say where the claim came from, for a contradiction's record. The
@@ -556,6 +646,11 @@ begin
     fulfilment = case when v_reason is not null then 'rejected:' || v_reason else s.fulfilment end
   where s.id = v_session_id;
 
+  -- a charge event may have come first: its facts join the session's record now
+  if v_payment_intent is not null then
+    perform private.settle_payment_record(v_payment_intent);
+  end if;
+
   if v_reason is not null then
     return private.refusal(v_paid, v_reason);
   end if;
@@ -643,6 +738,34 @@ begin
 end;
 $$;
 
+-- A charge event (charge.succeeded, charge.refunded) or a dispute event: a refund or dispute
+-- first re-derives the purchases it may end (apply_revocation), then the payment record of the
+-- payment intent takes the event's facts. charge.succeeded only adds to the record ('applied',
+-- even when its session has not arrived yet: apply_checkout_session settles the record then).
+create or replace function private.apply_charge_event(p_event_type text, p_object jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_payment_intent text := nullif(p_object ->> 'payment_intent', '');
+  v_outcome text;
+begin
+  if v_payment_intent is null then
+    return 'ignored:no_payment_intent';
+  end if;
+  v_outcome := case
+    when p_event_type = 'charge.succeeded' then 'applied'
+    else private.apply_revocation(p_event_type, p_object)
+  end;
+  -- held already after a revocation; taken here for charge.succeeded and a partial refund
+  perform private.lock('payment_intent', v_payment_intent);
+  perform private.settle_payment_record(v_payment_intent);
+  return v_outcome;
+end;
+$$;
+
 -- A session whose delayed payment failed. For a session already paid, that contradicts it.
 create or replace function private.close_checkout_session(
   p_session jsonb,
@@ -721,8 +844,8 @@ begin
         )
       when v_type = 'checkout.session.async_payment_failed' then
         private.close_checkout_session(v_object, 'failed', v_id)
-      when v_type in ('charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
-        private.apply_revocation(v_type, v_object)
+      when v_type in ('charge.succeeded', 'charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
+        private.apply_charge_event(v_type, v_object)
       else 'ignored'
     end;
   exception
@@ -776,8 +899,10 @@ revoke all on function
   private.session_contradictions(public.checkout_sessions, jsonb, boolean),
   private.record_contradiction(public.checkout_sessions, jsonb, text[], text, text),
   private.settle_purchase(uuid, uuid),
+  private.settle_payment_record(text),
   private.apply_checkout_session(jsonb, timestamptz, text, text),
   private.apply_revocation(text, jsonb),
+  private.apply_charge_event(text, jsonb),
   private.close_checkout_session(jsonb, text, text),
   private.process_event(jsonb),
   private.receive_event(jsonb)

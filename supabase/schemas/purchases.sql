@@ -46,7 +46,23 @@ create table public.checkout_sessions (
     check (fulfilment in ('granted', 'already_owned') or fulfilment like 'rejected:%'),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
-  constraint checkout_sessions_paid_has_time check ((payment_status = 'paid') = (paid_at is not null))
+  -- The payment record (the Purchases page), re-derived by private.settle_payment_record from
+  -- the events stored for this session's payment intent (purchase_rules.sql), whatever order
+  -- they came in. Never read to decide access. How it was paid, as Stripe reports it:
+  -- payment_method_details.type (e.g. 'card'), and for a card its brand ('visa') and last4
+  payment_method_type text,
+  card_brand text,
+  card_last4 text constraint checkout_sessions_card_last4_format check (card_last4 ~ '^[0-9]{4}$'),
+  -- the charge's receipt page (null until a charge event brought one)
+  receipt_url public.receipt_url,
+  -- what has been refunded of this payment so far (minor units), and when that total was reached
+  amount_refunded bigint not null default 0 constraint checkout_sessions_refund_range check (amount_refunded >= 0),
+  refunded_at timestamptz,
+  -- disputes of this payment: 'open' while any is under review, else 'lost' if any was lost,
+  -- else 'won' (won or an inquiry closed); null when never disputed
+  dispute_status text constraint checkout_sessions_dispute_status_check check (dispute_status in ('open', 'won', 'lost')),
+  constraint checkout_sessions_paid_has_time check ((payment_status = 'paid') = (paid_at is not null)),
+  constraint checkout_sessions_refunded_has_time check ((amount_refunded > 0) = (refunded_at is not null))
 );
 
 comment on table public.checkout_sessions is 'Every Checkout Session opened for a learner; lets the sidecar reuse an open one and reconcile find gaps.';
@@ -173,7 +189,9 @@ using (user_id = (select auth.uid()));
 -- checkout_session_contradictions: no policies: written by the purchase functions, read by
 -- service_role only
 
--- the learners' policies on the catalogue (lessons.sql), which read purchased_lessons
+-- the learners' policies on the catalogue (lessons.sql), which read purchased_lessons and
+-- checkout_sessions. A lesson unpublished after a learner paid for it (or tried to: a payment
+-- processing or failed) keeps its title on their Purchases page.
 create policy "learners read published lessons and lessons they bought"
 on public.lessons
 for select
@@ -183,6 +201,13 @@ using (
   or exists (
     select 1 from public.purchased_lessons as p
     where p.lesson_id = lessons.id and p.user_id = (select auth.uid())
+  )
+  or exists (
+    select 1 from public.checkout_sessions as s
+    where
+      s.lesson_id = lessons.id
+      and s.user_id = (select auth.uid())
+      and (s.payment_status = 'paid' or s.status in ('processing', 'failed'))
   )
 );
 

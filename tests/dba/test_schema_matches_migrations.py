@@ -106,8 +106,8 @@ CHANGES = {
         "else 3 end",
     ),
     "grant": (
-        "revoke execute on function public.purchase_history() from authenticated",
-        "purchase_history() TO authenticated",
+        "revoke execute on function public.purchase_list() from authenticated",
+        "purchase_list() TO authenticated",
     ),
     "default": ("alter table public.lessons alter column currency set default 'eur'", "'eur'"),
     "index": (
@@ -160,10 +160,13 @@ def test_make_migration_writes_one_that_applies_and_closes_the_gap(tmp_path: Pat
     project = project_copy(tmp_path)
     catalogue = project / "supabase" / "schemas" / "catalogue.sql"
     text = catalogue.read_text()
-    edited = text.replace("order by p.purchased_at desc, l.slug;", "order by p.purchased_at desc;")
+    edited = text.replace(
+        "order by coalesce(s.paid_at, s.created_at) desc, s.id desc;",
+        "order by coalesce(s.paid_at, s.created_at) desc;",
+    )
     edited = edited.replace(
-        "grant execute on function public.purchase_history() to authenticated, service_role;",
-        "grant execute on function public.purchase_history() to service_role;",
+        "grant execute on function public.purchase_list() to authenticated, service_role;",
+        "grant execute on function public.purchase_list() to service_role;",
     )
     assert edited != text
     catalogue.write_text(edited)
@@ -177,8 +180,8 @@ def test_make_migration_writes_one_that_applies_and_closes_the_gap(tmp_path: Pat
     assert path.name > max(p.name for p in before)
     written = path.read_text()
     assert written.startswith("-- History newest first.\n")
-    assert "revoke all on function public.purchase_history() from authenticated;" in written
-    assert "order by p.purchased_at desc;" in written
+    assert "revoke all on function public.purchase_list() from authenticated;" in written
+    assert "order by coalesce(s.paid_at, s.created_at) desc;" in written
     lint = subprocess.run(
         [
             sys.executable,

@@ -15,6 +15,7 @@ from sidecar.auth import Learner
 from sidecar.checkout import idempotency_key, session_params
 from sidecar.contracts import BEGIN_CHECKOUT, CreateSession
 from sidecar.settings import Settings
+from standins.stripe.objects import template
 from standins.stripe.testing import StandIn
 from tests.sidecar.conftest import (
     LESSON_FREE,
@@ -206,6 +207,59 @@ async def test_owned_lesson_is_409(client: Client, learner: uuid.UUID) -> None:
     response = await open_checkout(client, learner, LESSON_JOINS)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "already_owned"
+
+
+def dispute_event(payment_intent: str, event_type: str, status: str) -> dict[str, Any]:
+    """charge.dispute.* with Stripe's example dispute, about one payment intent's charge."""
+    obj = template("dispute")
+    obj.update(
+        id="dp_" + payment_intent.removeprefix("pi_"),
+        charge="ch_" + payment_intent.removeprefix("pi_"),
+        payment_intent=payment_intent,
+        status=status,
+    )
+    return event(event_type, obj)
+
+
+async def test_a_disputed_payment_refuses_checkout_with_409_until_the_dispute_closes(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    paid = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    await deliver(client, event("checkout.session.completed", paid))
+    opened = dispute_event(paid["payment_intent"], "charge.dispute.created", "needs_response")
+    assert (await deliver(client, opened)).json()["outcome"] == "revoked"
+
+    refused = await open_checkout(client, learner, LESSON_JOINS)
+
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["code"] == "payment_disputed"
+    assert "access is paused while your bank reviews it" in error["message"]
+    assert session_rows(database_url, learner) == [
+        (paid["id"], LESSON_JOINS, 1200, "usd", "complete")
+    ]
+
+    won = dispute_event(paid["payment_intent"], "charge.dispute.closed", "won")
+    assert (await deliver(client, won)).json()["outcome"] == "restored"
+    again = await open_checkout(client, learner, LESSON_JOINS)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_owned"
+
+
+async def test_a_lost_dispute_offers_the_lesson_again(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    paid = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    await deliver(client, event("checkout.session.completed", paid))
+    await deliver(
+        client, dispute_event(paid["payment_intent"], "charge.dispute.created", "needs_response")
+    )
+    await deliver(client, dispute_event(paid["payment_intent"], "charge.dispute.closed", "lost"))
+
+    response = await open_checkout(client, learner, LESSON_JOINS)
+
+    assert response.status_code == 201
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "disputed"
 
 
 ACCOUNT_DISABLED = {

@@ -62,6 +62,8 @@ OBJECT_FIELDS = [
     "refunded",
     "created",
     "customer_details",
+    "receipt_url",
+    "payment_method_details",
     CANARY,
 ]
 
@@ -94,7 +96,7 @@ def base_event(event_type: str, learner: uuid.UUID) -> dict[str, Any]:
     elif event_type.startswith("charge.dispute."):
         obj = template("dispute")
         obj.update(id=stripe_id("dp_"), charge=stripe_id("ch_"), payment_intent=stripe_id("pi_"))
-    elif event_type == "charge.refunded":
+    elif event_type in ("charge.succeeded", "charge.refunded"):
         obj = charge(payment_intent=stripe_id("pi_test_"))
     else:
         obj = {"id": stripe_id("cus_"), "object": "customer", "name": CANARY}

@@ -249,6 +249,62 @@ async def test_refund_after_purchase_revokes(
     assert purchase_status(database_url, learner, LESSON_JOINS) == "refunded"
 
 
+def succeeded_charge(payment_intent: str, **fields: object) -> dict[str, object]:
+    """Stripe's example charge (card visa 4242, its receipt_url) for a payment intent."""
+    obj = charge(payment_intent=payment_intent)
+    obj.update(amount_refunded=0, refunded=False, **fields)
+    return obj
+
+
+def payment_record(database_url: str, session_id: str) -> tuple[object, ...]:
+    rows = query(
+        database_url,
+        "select payment_method_type, card_brand, card_last4, receipt_url, amount_refunded,"
+        " stripe_payment_intent_id from public.checkout_sessions where id = %s",
+        (session_id,),
+    )
+    return rows[0]
+
+
+async def test_charge_succeeded_before_its_session_ends_up_on_the_payment_record(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    session = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    now = int(time.time())
+    paid_charge = succeeded_charge(session["payment_intent"])
+    early = await deliver(client, event("charge.succeeded", paid_charge, created=now))
+    assert early.status_code == 200
+    assert early.json()["outcome"] == "applied"
+    assert purchase_status(database_url, learner, LESSON_JOINS) is None
+
+    await deliver(client, event("checkout.session.completed", session, created=now - 5))
+
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+    card = paid_charge["payment_method_details"]["card"]  # type: ignore[index]
+    assert payment_record(database_url, session["id"]) == (
+        "card",
+        card["brand"],
+        card["last4"],
+        paid_charge["receipt_url"],
+        0,
+        session["payment_intent"],
+    )
+
+
+async def test_charge_succeeded_with_a_bad_receipt_url_stores_no_link(
+    client: Client, database_url: str, learner: uuid.UUID
+) -> None:
+    session = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    await deliver(client, event("checkout.session.completed", session))
+    bad = succeeded_charge(session["payment_intent"], receipt_url="javascript:alert(1)")
+
+    response = await deliver(client, event("charge.succeeded", bad))
+
+    assert response.json()["outcome"] == "applied"
+    assert payment_record(database_url, session["id"])[2:4] == ("4242", None)
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+
 async def test_partial_refund_keeps_access(
     client: Client, database_url: str, learner: uuid.UUID
 ) -> None:
@@ -258,6 +314,7 @@ async def test_partial_refund_keeps_access(
     response = await deliver(client, event("charge.refunded", partial))
     assert response.json()["outcome"] == "ignored:partial_refund"
     assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+    assert payment_record(database_url, session["id"])[4] == partial["amount_refunded"]
 
 
 async def test_tampered_amount_is_rejected_not_granted(

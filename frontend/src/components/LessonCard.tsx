@@ -1,6 +1,7 @@
 import Link from "next/link";
 
 import { ProblemNotice } from "@/components/ProblemNotice";
+import { accessWords } from "@/lib/access";
 import type { CheckoutProblem } from "@/lib/checkoutErrors";
 import { formatPrice } from "@/lib/money";
 import type { CatalogLesson } from "@/types/shop";
@@ -23,6 +24,7 @@ export function LessonCard({ lesson, buying = false, busy = false, problem, onBu
   const href = `/lessons/${lesson.slug}`;
   // lesson_catalog() decided what the lesson offers; the card only puts it in words
   const action = lesson.access;
+  const words = accessWords(lesson);
   return (
     <article className={styles.card} aria-labelledby={headingId}>
       <h2 id={headingId} className={styles.title}>
@@ -46,7 +48,7 @@ export function LessonCard({ lesson, buying = false, busy = false, problem, onBu
             </>
           ) : null}
           {action === "processing" ? <span className={styles.pending}>Payment processing</span> : null}
-          {action === "available" ? (
+          {words.buy ? (
             <button
               type="button"
               className={styles.buy}
@@ -54,11 +56,12 @@ export function LessonCard({ lesson, buying = false, busy = false, problem, onBu
               aria-busy={buying || undefined}
               onClick={() => onBuy?.(lesson)}
             >
-              {buying ? "Redirecting…" : "Buy"}
+              {buying ? "Redirecting…" : words.buy}
             </button>
           ) : null}
         </div>
       </div>
+      {words.note && action !== "processing" ? <p className={styles.description}>{words.note}</p> : null}
       {problem ? (
         <ProblemNotice problem={problem} returnTo={href} onRetry={() => onBuy?.(lesson)} onRefresh={onRefresh} />
       ) : null}

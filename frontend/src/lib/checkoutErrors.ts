@@ -36,6 +36,13 @@ export function describeProblem(status: number, code: string): CheckoutProblem {
         "A payment for this lesson is still being processed. We'll unlock it when it's confirmed.",
         "reload",
       );
+    case "payment_disputed":
+      return problem(
+        "Your payment for this lesson is disputed, so access is paused while your bank reviews it. There is nothing to pay now.",
+        "reload",
+      );
+    case "account_disabled":
+      return problem("This account can't make purchases: it has been suspended or deleted.", "profile");
     case "free_lesson":
       return problem("This lesson is free; there is nothing to pay.", "reload");
     case "unknown_lesson":

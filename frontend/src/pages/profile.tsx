@@ -9,6 +9,7 @@ import { loadPurchases } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
+import type { Database } from "@/types/database";
 import type { PurchaseRow, ShopUser } from "@/types/shop";
 
 type Props = { user: ShopUser; rows: PurchaseRow[]; loadFailed: boolean };
@@ -25,17 +26,22 @@ export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }
   return { props: { user, rows: purchases.value, loadFailed: false } };
 };
 
-const STATUS_WORDS: Record<string, string> = {
-  paid: "Paid",
-  refunded: "Refunded",
-  disputed: "Disputed",
+// purchase_list() decides each payment's state; these are its words.
+const STATUS_WORDS: Record<Database["public"]["Enums"]["payment_state"], string> = {
   processing: "Processing",
+  paid: "Paid",
+  failed: "Failed (not charged)",
+  refunded: "Refunded",
+  partly_refunded: "Partly refunded",
+  disputed: "Disputed",
+  dispute_won: "Dispute won",
+  dispute_lost: "Dispute lost",
 };
 
 const DATE = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" });
 
 function statusWord(status: string): string {
-  return STATUS_WORDS[status] ?? status.charAt(0).toUpperCase() + status.slice(1);
+  return STATUS_WORDS[status as keyof typeof STATUS_WORDS] ?? status;
 }
 
 export default function ProfilePage({ rows, loadFailed }: Props) {

@@ -62,15 +62,22 @@ export type Database = {
       }
       checkout_sessions: {
         Row: {
+          amount_refunded: number
           amount_total: number
+          card_brand: string | null
+          card_last4: string | null
           created_at: string
           currency: string
+          dispute_status: string | null
           expires_at: string
           fulfilment: string | null
           id: string
           lesson_id: string
           paid_at: string | null
+          payment_method_type: string | null
           payment_status: string
+          receipt_url: string | null
+          refunded_at: string | null
           status: string
           stripe_customer_id: string | null
           stripe_payment_intent_id: string | null
@@ -80,15 +87,22 @@ export type Database = {
           user_id: string
         }
         Insert: {
+          amount_refunded?: number
           amount_total: number
+          card_brand?: string | null
+          card_last4?: string | null
           created_at?: string
           currency: string
+          dispute_status?: string | null
           expires_at: string
           fulfilment?: string | null
           id: string
           lesson_id: string
           paid_at?: string | null
+          payment_method_type?: string | null
           payment_status?: string
+          receipt_url?: string | null
+          refunded_at?: string | null
           status?: string
           stripe_customer_id?: string | null
           stripe_payment_intent_id?: string | null
@@ -98,15 +112,22 @@ export type Database = {
           user_id: string
         }
         Update: {
+          amount_refunded?: number
           amount_total?: number
+          card_brand?: string | null
+          card_last4?: string | null
           created_at?: string
           currency?: string
+          dispute_status?: string | null
           expires_at?: string
           fulfilment?: string | null
           id?: string
           lesson_id?: string
           paid_at?: string | null
+          payment_method_type?: string | null
           payment_status?: string
+          receipt_url?: string | null
+          refunded_at?: string | null
           status?: string
           stripe_customer_id?: string | null
           stripe_payment_intent_id?: string | null
@@ -258,8 +279,11 @@ export type Database = {
       }
       stripe_events: {
         Row: {
+          amount_refunded: number | null
           amount_total: number | null
           api_version: string | null
+          card_brand: string | null
+          card_last4: string | null
           checkout_session_id: string | null
           created: string
           currency: string | null
@@ -273,13 +297,18 @@ export type Database = {
           payload_cleared_at: string | null
           payment_fact: string | null
           payment_intent_id: string | null
+          payment_method_type: string | null
           processed_at: string | null
+          receipt_url: string | null
           received_at: string
           type: string
         }
         Insert: {
+          amount_refunded?: number | null
           amount_total?: number | null
           api_version?: string | null
+          card_brand?: string | null
+          card_last4?: string | null
           checkout_session_id?: string | null
           created: string
           currency?: string | null
@@ -293,13 +322,18 @@ export type Database = {
           payload_cleared_at?: string | null
           payment_fact?: string | null
           payment_intent_id?: string | null
+          payment_method_type?: string | null
           processed_at?: string | null
+          receipt_url?: string | null
           received_at?: string
           type: string
         }
         Update: {
+          amount_refunded?: number | null
           amount_total?: number | null
           api_version?: string | null
+          card_brand?: string | null
+          card_last4?: string | null
           checkout_session_id?: string | null
           created?: string
           currency?: string | null
@@ -313,7 +347,9 @@ export type Database = {
           payload_cleared_at?: string | null
           payment_fact?: string | null
           payment_intent_id?: string | null
+          payment_method_type?: string | null
           processed_at?: string | null
+          receipt_url?: string | null
           received_at?: string
           type?: string
         }
@@ -351,6 +387,7 @@ export type Database = {
         Args: Record<PropertyKey, never>
         Returns: {
           access: Database["public"]["Enums"]["lesson_access"]
+          access_changed_at: string
           currency: string
           description: string
           id: string
@@ -365,28 +402,23 @@ export type Database = {
         Args: { p_older_than?: string }
         Returns: number
       }
-      purchase_history: {
-        Args: Record<PropertyKey, never>
-        Returns: {
-          amount_total: number
-          currency: string
-          lesson_id: string
-          purchased_at: string
-          refunded_at: string
-          slug: string
-          status: string
-          title: string
-        }[]
-      }
       purchase_list: {
         Args: Record<PropertyKey, never>
         Returns: {
           amount_total: number
           currency: string
           id: string
+          lesson_id: string
           occurred_at: string
+          payment_method_brand: string
+          payment_method_last4: string
+          payment_method_type: string
+          payment_reference: string
+          receipt_url: string
+          refunded_amount: number
+          refunded_at: string
           slug: string
-          status: string
+          status: Database["public"]["Enums"]["payment_state"]
           title: string
         }[]
       }
@@ -401,7 +433,24 @@ export type Database = {
       sync_checkout_session: { Args: { p_session: Json }; Returns: string }
     }
     Enums: {
-      lesson_access: "free" | "owned" | "processing" | "available"
+      lesson_access:
+        | "free"
+        | "owned"
+        | "processing"
+        | "disputed"
+        | "failed"
+        | "refunded"
+        | "dispute_lost"
+        | "available"
+      payment_state:
+        | "processing"
+        | "paid"
+        | "failed"
+        | "refunded"
+        | "partly_refunded"
+        | "disputed"
+        | "dispute_won"
+        | "dispute_lost"
     }
     CompositeTypes: {
       [_ in never]: never
@@ -529,7 +578,26 @@ export type CompositeTypes<
 export const Constants = {
   public: {
     Enums: {
-      lesson_access: ["free", "owned", "processing", "available"],
+      lesson_access: [
+        "free",
+        "owned",
+        "processing",
+        "disputed",
+        "failed",
+        "refunded",
+        "dispute_lost",
+        "available",
+      ],
+      payment_state: [
+        "processing",
+        "paid",
+        "failed",
+        "refunded",
+        "partly_refunded",
+        "disputed",
+        "dispute_won",
+        "dispute_lost",
+      ],
     },
   },
 } as const

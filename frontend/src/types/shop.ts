@@ -4,7 +4,11 @@ import type { components, operations } from "@/types/sidecar";
 type Functions = Database["public"]["Functions"];
 
 /** One row of lesson_catalog(): a published lesson with what it offers the caller (`access`). */
-export type CatalogLesson = Functions["lesson_catalog"]["Returns"][number];
+// postgres-meta types a function's columns as never null; access_changed_at is null unless the
+// access names a moment (purchase, refund, dispute).
+export type CatalogLesson = Omit<Functions["lesson_catalog"]["Returns"][number], "access_changed_at"> & {
+  access_changed_at: string | null;
+};
 
 /** What a lesson offers the caller, as lesson_catalog() decides it: free, owned, processing, available. */
 export type LessonAccess = Database["public"]["Enums"]["lesson_access"];

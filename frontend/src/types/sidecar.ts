@@ -243,7 +243,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error; error.code is one of: missing_token, invalid_token, token_expired, unknown_user */
+            /** @description Error; error.code is one of: missing_token, invalid_token, token_expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -252,7 +252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error; error.code is one of: sign_up_required */
+            /** @description Error; error.code is one of: sign_up_required, account_disabled */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -279,7 +279,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error; error.code is one of: already_owned, checkout_conflict, payment_pending */
+            /** @description Error; error.code is one of: already_owned, checkout_conflict, payment_pending, payment_disputed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -361,7 +361,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error; error.code is one of: missing_token, invalid_token, token_expired, unknown_user */
+            /** @description Error; error.code is one of: missing_token, invalid_token, token_expired */
             401: {
                 headers: {
                     [name: string]: unknown;

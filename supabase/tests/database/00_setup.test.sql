@@ -129,6 +129,46 @@ as $$
   );
 $$;
 
+-- A succeeded card charge as charge.succeeded carries it, shaped like Stripe's example charge
+-- (/work/shared/stripe, fixtures3.json: payment_method_details.card with brand and last4, a
+-- receipt_url), for a payment intent; amount_refunded and refunded as after a refund.
+create or replace function tests.charge(
+  p_payment_intent text,
+  p_amount bigint,
+  p_amount_refunded bigint default 0,
+  p_receipt_url text default 'https://pay.stripe.com/receipts/payment/CAcaFwoVYWNjdF8xUGdhZlRCN1daMDF6Z2tXKI_ei7UGMgZv2S_KfiY6LCJrxC7awazgQA9I88krZKw5uuCkZ5Nup2tomEtAbSpdfzjVZHO3ZYP5KFZP',
+  p_brand text default 'visa',
+  p_last4 text default '4242'
+)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', 'ch_' || substr(p_payment_intent, 4),
+    'object', 'charge',
+    'amount', p_amount,
+    'amount_captured', p_amount,
+    'amount_refunded', p_amount_refunded,
+    'captured', true,
+    'currency', 'usd',
+    'livemode', false,
+    'paid', true,
+    'payment_intent', p_payment_intent,
+    'payment_method', 'pm_' || substr(p_payment_intent, 4),
+    'payment_method_details', jsonb_build_object(
+      'card', jsonb_build_object(
+        'brand', p_brand, 'country', 'US', 'exp_month', 8, 'exp_year', 2030, 'funding', 'credit',
+        'last4', p_last4, 'network', p_brand, 'wallet', null
+      ),
+      'type', 'card'
+    ),
+    'receipt_url', p_receipt_url,
+    'refunded', p_amount_refunded >= p_amount,
+    'status', 'succeeded'
+  );
+$$;
+
 -- A dispute on a payment intent's charge.
 create or replace function tests.dispute(p_payment_intent text, p_status text default 'needs_response')
 returns jsonb

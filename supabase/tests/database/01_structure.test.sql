@@ -20,11 +20,13 @@ select columns_are('public', 'purchased_lessons',
 select columns_are('public', 'checkout_sessions',
   array['id', 'user_id', 'lesson_id', 'amount_total', 'currency', 'status', 'payment_status', 'url',
         'stripe_payment_intent_id', 'stripe_customer_id', 'expires_at', 'paid_at', 'synced_at', 'fulfilment',
-        'created_at', 'updated_at']);
+        'created_at', 'updated_at', 'payment_method_type', 'card_brand', 'card_last4', 'receipt_url',
+        'amount_refunded', 'refunded_at', 'dispute_status']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
         'outcome_reason', 'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
-        'amount_total', 'currency', 'payload_cleared_at']);
+        'amount_total', 'currency', 'payload_cleared_at', 'payment_method_type', 'card_brand', 'card_last4',
+        'receipt_url', 'amount_refunded']);
 select columns_are('public', 'checkout_session_contradictions',
   array['id', 'checkout_session_id', 'stripe_event_id', 'source', 'fields', 'claimed', 'payment_intent_id',
         'received_at', 'resolved_at']);
@@ -46,6 +48,10 @@ select col_type_is('public', 'checkout_sessions', 'id', 'public', 'checkout_sess
 select col_type_is('public', 'purchased_lessons', 'stripe_checkout_session_id', 'public', 'checkout_session_id', 'purchased_lessons.stripe_checkout_session_id is a checkout_session_id');
 select col_type_is('public', 'stripe_events', 'checkout_session_id', 'public', 'checkout_session_id', 'stripe_events.checkout_session_id is a checkout_session_id');
 select col_type_is('public', 'checkout_session_contradictions', 'checkout_session_id', 'public', 'checkout_session_id', 'checkout_session_contradictions.checkout_session_id is a checkout_session_id');
+
+-- every column holding a receipt link is of the one domain that says which links may be shown
+select col_type_is('public', 'checkout_sessions', 'receipt_url', 'public', 'receipt_url', 'checkout_sessions.receipt_url is a receipt_url');
+select col_type_is('public', 'stripe_events', 'receipt_url', 'public', 'receipt_url', 'stripe_events.receipt_url is a receipt_url');
 
 -- every foreign key and policy column is the leading column of some index
 select is_empty($$
@@ -98,7 +104,7 @@ select is_definer('public', 'begin_checkout', array['uuid', 'uuid']);
 select is_definer('public', 'attach_checkout_session', array['jsonb']);
 select is_definer('public', 'checkout_session_for_user', array['uuid', 'text']);
 select isnt_definer('public', 'lesson_catalog', array[]::text[]);
-select isnt_definer('public', 'purchase_history', array[]::text[]);
+select hasnt_function('public', 'purchase_history', array[]::text[], 'purchase_list() is the one payment record; purchase_history() is gone');
 select isnt_definer('public', 'purchase_list', array[]::text[]);
 
 select is_empty($$
@@ -121,8 +127,6 @@ select function_privs_are('public', 'begin_checkout', array['uuid', 'uuid'], 'au
 select function_privs_are('public', 'begin_checkout', array['uuid', 'uuid'], 'service_role', array['EXECUTE']);
 select function_privs_are('public', 'lesson_catalog', array[]::text[], 'anon', array['EXECUTE']);
 select function_privs_are('public', 'lesson_catalog', array[]::text[], 'authenticated', array['EXECUTE']);
-select function_privs_are('public', 'purchase_history', array[]::text[], 'anon', array[]::text[]);
-select function_privs_are('public', 'purchase_history', array[]::text[], 'authenticated', array['EXECUTE']);
 select function_privs_are('public', 'purchase_list', array[]::text[], 'anon', array[]::text[]);
 select function_privs_are('public', 'purchase_list', array[]::text[], 'authenticated', array['EXECUTE']);
 

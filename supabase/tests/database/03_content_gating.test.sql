@@ -14,7 +14,7 @@ select tests.authenticate_as(:'reader');
 select results_eq('select lesson_id from public.lesson_content', array[:'free'::uuid],
   'before buying, a learner reads only the free lesson');
 select results_eq('select count(*)::int from public.lesson_catalog() where owned', array[0], 'the catalogue shows nothing owned');
-select is_empty('select * from public.purchase_history()', 'the history is empty');
+select is_empty('select * from public.purchase_list()', 'the Purchases page is empty');
 select tests.clear_authentication();
 
 select public.handle_stripe_event(tests.event('evt_gate_1', 'checkout.session.completed',
@@ -33,13 +33,13 @@ select results_eq('select lesson_id from public.lesson_content order by lesson_i
 select results_eq('select slug from public.lesson_catalog() where owned', array['joins-without-fear'],
   'the catalogue marks only the paid lesson owned');
 select results_eq('select count(*)::int from public.lesson_catalog()', array[6], 'the catalogue lists published lessons only');
-select results_eq('select slug, status from public.purchase_history() order by purchased_at',
+select results_eq('select slug, status::text from public.purchase_list() order by occurred_at',
   $$values ('joins-without-fear', 'paid'), ('row-level-security', 'refunded'), ('stripe-webhooks', 'disputed')$$,
-  'the history lists every purchase with its status');
-select results_eq('select slug from public.purchase_history()',
-  array['stripe-webhooks', 'row-level-security', 'joins-without-fear'], 'the history is newest first');
-select isnt_empty($$select 1 from public.purchase_history() where slug = 'row-level-security' and refunded_at is not null$$,
-  'a refunded purchase carries its refund time');
+  'the Purchases page lists every payment with its state');
+select results_eq('select slug from public.purchase_list()',
+  array['stripe-webhooks', 'row-level-security', 'joins-without-fear'], 'the Purchases page is newest first');
+select isnt_empty($$select 1 from public.purchase_list() where slug = 'row-level-security' and refunded_at is not null$$,
+  'a refunded payment carries its refund time');
 select tests.clear_authentication();
 
 -- a lesson unpublished after purchase stays readable by its owner
@@ -62,7 +62,7 @@ select results_eq('select lesson_id from public.lesson_content', array[:'free'::
   'another learner reads only the free lesson');
 select is_empty(format('select 1 from public.lessons where id = %L', :'joins'),
   'another learner does not see the unpublished lesson');
-select is_empty('select * from public.purchase_history()', 'another learner''s history is empty');
+select is_empty('select * from public.purchase_list()', 'another learner''s Purchases page is empty');
 
 -- pending: an open checkout session shows as pending in the catalogue
 select tests.clear_authentication();

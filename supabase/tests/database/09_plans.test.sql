@@ -19,7 +19,8 @@ select has_index('public', 'stripe_events', 'stripe_events_payment_facts_idx', a
   'revocations are found by payment intent through an index of their own');
 
 select function_lang_is('public', 'lesson_catalog', array[]::name[], 'plpgsql', 'lesson_catalog plans once per connection');
-select function_lang_is('public', 'purchase_history', array[]::name[], 'plpgsql', 'purchase_history plans once per connection');
+select has_index('public', 'checkout_sessions', 'checkout_sessions_payment_intent_idx', array['stripe_payment_intent_id'],
+  'a payment record is settled by payment intent through an index');
 select function_lang_is('public', 'purchase_list', array[]::name[], 'plpgsql', 'purchase_list plans once per connection');
 
 select * from finish();

@@ -1,6 +1,7 @@
 -- What each lesson offers the caller (lesson_catalog().access) and the Purchases page's rows
 -- (purchase_list()), both decided in SQL: free, owned, processing only while a payment is
--- processing (an open session keeps Buy on offer), each learner seeing only their own.
+-- processing (an open session keeps Buy on offer), refunded, failed, each learner seeing only
+-- their own. supabase/tests/database/11_payment_record.test.sql has every state in detail.
 begin;
 select plan(14);
 
@@ -12,8 +13,9 @@ select tests.create_user('neighbour@example.com') as neighbour \gset
 \set euros '00000000-0000-4000-8000-000000000005'
 \set yen '00000000-0000-4000-8000-000000000006'
 
-select enum_has_labels('public', 'lesson_access', array['free', 'owned', 'processing', 'available'],
-  'access is one of four CHECKed words, in the order they are decided');
+select enum_has_labels('public', 'lesson_access',
+  array['free', 'owned', 'processing', 'disputed', 'failed', 'refunded', 'dispute_lost', 'available'],
+  'access is one of eight words, in the order they are decided');
 
 -- a visitor: the free lesson is free, every other one is available
 select tests.authenticate_as_anon();
@@ -41,18 +43,18 @@ values
 select tests.authenticate_as(:'learner');
 select results_eq('select slug, access::text, owned, pending from public.lesson_catalog() order by slug',
   $$values ('indexes-in-yen', 'available', false, false), ('joins-without-fear', 'owned', true, false),
-    ('row-level-security', 'available', false, false), ('stripe-webhooks', 'processing', false, true),
+    ('row-level-security', 'refunded', false, false), ('stripe-webhooks', 'processing', false, true),
     ('transactions-en-euros', 'available', false, true), ('welcome-to-sql', 'free', false, false)$$,
-  'paid is owned, refunded is available again, a processing payment is processing, open and expired sessions leave Buy');
+  'paid is owned, refunded says so (Buy again), a processing payment is processing, open and expired sessions leave Buy');
 select is((select access::text from public.lesson_catalog() where slug = 'transactions-en-euros'), 'available',
   'an open session is not processing: the learner may have walked away from it');
 select is((select access::text from public.lesson_catalog() where slug = 'stripe-webhooks'), 'processing',
   'a delayed payment awaiting the bank holds the lesson as processing');
-select results_eq('select id, slug, status from public.purchase_list()',
+select results_eq('select id, slug, status::text from public.purchase_list()',
   $$values ('cs_test_states_processing', 'stripe-webhooks', 'processing'),
     ('cs_test_states_refunded', 'row-level-security', 'refunded'),
     ('cs_test_states_paid', 'joins-without-fear', 'paid')$$,
-  'Purchases lists the processing payment first, then purchases newest first; open and expired sessions are not listed');
+  'Purchases lists payments newest first (the processing one was started last); open and expired sessions are not listed');
 select results_eq($$select amount_total, currency from public.purchase_list() where status = 'processing'$$,
   $$values (1900::bigint, 'usd')$$, 'a processing payment shows its amount and currency');
 select isnt_empty($$select 1 from public.purchase_list() where id = 'cs_test_states_processing' and occurred_at is not null$$,
@@ -62,8 +64,8 @@ select tests.clear_authentication();
 -- the processing payment fails: Buy again, and it leaves Purchases
 update public.checkout_sessions set status = 'failed' where id = 'cs_test_states_processing';
 select tests.authenticate_as(:'learner');
-select is((select access::text from public.lesson_catalog() where slug = 'stripe-webhooks'), 'available',
-  'a failed payment puts the lesson back on sale');
+select is((select access::text from public.lesson_catalog() where slug = 'stripe-webhooks'), 'failed',
+  'a failed payment says so and puts the lesson back on sale (Try again)');
 select is_empty($$select 1 from public.purchase_list() where status = 'processing'$$,
   'and it is no longer listed as processing');
 

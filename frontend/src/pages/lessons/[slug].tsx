@@ -6,6 +6,7 @@ import type { GetServerSideProps } from "next";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
+import { accessWords } from "@/lib/access";
 import { formatPrice } from "@/lib/money";
 import { loadLesson, loadLessonContent } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
@@ -53,6 +54,7 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
 function Paywall({ lesson }: { lesson: CatalogLesson }) {
   const { buy, buying, problems, refresh } = useBuy();
   const problem = problems[lesson.id];
+  const words = accessWords(lesson);
   return (
     <div className={styles.panel}>
       <div className={styles.paywall}>
@@ -61,9 +63,11 @@ function Paywall({ lesson }: { lesson: CatalogLesson }) {
             <span className={card.pending}>Payment processing</span>. We&apos;ll unlock the lesson when the payment is
             confirmed.
           </p>
+        ) : words.buy === null ? (
+          <p>{words.note}</p>
         ) : (
           <>
-            <p>Buy this lesson to read it.</p>
+            <p>{words.note ?? "Buy this lesson to read it."}</p>
             <button
               type="button"
               className={card.buy}
@@ -71,7 +75,7 @@ function Paywall({ lesson }: { lesson: CatalogLesson }) {
               aria-busy={buying !== null || undefined}
               onClick={() => void buy(lesson)}
             >
-              {buying ? "Redirecting…" : "Buy"}
+              {buying ? "Redirecting…" : words.buy}
             </button>
           </>
         )}
