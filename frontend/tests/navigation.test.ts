@@ -63,7 +63,7 @@ describe("accessAfterReturn", () => {
     [{ ...base, status: "complete", payment_status: "paid" }, "processing"],
     [{ ...base, status: "open" }, "processing"],
     [{ ...base, status: "processing" }, "processing"],
-    [{ ...base, status: "failed" }, "available"],
+    [{ ...base, status: "failed" }, "failed"],
     [{ ...base, status: "expired" }, "available"],
   ] as const)("shows the lesson of %o as %s until the catalogue is read again", (session, access) => {
     expect(accessAfterReturn(session)).toBe(access);

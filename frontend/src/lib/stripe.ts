@@ -88,11 +88,13 @@ export function phaseOf(session: CheckoutSessionState): ReturnPhase {
 /**
  * What the catalogue shows for a lesson while the learner is back from Checkout, before the
  * next read of lesson_catalog(): owned once the sidecar says so, payment processing while the
- * session is confirming or processing, else available to buy again (failed, expired).
+ * session is confirming or processing, failed (the learner was not charged; Try again) as
+ * lesson_catalog() says it, else available to buy again (expired).
  */
 export function accessAfterReturn(session: CheckoutSessionState): LessonAccess {
   const phase = phaseOf(session);
   if (phase === "owned") return "owned";
   if (phase === "processing" || phase === "confirming") return "processing";
+  if (phase === "failed") return "failed";
   return "available";
 }
