@@ -198,7 +198,7 @@ test("a delayed payment that fails says so and grants nothing", async ({ page })
   const failedRow = page.getByRole("row", { name: new RegExp(WEBHOOKS.title) });
   await expect(failedRow.getByRole("cell", { name: "Failed (not charged)", exact: true })).toBeVisible();
   await expectAccessible(page, "an empty purchase history");
-  await steps.shot("profile-empty");
+  await steps.shot("profile-failed");
 });
 
 test("cancelling Checkout charges nothing and the learner can buy again", async ({ page }) => {
