@@ -1,9 +1,7 @@
 // Words for what lesson_catalog() decided about a lesson (its `access`): the SQL decides, this
 // only says it. The card and the lesson page both read it, so they never disagree.
+import { formatDay } from "@/lib/dates";
 import type { CatalogLesson } from "@/types/shop";
-
-// The same format Purchases uses for its dates (rendered on the server and the client alike).
-const DATE = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" });
 
 export type AccessWords = {
   /** A sentence on why the lesson is or is not the learner's, or null when the price says enough. */
@@ -13,7 +11,7 @@ export type AccessWords = {
 };
 
 export function accessWords(lesson: Pick<CatalogLesson, "access" | "access_changed_at">): AccessWords {
-  const on = lesson.access_changed_at ? ` on ${DATE.format(new Date(lesson.access_changed_at))}` : "";
+  const on = lesson.access_changed_at ? ` on ${formatDay(lesson.access_changed_at)}` : "";
   switch (lesson.access) {
     case "free":
     case "owned":

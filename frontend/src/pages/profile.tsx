@@ -3,6 +3,7 @@ import Link from "next/link";
 import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 
+import { formatDay } from "@/lib/dates";
 import { formatMoney } from "@/lib/money";
 import { signInPath } from "@/lib/navigation";
 import { loadPurchases } from "@/lib/queries";
@@ -37,8 +38,6 @@ const STATUS_WORDS: Record<Database["public"]["Enums"]["payment_state"], string>
   dispute_won: "Dispute won",
   dispute_lost: "Dispute lost",
 };
-
-const DATE = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" });
 
 function statusWord(status: string): string {
   return STATUS_WORDS[status as keyof typeof STATUS_WORDS] ?? status;
@@ -81,7 +80,7 @@ export default function ProfilePage({ rows, loadFailed }: Props) {
                   <Link href={`/lessons/${row.slug}`}>{row.title}</Link>
                 </td>
                 <td>
-                  <time dateTime={row.occurred_at}>{DATE.format(new Date(row.occurred_at))}</time>
+                  <time dateTime={row.occurred_at}>{formatDay(row.occurred_at)}</time>
                 </td>
                 <td>{formatMoney(row.amount_total, row.currency)}</td>
                 <td>{statusWord(row.status)}</td>
