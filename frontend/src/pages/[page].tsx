@@ -1,7 +1,8 @@
 import type { GetServerSideProps } from "next";
 
 import { PageHead } from "@/components/PageHead";
-import { SHOP_PAGES, isShopPage, shopPageHtml, type ShopPage } from "@/lib/content";
+import { shopPageHtml } from "@/lib/content";
+import { SHOP_PAGES, isShopPage, type ShopPage } from "@/lib/shopPages";
 import prose from "@/styles/Prose.module.css";
 
 type Props = { page: ShopPage; html: string };
