@@ -21,7 +21,7 @@ for (const width of [390, 1280]) {
     for (const { link, path, heading } of PAGES) {
       await page.getByRole("contentinfo").getByRole("link", { name: link }).click();
       await expect(page).toHaveURL(new RegExp(`${path}$`));
-      await expect(page.getByRole("heading", { level: 1, name: heading })).toBeVisible();
+      await expect(page.getByRole("heading", { level: 1, name: heading })).toBeFocused();
       await expect(page).toHaveTitle(`${heading} · Lesson shop`);
       await expect(page.locator('meta[property="og:title"]')).toHaveAttribute("content", heading);
       const own = await page.locator('meta[name="description"]').getAttribute("content");

@@ -4,6 +4,7 @@ import { useState, type ReactNode } from "react";
 
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { SHOP_NAME } from "@/components/PageHead";
+import { RouteProgress } from "@/components/RouteProgress";
 import { useAuth } from "@/context/AuthContext";
 import { safeNext, signInPath } from "@/lib/navigation";
 
@@ -79,6 +80,7 @@ function Header() {
 export function Layout({ children }: { children: ReactNode }) {
   return (
     <>
+      <RouteProgress />
       <a className={styles.skip} href="#main">
         Skip to content
       </a>
