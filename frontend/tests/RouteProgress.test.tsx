@@ -14,7 +14,7 @@ function mount() {
     <RouterContext.Provider value={router}>
       <main>
         <h1>Joins without fear</h1>
-        <a href="/lessons">All lessons</a>
+        <button type="button">All lessons</button>
       </main>
       <RouteProgress />
     </RouterContext.Provider>,
@@ -57,7 +57,7 @@ describe("RouteProgress", () => {
 
   it("moves focus to the new page's main heading, not for a shallow change or a #target", () => {
     const events = mount();
-    const link = screen.getByRole("link", { name: "All lessons" });
+    const link = screen.getByRole("button", { name: "All lessons" });
     link.focus();
     act(() => events.emit("routeChangeComplete", "/lessons?checkout=cancel", { shallow: true }));
     expect(document.activeElement).toBe(link);
