@@ -19,7 +19,7 @@ APT_INSTALL_MISSING = if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-.PHONY: help install install-system install-python install-cli install-node install-browser test test-sql test-py test-web e2e lint migration dev bench reliability clean
+.PHONY: help install install-system install-python install-cli install-node install-browser test test-sql test-py test-web e2e audit lint migration dev bench reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ test-web: install ## the frontend alone: generated types current, tsc, Vitest, n
 
 e2e: install ## the browser tests in Chromium against the whole stack; screenshots in frontend/e2e/artifacts/
 	@$(UV) run python -m tools.e2e
+
+audit: install ## Lighthouse (mobile, desktop) on the catalogue, a lesson signed out and owned, Purchases; writes frontend/audit/latest.json, fails over budget
+	@$(UV) run python -m tools.audit
 
 dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.js on :3000 (Ctrl-C stops)
 	@$(UV) run python -m devstack up

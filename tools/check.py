@@ -4,7 +4,9 @@ Order: linters first (cheap; `supabase db lint` on a throwaway database), then t
 CLI's own path (push, list, a second push, config), then pgTAP through pg_prove on a database
 built exactly as production is, then pytest (which builds its own throwaway databases), then
 the frontend (generated database and sidecar types current, tsc, ESLint, Vitest, `next
-build`), then the browser tests in Chromium against the whole stack (`tools.e2e`). Every
+build`), then the browser tests in Chromium against the whole stack (`tools.e2e`), then
+Lighthouse on four pages (`tools.audit`: accessibility, best practices, SEO, layout shift and
+first-visit JavaScript held to frontend/audit/budgets.json; performance scores reported). Every
 database created here is dropped at the end, pass or fail. A summary of test counts per layer
 is printed last.
 
@@ -30,7 +32,7 @@ import psycopg
 from psycopg import conninfo
 
 from devstack import database, supabase_cli
-from tools import e2e, sidecar_types, typegen
+from tools import audit, e2e, sidecar_types, typegen
 from tools.containers import docker_available, supabase_postgres_container
 
 ROOT = database.ROOT
@@ -283,6 +285,13 @@ def browser(step: Step, admin_url: str) -> None:
     step.summary = outcome.summary + ("" if outcome.ok else " — FAILED")
 
 
+def lighthouse(step: Step, admin_url: str) -> None:
+    # every budget but the performance scores, which are timings (`make audit` holds them too)
+    outcome = audit.run(admin_url, gate="steady")
+    step.ok = outcome.ok
+    step.summary = outcome.summary + ("" if outcome.ok else " — FAILED")
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """The admin URL of a server to build test databases on.
@@ -308,16 +317,17 @@ def postgres_server() -> Iterator[str]:
     yield url
 
 
+LAYERS = ("lint", "cli", "pgtap", "pytest", "frontend", "e2e", "audit")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument(
-        "--only", choices=["lint", "cli", "pgtap", "pytest", "frontend", "e2e"], action="append"
-    )
+    parser.add_argument("--only", choices=[*LAYERS], action="append")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest")
     args = parser.parse_args(argv)
-    only = set(args.only or ["lint", "cli", "pgtap", "pytest", "frontend", "e2e"])
+    only = set(args.only or LAYERS)
     with ExitStack() as stack:
         admin_url = stack.enter_context(postgres_server())
         return run_layers(only, admin_url, args.pytest_args)
@@ -337,6 +347,8 @@ def run_layers(only: set[str], admin_url: str, pytest_args: Sequence[str]) -> in
         layers.append(("frontend", lambda s: frontend(s, admin_url)))
     if "e2e" in only:
         layers.append(("e2e", lambda s: browser(s, admin_url)))
+    if "audit" in only:
+        layers.append(("Lighthouse", lambda s: lighthouse(s, admin_url)))
 
     steps = []
     for name, body in layers:

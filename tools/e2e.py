@@ -45,7 +45,7 @@ ARTIFACTS = FRONTEND / "e2e" / "artifacts"
 BUILD_STAMP = FRONTEND / ".next" / "lesson-shop-source-hash"
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 # not read by `next build` (installed packages are covered by package-lock.json)
-NOT_SOURCES = {"node_modules", ".next", "e2e", "playwright.config.ts", "README.md"}
+NOT_SOURCES = {"node_modules", ".next", "e2e", "audit", "playwright.config.ts", "README.md"}
 
 
 @dataclass
@@ -166,6 +166,14 @@ def running_stack(database_url: str, env: dict[str, str], log: IO[str]) -> Itera
         stack.stop_all()
 
 
+@contextmanager
+def built_and_running(admin_url: str, env: dict[str, str], log: IO[str]) -> Iterator[Stack]:
+    """The production build (made if stale), a throwaway database and every part running on it."""
+    build_frontend(log)
+    with database.throwaway(admin_url) as url, running_stack(url, env, log) as parts:
+        yield parts
+
+
 def control_server(stack: Stack) -> ThreadingHTTPServer:
     """POST /sidecar/stop and /sidecar/start, for the test that loses the sidecar mid-flow."""
 
@@ -256,9 +264,7 @@ def run(admin_url: str, extra: Sequence[str] = ()) -> Outcome:
     env = stack_env()
     with log_path.open("w") as log, ExitStack() as stack:
         try:
-            build_frontend(log)
-            url = stack.enter_context(database.throwaway(admin_url))
-            parts = stack.enter_context(running_stack(url, env, log))
+            parts = stack.enter_context(built_and_running(admin_url, env, log))
         except (RuntimeError, psycopg.Error) as exc:
             print(f"e2e: {exc}; the parts' output is in {log_path}", flush=True)
             return Outcome(False, f"stack did not start: {exc}")

@@ -50,6 +50,10 @@ const PAGES = [
   "/lessons/no-such-lesson",
   "/login",
   "/signup",
+  "/terms",
+  "/refunds",
+  "/privacy",
+  "/contact",
   "/no-such-page",
 ];
 

@@ -3,11 +3,27 @@ import { useRouter } from "next/router";
 import { useState, type ReactNode } from "react";
 
 import { ErrorBoundary } from "@/components/ErrorBoundary";
+import { SHOP_NAME } from "@/components/PageHead";
+import { RouteProgress } from "@/components/RouteProgress";
 import { useAuth } from "@/context/AuthContext";
 import { safeNext, signInPath } from "@/lib/navigation";
 
 import notice from "./Notice.module.css";
 import styles from "./Layout.module.css";
+
+function Footer() {
+  return (
+    <footer className={styles.footer}>
+      <nav aria-label="About the shop" className={styles.footerNav}>
+        <Link href="/terms">Terms of sale</Link>
+        <Link href="/refunds">Refund policy</Link>
+        <Link href="/privacy">Privacy</Link>
+        <Link href="/contact">Contact</Link>
+      </nav>
+      <p>Payments by Stripe. Your card details never reach this shop.</p>
+    </footer>
+  );
+}
 
 function Header() {
   const { user, signOut } = useAuth();
@@ -29,7 +45,14 @@ function Header() {
   return (
     <header className={styles.header}>
       <div className={styles.bar}>
-        <span className={styles.brand}>Lesson shop</span>
+        <Link href="/lessons" className={styles.brand}>
+          <svg aria-hidden="true" viewBox="0 0 32 32" width="28" height="28">
+            <rect width="32" height="32" rx="7" fill="#1d4e89" />
+            <path d="M8 9.5c3-1.2 5.7-1 8 .8 2.3-1.8 5-2 8-.8v13c-3-1.2-5.7-1-8 .8-2.3-1.8-5-2-8-.8z" fill="#fff" />
+            <path d="M16 10.3v13" stroke="#1d4e89" strokeWidth="1.4" />
+          </svg>
+          {SHOP_NAME}
+        </Link>
         <nav aria-label="Main" className={styles.nav}>
           <Link href="/lessons">Lessons</Link>
           <Link href="/profile">Purchases</Link>
@@ -57,6 +80,7 @@ function Header() {
 export function Layout({ children }: { children: ReactNode }) {
   return (
     <>
+      <RouteProgress />
       <a className={styles.skip} href="#main">
         Skip to content
       </a>
@@ -66,6 +90,7 @@ export function Layout({ children }: { children: ReactNode }) {
       <main id="main" className={styles.main}>
         <ErrorBoundary label="this page">{children}</ErrorBoundary>
       </main>
+      <Footer />
     </>
   );
 }

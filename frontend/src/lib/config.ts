@@ -14,10 +14,24 @@ function required(name: string): string {
   return value;
 }
 
-/** The Supabase project the browser talks to (URL and anon key are public by design). */
+/**
+ * The key the browser sends: a project's publishable key (`sb_publishable_…`), under the name
+ * Supabase uses today, else the legacy anon key's name. Both act as `anon`; RLS does the guarding.
+ */
+function publishableKey(): string {
+  const value = process.env.SUPABASE_PUBLISHABLE_KEY || process.env.SUPABASE_ANON_KEY;
+  if (!value) {
+    throw new Error(
+      "SUPABASE_PUBLISHABLE_KEY is not set (nor the legacy SUPABASE_ANON_KEY): the frontend reads it when the server starts a request",
+    );
+  }
+  return value;
+}
+
+/** The Supabase project the browser talks to (URL and publishable key are public by design). */
 export function publicConfig(): PublicConfig {
   return {
     supabaseUrl: required("SUPABASE_URL").replace(/\/+$/, ""),
-    supabaseAnonKey: required("SUPABASE_ANON_KEY"),
+    supabaseAnonKey: publishableKey(),
   };
 }

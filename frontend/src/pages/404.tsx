@@ -1,12 +1,11 @@
-import Head from "next/head";
 import Link from "next/link";
+
+import { PageHead } from "@/components/PageHead";
 
 export default function NotFound() {
   return (
     <>
-      <Head>
-        <title>Page not found · Lesson shop</title>
-      </Head>
+      <PageHead title="Page not found" />
       <h1>Page not found</h1>
       <p>There is nothing at this address.</p>
       <p>

@@ -5,6 +5,7 @@ import App from "next/app";
 import Head from "next/head";
 
 import { Layout } from "@/components/Layout";
+import { SHOP_DESCRIPTION, SHOP_NAME } from "@/components/PageHead";
 import { AuthProvider } from "@/context/AuthContext";
 import { publicConfig, type PublicConfig } from "@/lib/config";
 import type { ShopUser } from "@/types/shop";
@@ -16,7 +17,8 @@ export default function ShopApp({ Component, pageProps, config }: ShopAppProps) 
     <AuthProvider config={config} serverUser={pageProps.user}>
       <Head>
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>Lesson shop</title>
+        <title>{SHOP_NAME}</title>
+        <meta key="description" name="description" content={SHOP_DESCRIPTION} />
       </Head>
       <Layout>
         <Component {...pageProps} />

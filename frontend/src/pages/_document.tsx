@@ -15,7 +15,7 @@ export default class ShopDocument extends Document<Props> {
     return (
       <Html lang="en">
         <Head nonce={nonce}>
-          <link rel="icon" href="data:," />
+          <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
         </Head>
         <body>
           <Main />

@@ -1,4 +1,3 @@
-import Head from "next/head";
 import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useMemo, useState } from "react";
@@ -6,6 +5,7 @@ import { useCallback, useMemo, useState } from "react";
 import { CheckoutReturn, type CheckoutReturnQuery } from "@/components/CheckoutReturn";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonCard } from "@/components/LessonCard";
+import { PageHead } from "@/components/PageHead";
 import { useBuy } from "@/hooks/useBuy";
 import { isCheckoutSessionId } from "@/lib/checkoutSession";
 import { loadCatalog } from "@/lib/queries";
@@ -62,9 +62,7 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
 
   return (
     <>
-      <Head>
-        <title>Lessons · Lesson shop</title>
-      </Head>
+      <PageHead title="Lessons" />
       <h1>Lessons</h1>
       <ErrorBoundary label="the checkout status">
         <CheckoutReturn query={checkout} titleOf={titleOf} onSession={onSession} />
