@@ -251,6 +251,8 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
         child_env.update(
             {"SUPABASE_PUBLISHABLE_KEY": publishable, "SUPABASE_ANON_KEY": publishable}
         )
+    if env.get("MEDIA_URL_TTL_SECONDS"):
+        child_env["MEDIA_URL_TTL_SECONDS"] = env["MEDIA_URL_TTL_SECONDS"]
     child_env.update(
         {
             "SUPABASE_URL": supabase_url(env),
