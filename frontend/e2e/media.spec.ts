@@ -21,7 +21,9 @@ import {
   stripe,
 } from "./support";
 
-const SIGNED = new RegExp(`^${stack.supabase.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/storage/v1/object/sign/lesson-media/`);
+const SIGNED = new RegExp(
+  `^${stack.supabase.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/storage/v1/object/sign/lesson-media/`,
+);
 
 /** The audio player's source plays: it loads, and its clock moves once played (muted). */
 async function expectPlays(page: Page, name: string): Promise<void> {
@@ -96,7 +98,9 @@ test("a buyer plays the lesson's media; a refund takes them away", async ({ page
   // still on the page opened before the refund: a player whose URL fails asks for a new one,
   // Storage signs nothing, and the reader says so without a reload
   await page.getByLabel("Joins in two seconds", { exact: true }).dispatchEvent("error");
-  await expect(page.getByRole("status").filter({ hasText: "Your access to this lesson's media has ended." })).toBeVisible();
+  await expect(
+    page.getByRole("status").filter({ hasText: "Your access to this lesson's media has ended." }),
+  ).toBeVisible();
   await expect(page.getByRole("region", { name: "Lesson media" })).toHaveCount(0);
   await steps.shot("media-ended");
 
