@@ -124,6 +124,9 @@ def stack_env() -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         # Storage's files for this run, not make dev's under .devstack/
         "DEVSTACK_DIR": str(ARTIFACTS / "devstack"),
+        # the shortest signed-URL TTL the reader takes, so a test sees URLs re-signed and a
+        # copied one refused within half a minute
+        "MEDIA_URL_TTL_SECONDS": "30",
     }
 
 

@@ -15,6 +15,7 @@ import {
   expectAccessible,
   expectHostedCheckout,
   newEmail,
+  record,
   returnedSession,
   signUp,
   stack,
@@ -41,13 +42,28 @@ async function expectPlays(page: Page, name: string): Promise<void> {
     .toBe(2);
 }
 
-test("a visitor hears the free lesson's media", async ({ page }) => {
+// make e2e runs the site with MEDIA_URL_TTL_SECONDS=30 (tools/e2e.py)
+const TTL_MS = 30_000;
+
+test("a visitor hears the free lesson's media, and the reader signs it again before it expires", async ({ page }) => {
   const steps = new Steps(page, test.info());
   await page.goto(`/lessons/${FREE.slug}`);
   await expect(page.getByRole("region", { name: "Lesson media" })).toBeVisible();
   await expectPlays(page, "Welcome, read aloud");
   await expectAccessible(page, "a free lesson's media");
   await steps.shot("free-media");
+
+  // no reload: a fifth of the TTL before expiry the player gets a fresh URL and still plays
+  const player = page.getByLabel("Welcome, read aloud", { exact: true });
+  const first = await player.getAttribute("src");
+  await expect(player).not.toHaveAttribute("src", first ?? "", { timeout: TTL_MS });
+  await expect(player).toHaveAttribute("src", SIGNED);
+  await player.evaluate(async (el: HTMLMediaElement) => {
+    el.currentTime = 0;
+    await el.play();
+  });
+  await expect.poll(() => player.evaluate((el: HTMLMediaElement) => el.currentTime)).toBeGreaterThan(0.2);
+  expect(page.url()).toMatch(new RegExp(`/lessons/${FREE.slug}$`));
 });
 
 test("a buyer plays the lesson's media; a refund takes them away", async ({ page }) => {
@@ -73,6 +89,7 @@ test("a buyer plays the lesson's media; a refund takes them away", async ({ page
   const diagram = media.getByRole("img", { name: "Two overlapping circles: a left join keeps all of the left one" });
   await expect(diagram).toHaveAttribute("src", SIGNED);
   await expect.poll(() => diagram.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(240);
+  const copied = (await page.getByLabel("Joins in two seconds", { exact: true }).getAttribute("src")) ?? "";
   const notes = media.getByRole("link", { name: "Download Joins: the notes" });
   await expect(media.getByText("(PDF, 1 page)")).toBeVisible();
   const href = (await notes.getAttribute("href")) ?? "";
@@ -88,6 +105,7 @@ test("a buyer plays the lesson's media; a refund takes them away", async ({ page
   // the operator refunds the payment; the charge.refunded webhook ends access
   const session = await stripe("GET", `/v1/checkout/sessions/${sessionId}`);
   await stripe("POST", "/v1/refunds", { payment_intent: String(session.payment_intent) });
+  const refunded = Date.now();
   const reader = await page.context().newPage();
   await expect(async () => {
     await reader.goto(`/lessons/${JOINS.slug}`);
@@ -97,12 +115,22 @@ test("a buyer plays the lesson's media; a refund takes them away", async ({ page
 
   // still on the page opened before the refund: a player whose URL fails asks for a new one,
   // Storage signs nothing, and the reader says so without a reload
-  await page.getByLabel("Joins in two seconds", { exact: true }).dispatchEvent("error");
+  // (with a 30 s TTL the reader's own timer may have asked first; either way, no reload)
+  await page.evaluate(() => document.querySelector("audio")?.dispatchEvent(new Event("error")));
   await expect(
     page.getByRole("status").filter({ hasText: "Your access to this lesson's media has ended." }),
   ).toBeVisible();
   await expect(page.getByRole("region", { name: "Lesson media" })).toHaveCount(0);
   await steps.shot("media-ended");
+
+  // a URL copied before the refund is a bearer token until it expires (Storage checks access
+  // when it signs): refused within the TTL
+  await expect
+    .poll(async () => (await page.request.get(copied)).status(), { timeout: TTL_MS + 5_000, intervals: [1_000] })
+    .toBe(400);
+  const refusedAfter = Date.now() - refunded;
+  record("Refund → a URL copied before it is refused (ms)", refusedAfter);
+  expect(refusedAfter).toBeLessThan(TTL_MS + 5_000);
 
   await page.reload();
   await expect(page.getByText(/^Refunded on .+\. Access ended\.$/)).toBeVisible();
