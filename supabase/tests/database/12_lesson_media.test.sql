@@ -3,7 +3,7 @@
 -- while the purchase is paid), never by a name that merely starts with a readable lesson's id,
 -- and no learner writes. What storage-api signs is what this select shows the caller.
 begin;
-select plan(50);
+select plan(54);
 
 select tests.create_user('media-owner@example.com') as owner \gset
 select tests.create_user('media-other@example.com') as other \gset
@@ -164,6 +164,12 @@ select results_eq($$select reason, external_url from public.media_needing_attent
   $$values ('external_url_not_revocable', 'https://media.example.com/joins.mp4'),
            ('external_url_not_revocable', 'https://media.example.com/webhooks.mp4')$$,
   'each outside address is listed for an operator: it cannot be revoked');
+select lives_ok(format($$insert into storage.objects (bucket_id, name) values ('lesson-media', %L)$$, :'joins' || '/new.webm'),
+  'the service role uploads');
+select lives_ok(format($$insert into public.lesson_media (lesson_id, kind, title, object_path, position)
+  values (%L, 'video', 'New', %L, 9)$$, :'joins', :'joins' || '/new.webm'), 'and lists what it uploaded');
+select lives_ok($$update public.lesson_media set title = 'Renamed' where title = 'New'$$, 'and changes it');
+select lives_ok($$delete from storage.objects where name like '%/new.webm'$$, 'and removes the file');
 
 -- a repurchase after the refund brings the files back; the dispute won does too
 select tests.clear_authentication();
