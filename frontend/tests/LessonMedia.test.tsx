@@ -137,6 +137,9 @@ describe("LessonMedia", () => {
     );
     fireEvent.error(screen.getByRole("img", { name: image.title }));
     await waitFor(() => expect(fetched).toHaveBeenCalledTimes(1));
+    fireEvent.error(screen.getByRole("img", { name: image.title })); // the same URL again: no loop
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fetched).toHaveBeenCalledTimes(1);
     expect(container.querySelector("img")?.getAttribute("src")).toBe(image.url);
     expect(screen.queryByRole("status")).toBeNull();
   });

@@ -70,6 +70,23 @@ function Player({ item, onFailed }: { item: ReaderMedia; onFailed: Refresh }) {
   );
 }
 
+function Picture({ item, onFailed }: { item: ReaderMedia; onFailed: Refresh }) {
+  // one refresh per URL, as for a player: a file that fails with a fresh URL too is not expired
+  const [failedUrl, setFailedUrl] = useState<string | null>(null);
+  const onError = () => {
+    if (failedUrl === item.url) return;
+    setFailedUrl(item.url);
+    void onFailed();
+  };
+  return (
+    <>
+      {/* a signed Storage URL: next/image's optimiser would fetch and cache it past its expiry */}
+      {/* eslint-disable-next-line @next/next/no-img-element */}
+      <img src={item.url} alt={item.title} className={styles.image} onError={onError} />
+    </>
+  );
+}
+
 function describe(item: ReaderMedia): string | null {
   if (item.kind === "pdf" && item.pageCount) return `PDF, ${item.pageCount} ${item.pageCount === 1 ? "page" : "pages"}`;
   if (item.kind === "pdf") return "PDF";
@@ -106,9 +123,7 @@ function Item({ item, onFailed }: { item: ReaderMedia; onFailed: Refresh }) {
   if (item.kind === "image") {
     return (
       <li className={styles.item}>
-        {/* a signed Storage URL: next/image's optimiser would fetch and cache it past its expiry */}
-        {/* eslint-disable-next-line @next/next/no-img-element */}
-        <img src={item.url} alt={item.title} className={styles.image} onError={() => void onFailed()} />
+        <Picture item={item} onFailed={onFailed} />
       </li>
     );
   }
