@@ -19,23 +19,23 @@ values
    'Not published yet: visible to nobody but the service role.', 3000, 'usd', false)
 on conflict (id) do nothing;
 
-insert into public.lesson_content (lesson_id, body, media_url)
+insert into public.lesson_content (lesson_id, body)
 values
   ('00000000-0000-4000-8000-000000000001',
-   'A table is a set of rows. Start with: select * from lessons where published;', null),
+   'A table is a set of rows. Start with: select * from lessons where published;'),
   ('00000000-0000-4000-8000-000000000002',
-   'An inner join keeps the rows that match on both sides; a left join keeps every row on the left.',
-   'https://media.example.com/joins.mp4'),
+   'An inner join keeps the rows that match on both sides; a left join keeps every row on the left.'),
   ('00000000-0000-4000-8000-000000000003',
-   'Enable RLS on every table, write one policy per role and operation, index what policies filter on.',
-   'https://media.example.com/rls.mp4'),
+   'Enable RLS on every table, write one policy per role and operation, index what policies filter on.'),
   ('00000000-0000-4000-8000-000000000004',
-   'Verify the signature on the raw body, store the event, then act on it in one transaction.',
-   'https://media.example.com/webhooks.mp4'),
+   'Verify the signature on the raw body, store the event, then act on it in one transaction.'),
   ('00000000-0000-4000-8000-000000000005',
-   'Under read committed each statement sees what committed before it began.', null),
+   'Under read committed each statement sees what committed before it began.'),
   ('00000000-0000-4000-8000-000000000006',
-   'A partial index covers only the rows its predicate selects.', null),
+   'A partial index covers only the rows its predicate selects.'),
   ('00000000-0000-4000-8000-000000000007',
-   'Declarative partitioning splits one table into many.', null)
+   'Declarative partitioning splits one table into many.')
 on conflict (lesson_id) do nothing;
+
+-- The demo lessons' media (files in the lesson-media bucket and their lesson_media rows) are
+-- made and uploaded by devstack/media.py with the secret key, as an operator would upload them.
