@@ -31,7 +31,7 @@ import psycopg
 from dotenv import dotenv_values
 from psycopg import conninfo
 
-from devstack import database
+from devstack import database, media
 from devstack.cluster import DEFAULT_PASSWORD, DEFAULT_PORT, ClusterError, PrivateCluster
 
 ENV_FILE = database.ROOT / ".env"
@@ -251,6 +251,8 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
         child_env.update(
             {"SUPABASE_PUBLISHABLE_KEY": publishable, "SUPABASE_ANON_KEY": publishable}
         )
+    if env.get("MEDIA_URL_TTL_SECONDS"):
+        child_env["MEDIA_URL_TTL_SECONDS"] = env["MEDIA_URL_TTL_SECONDS"]
     child_env.update(
         {
             "SUPABASE_URL": supabase_url(env),
@@ -326,6 +328,15 @@ def services(
     ]
 
 
+def seed_media(env: dict[str, str]) -> None:
+    """The demo lessons' media, uploaded to the Supabase stand-in with the secret key."""
+    secret = key(env, "SUPABASE_SECRET_KEY")
+    if secret is None:
+        raise RuntimeError("SUPABASE_SECRET_KEY is not set: the demo media cannot be uploaded")
+    count = media.seed(supabase_url(env), secret)
+    print(f"devstack: uploaded {count} demo media files to Storage ({media.BUCKET})")
+
+
 def up(env_file: Path) -> int:
     env = load_env(env_file)
     cluster = private_cluster(env)
@@ -359,6 +370,7 @@ def up(env_file: Path) -> int:
             service.start()
             threading.Thread(target=pump, args=(service,), daemon=True).start()
             wait_healthy(service)
+        seed_media(env)
         print_ready(env, database_url, with_frontend=any(s.name == "frontend" for s in parts))
         while not stopping.is_set():
             if any(s.process is not None and s.process.poll() is not None for s in parts):

@@ -204,3 +204,6 @@ create index lessons_published_idx on lessons (published) where published;
 
 ## Maintenance$md$)
 on conflict (lesson_id) do nothing;
+
+-- The demo lessons' media (files in the lesson-media bucket and their lesson_media rows) are
+-- made and uploaded by devstack/media.py with the secret key, as an operator would upload them.

@@ -122,6 +122,8 @@ def stack_env() -> dict[str, str]:
         "PORT": str(free_port()),
         "SITE_URL": f"http://127.0.0.1:{free_port()}",
         "LOG_LEVEL": "WARNING",
+        # Storage's files for this run, not make dev's under .devstack/
+        "DEVSTACK_DIR": str(ARTIFACTS / "devstack"),
     }
 
 
@@ -161,6 +163,7 @@ def running_stack(database_url: str, env: dict[str, str], log: IO[str]) -> Itera
         for service in parts:
             print(f"e2e: starting {service.name}", flush=True)
             stack.start(service)
+        cli.seed_media(env)
         yield stack
     finally:
         stack.stop_all()

@@ -9,6 +9,9 @@ describe("securityHeaders", () => {
     const csp = securityHeaders(base)["Content-Security-Policy"];
     expect(csp).toContain("script-src 'self' 'nonce-bm9uY2U=' 'strict-dynamic';");
     expect(csp).toContain("connect-src 'self' https://abc.supabase.co;");
+    // lesson media come from Storage's signed URLs, and from nowhere else
+    expect(csp).toContain("media-src 'self' https://abc.supabase.co;");
+    expect(csp).toContain("img-src 'self' data: blob: https://abc.supabase.co;");
     expect(csp).toMatch(/frame-ancestors 'none'/);
     expect(csp).toMatch(/object-src 'none'/);
     expect(csp).toMatch(/base-uri 'none'/);

@@ -1,5 +1,6 @@
 """CORS as a Supabase project answers it: Kong's `cors` plugin (default config, on every
-/auth/v1 and /rest/v1 route) in front of the services' own CORS headers.
+/auth/v1, /rest/v1 and /storage/v1 route, as supabase/docker's kong.yml routes them) in front
+of the services' own CORS headers (storage-api adds none of its own).
 
 - A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered by
   the gateway itself, before the API key is checked: 200, `Access-Control-Allow-Origin: *`,
@@ -35,6 +36,8 @@ def _service(path: str) -> str | None:
         return "rest"
     if path.startswith("/auth/v1/"):
         return "auth"
+    if path.startswith("/storage/v1/"):
+        return "storage"
     return None
 
 
@@ -71,7 +74,7 @@ def gateway_cors(app: ASGIApp) -> ASGIApp:
                 if origin:
                     if service == "rest":
                         kept.append((b"access-control-expose-headers", POSTGREST_EXPOSED))
-                    else:
+                    elif service == "auth":
                         kept.extend(GOTRUE_HEADERS)
                 kept.append((b"access-control-allow-origin", b"*"))
                 message = cast(Message, {**message, "headers": kept})

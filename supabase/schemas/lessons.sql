@@ -66,11 +66,11 @@ comment on column public.lessons.preview is 'Markdown anyone may read: the first
 create table public.lesson_content (
   lesson_id uuid primary key references public.lessons (id) on delete cascade,
   body text not null,
-  media_url text constraint lesson_content_media_url_format check (media_url ~ '^https?://'),
   updated_at timestamptz not null default now()
 );
 
 comment on table public.lesson_content is 'The gated part of a lesson: readable when free or owned with status paid.';
+-- Its media are rows of lesson_media (media.sql), readable exactly when this row is.
 
 -- =============================================================================================
 -- indexes

@@ -5,7 +5,7 @@
 // What each lesson offers the learner (free, owned, payment processing, available) and the rows
 // of the Purchases page are decided in SQL (lesson_catalog().access, purchase_list()).
 import type { ShopClient } from "@/lib/supabase";
-import type { CatalogLesson, LessonContent, PurchaseRow } from "@/types/shop";
+import type { CatalogLesson, LessonContent, LessonMediaRow, PurchaseRow } from "@/types/shop";
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -25,12 +25,22 @@ export async function loadLesson(client: ShopClient, slug: string): Promise<Load
 
 /** A lesson's gated content, or null when RLS does not let the caller read it (free or owned only). */
 export async function loadLessonContent(client: ShopClient, lessonId: string): Promise<Loaded<LessonContent | null>> {
-  const { data, error } = await client
-    .from("lesson_content")
-    .select("body, media_url")
-    .eq("lesson_id", lessonId)
-    .maybeSingle();
+  const { data, error } = await client.from("lesson_content").select("body").eq("lesson_id", lessonId).maybeSingle();
   if (error) return { ok: false, reason: `lesson_content: ${error.code} ${error.message}` };
+  return { ok: true, value: data };
+}
+
+/**
+ * A lesson's media in the reader's order; RLS shows them exactly when the caller may read the
+ * lesson's content (the storage files behind them are signed by lib/media.ts).
+ */
+export async function loadLessonMedia(client: ShopClient, lessonId: string): Promise<Loaded<LessonMediaRow[]>> {
+  const { data, error } = await client
+    .from("lesson_media")
+    .select("id, kind, title, object_path, captions_path, external_url, duration_seconds, page_count")
+    .eq("lesson_id", lessonId)
+    .order("position");
+  if (error) return { ok: false, reason: `lesson_media: ${error.code} ${error.message}` };
   return { ok: true, value: data };
 }
 

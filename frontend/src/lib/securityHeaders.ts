@@ -1,7 +1,8 @@
 // The headers every response carries (set by src/proxy.ts). Scripts run only with this
 // response's nonce ('strict-dynamic' lets them load Next's chunks); the browser may connect
 // only to this site and the Supabase project (the sidecar is called by the server alone, so
-// the browser needs no way to it). `next dev` adds only what its HMR needs.
+// the browser needs no way to it), and load lesson media (images, audio, video, captions)
+// from the project's Storage. `next dev` adds only what its HMR needs.
 
 export type HeaderInput = {
   nonce: string;
@@ -28,7 +29,9 @@ export function contentSecurityPolicy({ nonce, supabaseUrl, https, dev }: Header
     "script-src": ["'self'", `'nonce-${nonce}'`, "'strict-dynamic'", ...(dev ? ["'unsafe-eval'"] : [])],
     // the dev server injects CSS as <style> tags; the build serves files
     "style-src": ["'self'", dev ? "'unsafe-inline'" : `'nonce-${nonce}'`],
-    "img-src": ["'self'", "data:", "blob:"],
+    // lesson media: signed URLs served by Supabase Storage
+    "img-src": ["'self'", "data:", "blob:", ...(supabase ? [supabase] : [])],
+    "media-src": ["'self'", ...(supabase ? [supabase] : [])],
     "font-src": ["'self'"],
     // HMR's websocket in dev (same host, ws scheme)
     "connect-src": ["'self'", ...(supabase ? [supabase] : []), ...(dev ? ["ws:", "wss:"] : [])],

@@ -150,19 +150,16 @@ export type Database = {
         Row: {
           body: string
           lesson_id: string
-          media_url: string | null
           updated_at: string
         }
         Insert: {
           body: string
           lesson_id: string
-          media_url?: string | null
           updated_at?: string
         }
         Update: {
           body?: string
           lesson_id?: string
-          media_url?: string | null
           updated_at?: string
         }
         Relationships: [
@@ -175,6 +172,7 @@ export type Database = {
           },
         ]
       }
+<<<<<<< HEAD
       lesson_progress: {
         Row: {
           lesson_id: string
@@ -197,6 +195,57 @@ export type Database = {
         Relationships: [
           {
             foreignKeyName: "lesson_progress_lesson_id_fkey"
+=======
+      lesson_media: {
+        Row: {
+          captions_path: string | null
+          created_at: string
+          duration_seconds: number | null
+          external: boolean
+          external_url: string | null
+          id: string
+          kind: Database["public"]["Enums"]["lesson_media_kind"]
+          lesson_id: string
+          object_path: string | null
+          page_count: number | null
+          position: number
+          title: string
+          updated_at: string
+        }
+        Insert: {
+          captions_path?: string | null
+          created_at?: string
+          duration_seconds?: number | null
+          external?: never
+          external_url?: string | null
+          id?: string
+          kind: Database["public"]["Enums"]["lesson_media_kind"]
+          lesson_id: string
+          object_path?: string | null
+          page_count?: number | null
+          position?: number
+          title: string
+          updated_at?: string
+        }
+        Update: {
+          captions_path?: string | null
+          created_at?: string
+          duration_seconds?: number | null
+          external?: never
+          external_url?: string | null
+          id?: string
+          kind?: Database["public"]["Enums"]["lesson_media_kind"]
+          lesson_id?: string
+          object_path?: string | null
+          page_count?: number | null
+          position?: number
+          title?: string
+          updated_at?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "lesson_media_lesson_id_fkey"
+>>>>>>> media
             columns: ["lesson_id"]
             isOneToOne: false
             referencedRelation: "lessons"
@@ -404,6 +453,41 @@ export type Database = {
       }
     }
     Views: {
+      media_needing_attention: {
+        Row: {
+          external_url: string | null
+          lesson_id: string | null
+          reason: string | null
+          reference: string | null
+          since: string | null
+          source: string | null
+        }
+        Insert: {
+          external_url?: string | null
+          lesson_id?: string | null
+          reason?: never
+          reference?: string | null
+          since?: string | null
+          source?: never
+        }
+        Update: {
+          external_url?: string | null
+          lesson_id?: string | null
+          reason?: never
+          reference?: string | null
+          since?: string | null
+          source?: never
+        }
+        Relationships: [
+          {
+            foreignKeyName: "lesson_media_lesson_id_fkey"
+            columns: ["lesson_id"]
+            isOneToOne: false
+            referencedRelation: "lessons"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       payments_needing_attention: {
         Row: {
           amount_total: number | null
@@ -489,6 +573,7 @@ export type Database = {
         | "refunded"
         | "dispute_lost"
         | "available"
+      lesson_media_kind: "video" | "audio" | "image" | "pdf"
       payment_state:
         | "processing"
         | "paid"
@@ -635,6 +720,7 @@ export const Constants = {
         "dispute_lost",
         "available",
       ],
+      lesson_media_kind: ["video", "audio", "image", "pdf"],
       payment_state: [
         "processing",
         "paid",

@@ -17,7 +17,13 @@ export type LessonAccess = Database["public"]["Enums"]["lesson_access"];
 export type PurchaseRow = Functions["purchase_list"]["Returns"][number];
 
 /** The gated part of a lesson, readable when RLS allows. */
-export type LessonContent = Pick<Tables<"lesson_content">, "body" | "media_url">;
+export type LessonContent = Pick<Tables<"lesson_content">, "body">;
+
+/** One of a lesson's media as lesson_media lists it (readable with the lesson's content). */
+export type LessonMediaRow = Pick<
+  Tables<"lesson_media">,
+  "id" | "kind" | "title" | "object_path" | "captions_path" | "external_url" | "duration_seconds" | "page_count"
+>;
 
 /** Who is signed in, as much as pages need (serialisable for getServerSideProps). */
 export type ShopUser = { id: string; email: string | null };

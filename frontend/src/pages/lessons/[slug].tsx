@@ -4,9 +4,11 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 
 import { ErrorBoundary } from "@/components/ErrorBoundary";
+import { LessonMedia } from "@/components/LessonMedia";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
 import { accessWords } from "@/lib/access";
+import { mediaTtlSeconds, signLessonMedia, type LessonMedia as Media } from "@/lib/media";
 import { formatPrice } from "@/lib/money";
 import { loadLesson, loadLessonContent } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
@@ -16,7 +18,14 @@ import styles from "@/styles/Page.module.css";
 import type { CatalogLesson, LessonContent, ShopUser } from "@/types/shop";
 
 type Props =
-  | { user: ShopUser | null; state: "found"; lesson: CatalogLesson; content: LessonContent | null }
+  | {
+      user: ShopUser | null;
+      state: "found";
+      lesson: CatalogLesson;
+      content: LessonContent | null;
+      media: Media;
+      mediaTtlSeconds: number;
+    }
   | { user: ShopUser | null; state: "missing" }
   | { user: ShopUser | null; state: "loadFailed" };
 
@@ -48,7 +57,17 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     console.error("lesson content failed", content.reason);
     return { props: { user, state: "loadFailed" as const } };
   }
-  return { props: { user, state: "found" as const, lesson, content: content.value } };
+  // The media the learner may see, each file behind a signed URL minted now for a short TTL.
+  const ttl = mediaTtlSeconds();
+  let media: Media = { items: [], expiresAt: null };
+  if (content.value) {
+    const signed = await signLessonMedia(supabase, lesson.id, ttl);
+    if (signed.ok) media = signed.value;
+    else console.error("lesson media failed", signed.reason); // the text is still worth reading
+  }
+  return {
+    props: { user, state: "found" as const, lesson, content: content.value, media, mediaTtlSeconds: ttl },
+  };
 };
 
 function Paywall({ lesson }: { lesson: CatalogLesson }) {
@@ -118,7 +137,7 @@ export default function LessonPage(props: Props) {
       </div>
     );
   }
-  const { lesson, content } = props;
+  const { lesson, content, media, mediaTtlSeconds: ttlSeconds } = props;
   return (
     <>
       <Head>
@@ -143,13 +162,9 @@ export default function LessonPage(props: Props) {
             {content.body.split(/\n{2,}/).map((paragraph, index) => (
               <p key={index}>{paragraph}</p>
             ))}
-            {content.media_url ? (
-              <p>
-                <a href={content.media_url} rel="noopener noreferrer">
-                  Watch the video for this lesson
-                </a>
-              </p>
-            ) : null}
+            <ErrorBoundary label="the lesson's media">
+              <LessonMedia key={lesson.id} lessonId={lesson.id} initial={media} ttlSeconds={ttlSeconds} />
+            </ErrorBoundary>
           </article>
         ) : (
           <Paywall lesson={lesson} />
