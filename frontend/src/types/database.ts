@@ -172,30 +172,6 @@ export type Database = {
           },
         ]
       }
-<<<<<<< HEAD
-      lesson_progress: {
-        Row: {
-          lesson_id: string
-          section: string
-          updated_at: string
-          user_id: string
-        }
-        Insert: {
-          lesson_id: string
-          section?: string
-          updated_at?: string
-          user_id?: string
-        }
-        Update: {
-          lesson_id?: string
-          section?: string
-          updated_at?: string
-          user_id?: string
-        }
-        Relationships: [
-          {
-            foreignKeyName: "lesson_progress_lesson_id_fkey"
-=======
       lesson_media: {
         Row: {
           captions_path: string | null
@@ -245,7 +221,35 @@ export type Database = {
         Relationships: [
           {
             foreignKeyName: "lesson_media_lesson_id_fkey"
->>>>>>> media
+            columns: ["lesson_id"]
+            isOneToOne: false
+            referencedRelation: "lessons"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      lesson_progress: {
+        Row: {
+          lesson_id: string
+          section: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          lesson_id: string
+          section?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          lesson_id?: string
+          section?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "lesson_progress_lesson_id_fkey"
             columns: ["lesson_id"]
             isOneToOne: false
             referencedRelation: "lessons"
