@@ -17,6 +17,7 @@ export const stack = {
   supabase: required("E2E_SUPABASE_URL"),
   anonKey: required("E2E_SUPABASE_ANON_KEY"),
   control: required("E2E_CONTROL_URL"),
+  site: new URL(required("E2E_BASE_URL")).origin,
 };
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { renderMarkdown } from "@/lib/markdown";
+import { renderDocument, renderMarkdown } from "@/lib/markdown";
 
 describe("renderMarkdown", () => {
   it("renders headings with prefixed anchors, lists, tables and highlighted code", () => {
@@ -11,7 +11,7 @@ describe("renderMarkdown", () => {
     expect(html).toContain("<li>one</li>");
     expect(html).toContain("<table>");
     expect(html).toContain('<code class="hljs language-sql">');
-    expect(html).not.toContain("<pre><code>select");
+    expect(html).toContain('<pre tabindex="0"><code class="hljs language-sql">');
     expect(html).toContain('<span class="hljs-keyword">select</span>');
   });
 
@@ -61,5 +61,25 @@ describe("renderMarkdown's cache", () => {
     expect(renderMarkdown("# Two")).toContain("Two");
     for (let i = 0; i < 100; i++) renderMarkdown(`text ${i}`);
     expect(renderMarkdown("# One")).toContain('id="user-content-one"');
+  });
+});
+
+describe("renderDocument's sections", () => {
+  it("lists the h2 headings with the ids the HTML carries, as plain text", () => {
+    const { html, sections } = renderDocument(
+      "Lead.\n\n## Inner *joins*\n\ntext\n\n### not a section\n\n## Left joins\n\n## Left joins\n",
+    );
+    expect(sections).toEqual([
+      { id: "user-content-inner-joins", title: "Inner joins" },
+      { id: "user-content-left-joins", title: "Left joins" },
+      { id: "user-content-left-joins-1", title: "Left joins" },
+    ]);
+    for (const { id } of sections) expect(html).toContain(`id="${id}"`);
+  });
+
+  it("takes nothing from raw HTML headings", () => {
+    expect(renderDocument('<h2 id="x">Raw</h2>\n\n## Real').sections).toEqual([
+      { id: "user-content-real", title: "Real" },
+    ]);
   });
 });

@@ -118,7 +118,7 @@ begin
     end::public.lesson_access as access
   ) as decided
   where l.published
-  order by l.created_at, l.slug;
+  order by l.display_order, l.created_at, l.slug;
 end;
 $$;
 

@@ -44,11 +44,24 @@ create table public.lessons (
   -- Stripe Price id, e.g. price_1MoBy5LkdIwHu7ixZhnattbh; null: Checkout gets price_data
   stripe_price_id text constraint lessons_stripe_price_id_format check (stripe_price_id ~ '^price_[A-Za-z0-9]+$'),
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  display_order integer not null default 0
+    constraint lessons_display_order_range check (display_order between 0 and 100000),
+  outline text[] not null default '{}'
+    constraint lessons_outline_size check (cardinality(outline) <= 100),
+  minutes integer constraint lessons_minutes_range check (minutes between 1 and 1000),
+  level text constraint lessons_level_known check (level in ('beginner', 'intermediate', 'advanced')),
+  author text constraint lessons_author_length check (length(btrim(author)) between 1 and 120),
+  preview text not null default ''
+    constraint lessons_preview_size check (length(preview) <= 20000)
 );
 
 comment on table public.lessons is 'The catalogue. A price of 0 is a free lesson, never sent to Checkout.';
 comment on column public.lessons.price_cents is 'Price in the currency''s minor unit (cents; yen for zero-decimal currencies).';
+comment on column public.lessons.display_order is 'Catalogue order: lower first, then oldest first.';
+comment on column public.lessons.outline is 'The section titles of the lesson, in order, shown before purchase.';
+comment on column public.lessons.minutes is 'Estimated minutes to read or watch the lesson.';
+comment on column public.lessons.preview is 'Markdown anyone may read: the first section, as a sample.';
 
 create table public.lesson_content (
   lesson_id uuid primary key references public.lessons (id) on delete cascade,
@@ -67,7 +80,7 @@ comment on table public.lesson_content is 'The gated part of a lesson: readable 
 create index lessons_published_idx on public.lessons (published) where published;
 
 -- lesson_catalog() reads published lessons in this order
-create index lessons_catalog_order_idx on public.lessons (created_at, slug) where published;
+create index lessons_catalog_order_idx on public.lessons (display_order, created_at, slug) where published;
 
 -- =============================================================================================
 -- triggers

@@ -25,6 +25,45 @@ const schema: SanitizeSchema = {
   },
 };
 
+/** A second-level heading of a rendered body: its id (as sanitised) and its text. */
+export type Section = { id: string; title: string };
+
+type HastNode = {
+  type: string;
+  tagName?: string;
+  value?: string;
+  properties?: { id?: unknown; tabIndex?: number };
+  children?: HastNode[];
+};
+
+function textOf(node: HastNode): string {
+  if (node.type === "text") return node.value ?? "";
+  return (node.children ?? []).map(textOf).join("");
+}
+
+// After sanitising: the body's own h2 headings, in order, for the reader's table of contents.
+function collectSections() {
+  return (tree: HastNode, file: { data: Record<string, unknown> }) => {
+    const sections: Section[] = [];
+    for (const node of tree.children ?? []) {
+      if (node.type === "element" && node.tagName === "h2" && typeof node.properties?.id === "string") {
+        sections.push({ id: node.properties.id, title: textOf(node).trim() });
+      }
+    }
+    file.data.sections = sections;
+  };
+}
+
+// A code block wider than the screen scrolls sideways: make it focusable (after sanitising, so the
+// attribute is ours), so a keyboard can scroll it too.
+function focusableCodeBlocks() {
+  const visit = (node: HastNode) => {
+    if (node.type === "element" && node.tagName === "pre") node.properties = { ...node.properties, tabIndex: 0 };
+    for (const child of node.children ?? []) visit(child);
+  };
+  return visit;
+}
+
 const processor = unified()
   .use(remarkParse)
   .use(remarkGfm)
@@ -32,24 +71,34 @@ const processor = unified()
   .use(rehypeSlug)
   .use(rehypeHighlight, { detect: false })
   .use(rehypeSanitize, schema)
+  .use(collectSections)
+  .use(focusableCodeBlocks)
   .use(rehypeStringify);
 
 // Parsing is about 0.5 MB/s, so a long lesson would cost every request its parse: keep the most
 // recent renders, keyed by the source itself (a Map keeps insertion order, so the first key is the
 // least recently used one).
 const CACHE_ENTRIES = 64;
-const cache = new Map<string, string>();
+const cache = new Map<string, Rendered>();
 
-/** Safe HTML for `dangerouslySetInnerHTML`, from Markdown that may come from anyone. */
-export function renderMarkdown(source: string): string {
+export type Rendered = { html: string; sections: Section[] };
+
+/** Safe HTML and the h2 sections, from Markdown that may come from anyone. */
+export function renderDocument(source: string): Rendered {
   const cached = cache.get(source);
   if (cached !== undefined) {
     cache.delete(source);
     cache.set(source, cached);
     return cached;
   }
-  const html = String(processor.processSync(source));
-  cache.set(source, html);
+  const file = processor.processSync(source);
+  const rendered = { html: String(file), sections: (file.data.sections as Section[] | undefined) ?? [] };
+  cache.set(source, rendered);
   if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
-  return html;
+  return rendered;
+}
+
+/** Safe HTML for `dangerouslySetInnerHTML`, from Markdown that may come from anyone. */
+export function renderMarkdown(source: string): string {
+  return renderDocument(source).html;
 }

@@ -5,7 +5,7 @@
 // What each lesson offers the learner (free, owned, payment processing, available) and the rows
 // of the Purchases page are decided in SQL (lesson_catalog().access, purchase_list()).
 import type { ShopClient } from "@/lib/supabase";
-import type { CatalogLesson, LessonContent, LessonMediaRow, PurchaseRow } from "@/types/shop";
+import type { CatalogLesson, LessonContent, LessonDetails, LessonMediaRow, PurchaseRow } from "@/types/shop";
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -49,4 +49,40 @@ export async function loadPurchases(client: ShopClient): Promise<Loaded<Purchase
   const { data, error } = await client.rpc("purchase_list");
   if (error) return { ok: false, reason: `purchase_list: ${error.code} ${error.message}` };
   return { ok: true, value: data };
+}
+
+/** What a lesson's page shows before anyone buys: outline, time, level, author, free preview. */
+export async function loadLessonDetails(client: ShopClient, lessonId: string): Promise<Loaded<LessonDetails | null>> {
+  const { data, error } = await client
+    .from("lessons")
+    .select("outline, minutes, level, author, preview")
+    .eq("id", lessonId)
+    .maybeSingle();
+  if (error) return { ok: false, reason: `lessons: ${error.code} ${error.message}` };
+  return { ok: true, value: data };
+}
+
+/** The section the signed-in learner last reached in a lesson (null: none recorded, or signed out). */
+export async function loadProgress(client: ShopClient, lessonId: string): Promise<Loaded<string | null>> {
+  const { data, error } = await client
+    .from("lesson_progress")
+    .select("section")
+    .eq("lesson_id", lessonId)
+    .maybeSingle();
+  if (error) return { ok: false, reason: `lesson_progress: ${error.code} ${error.message}` };
+  return { ok: true, value: data?.section || null };
+}
+
+/** Record the section a learner reached; RLS refuses a lesson they may not read (42501). */
+export async function saveProgress(
+  client: ShopClient,
+  lessonId: string,
+  section: string,
+): Promise<Loaded<null> & { refused?: boolean }> {
+  const { error } = await client
+    .from("lesson_progress")
+    .upsert({ lesson_id: lessonId, section }, { onConflict: "user_id,lesson_id" });
+  if (error)
+    return { ok: false, reason: `lesson_progress: ${error.code} ${error.message}`, refused: error.code === "42501" };
+  return { ok: true, value: null };
 }

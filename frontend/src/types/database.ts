@@ -228,12 +228,47 @@ export type Database = {
           },
         ]
       }
+      lesson_progress: {
+        Row: {
+          lesson_id: string
+          section: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          lesson_id: string
+          section?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          lesson_id?: string
+          section?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "lesson_progress_lesson_id_fkey"
+            columns: ["lesson_id"]
+            isOneToOne: false
+            referencedRelation: "lessons"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       lessons: {
         Row: {
+          author: string | null
           created_at: string
           currency: string
           description: string
+          display_order: number
           id: string
+          level: string | null
+          minutes: number | null
+          outline: string[]
+          preview: string
           price_cents: number
           published: boolean
           slug: string
@@ -242,10 +277,16 @@ export type Database = {
           updated_at: string
         }
         Insert: {
+          author?: string | null
           created_at?: string
           currency?: string
           description?: string
+          display_order?: number
           id?: string
+          level?: string | null
+          minutes?: number | null
+          outline?: string[]
+          preview?: string
           price_cents: number
           published?: boolean
           slug: string
@@ -254,10 +295,16 @@ export type Database = {
           updated_at?: string
         }
         Update: {
+          author?: string | null
           created_at?: string
           currency?: string
           description?: string
+          display_order?: number
           id?: string
+          level?: string | null
+          minutes?: number | null
+          outline?: string[]
+          preview?: string
           price_cents?: number
           published?: boolean
           slug?: string

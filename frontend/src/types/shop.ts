@@ -16,6 +16,9 @@ export type LessonAccess = Database["public"]["Enums"]["lesson_access"];
 /** One row of purchase_list(): a line of the Purchases page, ready to show. */
 export type PurchaseRow = Functions["purchase_list"]["Returns"][number];
 
+/** What a lesson's page shows to anyone: its outline, estimated time, level, author and preview. */
+export type LessonDetails = Pick<Tables<"lessons">, "outline" | "minutes" | "level" | "author" | "preview">;
+
 /** The gated part of a lesson, readable when RLS allows. */
 export type LessonContent = Pick<Tables<"lesson_content">, "body">;
 

@@ -6,12 +6,13 @@ select plan(74);
 
 select tables_are('public',
   array['lessons', 'lesson_content', 'purchased_lessons', 'checkout_sessions', 'stripe_events',
-        'checkout_session_contradictions', 'lesson_media'],
+        'checkout_session_contradictions', 'lesson_media', 'lesson_progress'],
   'public holds exactly the shop''s tables');
 
 select columns_are('public', 'lessons',
   array['id', 'slug', 'title', 'description', 'price_cents', 'currency', 'published',
-        'stripe_price_id', 'created_at', 'updated_at']);
+        'stripe_price_id', 'created_at', 'updated_at', 'display_order', 'outline', 'minutes', 'level',
+        'author', 'preview']);
 select columns_are('public', 'lesson_content', array['lesson_id', 'body', 'updated_at']);
 select columns_are('public', 'purchased_lessons',
   array['id', 'user_id', 'lesson_id', 'status', 'amount_total', 'currency',

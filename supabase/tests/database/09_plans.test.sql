@@ -12,7 +12,7 @@ select has_index('public', 'checkout_sessions', 'checkout_sessions_lesson_user_i
   'sessions by lesson carry the learner too');
 select hasnt_index('public', 'checkout_sessions', 'checkout_sessions_lesson_id_idx',
   'no lesson-only index on sessions for a cold plan to pick');
-select has_index('public', 'lessons', 'lessons_catalog_order_idx', array['created_at', 'slug'],
+select has_index('public', 'lessons', 'lessons_catalog_order_idx', array['display_order', 'created_at', 'slug'],
   'an index serves the catalogue''s order');
 
 select has_index('public', 'stripe_events', 'stripe_events_payment_facts_idx', array['payment_intent_id'],

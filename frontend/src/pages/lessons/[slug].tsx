@@ -1,28 +1,37 @@
-import Head from "next/head";
 import Link from "next/link";
 import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonMedia } from "@/components/LessonMedia";
+import { LessonOverview, lessonFacts } from "@/components/LessonOverview";
+import { LessonReader, type Neighbour } from "@/components/LessonReader";
+import { PageHead } from "@/components/PageHead";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
 import { accessWords } from "@/lib/access";
 import { mediaTtlSeconds, signLessonMedia, type LessonMedia as Media } from "@/lib/media";
 import { formatPrice } from "@/lib/money";
-import { loadLesson, loadLessonContent } from "@/lib/queries";
+import { renderDocument, renderMarkdown, type Rendered } from "@/lib/markdown";
+import { loadCatalog, loadLesson, loadLessonContent, loadLessonDetails, loadProgress } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import card from "@/components/LessonCard.module.css";
 import styles from "@/styles/Page.module.css";
-import type { CatalogLesson, LessonContent, ShopUser } from "@/types/shop";
+import type { CatalogLesson, LessonDetails, ShopUser } from "@/types/shop";
 
 type Props =
   | {
       user: ShopUser | null;
       state: "found";
       lesson: CatalogLesson;
-      content: LessonContent | null;
+      details: LessonDetails;
+      /** The body, rendered on the server, when RLS lets the caller read it. */
+      body: Rendered | null;
+      previewHtml: string | null;
+      progress: string | null;
+      previous: Neighbour;
+      next: Neighbour;
       media: Media;
       mediaTtlSeconds: number;
     }
@@ -57,6 +66,22 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     console.error("lesson content failed", content.reason);
     return { props: { user, state: "loadFailed" as const } };
   }
+  const details = await loadLessonDetails(supabase, lesson.id);
+  if (!details.ok || !details.value) {
+    console.error("lesson details failed", details.ok ? "no row" : details.reason);
+    return { props: { user, state: "loadFailed" as const } };
+  }
+  const body = content.value ? renderDocument(content.value.body) : null;
+  const previewHtml = !body && details.value.preview ? renderMarkdown(details.value.preview) : null;
+  let progress: string | null = null;
+  let previous: Neighbour = null;
+  let next: Neighbour = null;
+  if (body && user) {
+    const [reached, catalog] = await Promise.all([loadProgress(supabase, lesson.id), loadCatalog(supabase)]);
+    if (reached.ok) progress = reached.value;
+    else console.error("progress failed", reached.reason); // the lesson still reads
+    if (catalog.ok) ({ previous, next } = neighbours(catalog.value, lesson.id));
+  }
   // The media the learner may see, each file behind a signed URL minted now for a short TTL.
   const ttl = mediaTtlSeconds();
   let media: Media = { items: [], expiresAt: null };
@@ -66,9 +91,29 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     else console.error("lesson media failed", signed.reason); // the text is still worth reading
   }
   return {
-    props: { user, state: "found" as const, lesson, content: content.value, media, mediaTtlSeconds: ttl },
+    props: {
+      user,
+      state: "found" as const,
+      lesson,
+      details: details.value,
+      body,
+      previewHtml,
+      progress,
+      previous,
+      next,
+      media,
+      mediaTtlSeconds: ttl,
+    },
   };
 };
+
+/** The lessons before and after this one among those the learner may read, in catalogue order. */
+function neighbours(catalog: CatalogLesson[], lessonId: string): { previous: Neighbour; next: Neighbour } {
+  const readable = catalog.filter((l) => l.access === "free" || l.access === "owned" || l.id === lessonId);
+  const at = readable.findIndex((l) => l.id === lessonId);
+  const pick = (l: CatalogLesson | undefined): Neighbour => (l ? { slug: l.slug, title: l.title } : null);
+  return { previous: at > 0 ? pick(readable[at - 1]) : null, next: at >= 0 ? pick(readable[at + 1]) : null };
+}
 
 function Paywall({ lesson }: { lesson: CatalogLesson }) {
   const { buy, buying, problems, refresh } = useBuy();
@@ -94,7 +139,9 @@ function Paywall({ lesson }: { lesson: CatalogLesson }) {
               aria-busy={buying !== null || undefined}
               onClick={() => void buy(lesson)}
             >
-              {buying ? "Redirecting…" : words.buy}
+              {buying
+                ? "Redirecting…"
+                : `${words.buy} ${lesson.title} — ${formatPrice(lesson.price_cents, lesson.currency)}`}
             </button>
           </>
         )}
@@ -116,9 +163,7 @@ export default function LessonPage(props: Props) {
   if (props.state === "missing") {
     return (
       <>
-        <Head>
-          <title>Lesson not found · Lesson shop</title>
-        </Head>
+        <PageHead title="Lesson not found" />
         <h1>Lesson not found</h1>
         <p>There is no lesson at this address.</p>
         <p>
@@ -137,12 +182,11 @@ export default function LessonPage(props: Props) {
       </div>
     );
   }
-  const { lesson, content, media, mediaTtlSeconds: ttlSeconds } = props;
+  const { lesson, details, body, previewHtml, progress, previous, next, media, mediaTtlSeconds: ttlSeconds } = props;
+  const facts = lessonFacts(details);
   return (
     <>
-      <Head>
-        <title>{`${lesson.title} · Lesson shop`}</title>
-      </Head>
+      <PageHead title={lesson.title} description={lesson.description} />
       <p>
         <Link href="/lessons">← All lessons</Link>
       </p>
@@ -156,18 +200,28 @@ export default function LessonPage(props: Props) {
           </>
         ) : null}
       </p>
+      {facts ? <p className={styles.facts}>{facts}</p> : null}
       <ErrorBoundary label="the lesson">
-        {content ? (
-          <article className={`${styles.panel} ${styles.reading}`} aria-label={lesson.title}>
-            {content.body.split(/\n{2,}/).map((paragraph, index) => (
-              <p key={index}>{paragraph}</p>
-            ))}
+        {body ? (
+          <LessonReader
+            lessonId={lesson.id}
+            title={lesson.title}
+            html={body.html}
+            sections={body.sections}
+            progress={progress}
+            signedIn={props.user !== null}
+            previous={previous}
+            next={next}
+          >
             <ErrorBoundary label="the lesson's media">
               <LessonMedia key={lesson.id} lessonId={lesson.id} initial={media} ttlSeconds={ttlSeconds} />
             </ErrorBoundary>
-          </article>
+          </LessonReader>
         ) : (
-          <Paywall lesson={lesson} />
+          <>
+            <Paywall lesson={lesson} />
+            <LessonOverview details={details} previewHtml={previewHtml} />
+          </>
         )}
       </ErrorBoundary>
     </>
