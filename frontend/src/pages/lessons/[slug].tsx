@@ -2,13 +2,18 @@ import Head from "next/head";
 import Link from "next/link";
 import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
+import { useCallback, useState } from "react";
 
+import { CheckoutReturn } from "@/components/CheckoutReturn";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
+import { AccessFooter } from "@/components/LessonCard";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
 import { accessWords } from "@/lib/access";
+import { checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
 import { formatPrice } from "@/lib/money";
 import { loadLesson, loadLessonContent } from "@/lib/queries";
+import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import card from "@/components/LessonCard.module.css";
@@ -16,13 +21,20 @@ import styles from "@/styles/Page.module.css";
 import type { CatalogLesson, LessonContent, ShopUser } from "@/types/shop";
 
 type Props =
-  | { user: ShopUser | null; state: "found"; lesson: CatalogLesson; content: LessonContent | null }
+  | {
+      user: ShopUser | null;
+      state: "found";
+      lesson: CatalogLesson;
+      content: LessonContent | null;
+      /** Back from Checkout: the sidecar's success and cancel URLs lead to the lesson's page. */
+      checkout: CheckoutReturnQuery;
+    }
   | { user: ShopUser | null; state: "missing" }
   | { user: ShopUser | null; state: "loadFailed" };
 
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
-export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = async ({ req, res, params }) => {
+export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = async ({ req, res, params, query }) => {
   const slug = params?.slug ?? "";
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
@@ -48,38 +60,21 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     console.error("lesson content failed", content.reason);
     return { props: { user, state: "loadFailed" as const } };
   }
-  return { props: { user, state: "found" as const, lesson, content: content.value } };
+  return {
+    props: { user, state: "found" as const, lesson, content: content.value, checkout: checkoutReturnQuery(query) },
+  };
 };
 
+// Why the lesson is not readable (in lesson_catalog()'s words), then the price and the way forward.
 function Paywall({ lesson }: { lesson: CatalogLesson }) {
   const { buy, buying, problems, refresh } = useBuy();
   const problem = problems[lesson.id];
   const words = accessWords(lesson);
+  const note = words.note ?? (words.buy ? "Buy this lesson to read it." : null);
   return (
     <div className={styles.panel}>
-      <div className={styles.paywall}>
-        {lesson.access === "processing" ? (
-          <p>
-            <span className={card.pending}>Payment processing</span>. We&apos;ll unlock the lesson when the payment is
-            confirmed.
-          </p>
-        ) : words.buy === null ? (
-          <p>{words.note}</p>
-        ) : (
-          <>
-            <p>{words.note ?? "Buy this lesson to read it."}</p>
-            <button
-              type="button"
-              className={card.buy}
-              disabled={buying !== null}
-              aria-busy={buying !== null || undefined}
-              onClick={() => void buy(lesson)}
-            >
-              {buying ? "Redirecting…" : words.buy}
-            </button>
-          </>
-        )}
-      </div>
+      {note ? <p className={styles.stateNote}>{note}</p> : null}
+      <AccessFooter lesson={lesson} buying={buying === lesson.id} busy={buying !== null} onBuy={(l) => void buy(l)} />
       {problem ? (
         <ProblemNotice
           problem={problem}
@@ -118,7 +113,23 @@ export default function LessonPage(props: Props) {
       </div>
     );
   }
-  const { lesson, content } = props;
+  return <FoundLesson {...props} />;
+}
+
+function FoundLesson({ lesson: loaded, content, checkout }: Extract<Props, { state: "found" }>) {
+  // what the return from Checkout learns about this lesson, over what the server rendered
+  const [returned, setReturned] = useState<Pick<CatalogLesson, "access"> | null>(null);
+  const lesson = returned ? { ...loaded, ...returned } : loaded;
+  const lessonOf = useCallback(
+    (lessonId: string) => (lessonId === loaded.id ? { title: loaded.title, slug: loaded.slug } : null),
+    [loaded],
+  );
+  const onSession = useCallback(
+    (session: CheckoutSessionState) => {
+      if (session.lesson_id === loaded.id) setReturned({ access: accessAfterReturn(session) });
+    },
+    [loaded.id],
+  );
   return (
     <>
       <Head>
@@ -129,14 +140,28 @@ export default function LessonPage(props: Props) {
       </p>
       <h1>{lesson.title}</h1>
       <p className={styles.lead}>
-        {lesson.description} <strong>{formatPrice(lesson.price_cents, lesson.currency)}</strong>
-        {lesson.owned ? (
+        {lesson.description}
+        {content ? (
           <>
             {" "}
-            · <span className={card.owned}>Owned</span>
+            <strong>{formatPrice(lesson.price_cents, lesson.currency)}</strong>
+            {lesson.access === "owned" ? (
+              <>
+                {" "}
+                · <span className={card.owned}>Owned</span>
+              </>
+            ) : null}
           </>
         ) : null}
       </p>
+      <ErrorBoundary label="the checkout status">
+        <CheckoutReturn
+          query={checkout}
+          lessonOf={lessonOf}
+          onSession={onSession}
+          returnTo={`/lessons/${loaded.slug}`}
+        />
+      </ErrorBoundary>
       <ErrorBoundary label="the lesson">
         {content ? (
           <article className={`${styles.panel} ${styles.reading}`} aria-label={lesson.title}>
