@@ -5,7 +5,7 @@ import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
 import { PurchaseList } from "@/components/PurchaseList";
-import { formatDateTime } from "@/lib/dates";
+import { formatDate, formatDateTime, formatTime } from "@/lib/dates";
 import {
   PAYMENT_STATE_WORDS,
   paymentMethodWords,
@@ -234,7 +234,7 @@ describe("PurchaseList", () => {
     const time = row.querySelector("time");
     expect(time?.getAttribute("dateTime")).toBe("2026-12-03T14:05:00Z");
     // rendered on the client, in the learner's locale and time zone
-    expect(time?.textContent).toBe(formatDateTime("2026-12-03T14:05:00Z"));
+    expect(time?.textContent).toBe(`${formatDate("2026-12-03T14:05:00Z")} ${formatTime("2026-12-03T14:05:00Z")}`);
   });
 
   it("draws the same payments as cards for a phone", () => {
@@ -257,6 +257,12 @@ describe("PurchaseList", () => {
 describe("formatDateTime", () => {
   it("says UTC when it cannot know the learner's time zone", () => {
     expect(formatDateTime("2026-12-03T14:05:00Z", "en-GB", "UTC")).toBe("3 Dec 2026, 14:05 UTC");
+  });
+
+  it("writes a day and a time apart, for a table column to break between them", () => {
+    expect(formatDate("2026-12-03T14:05:00Z", "en-US", "UTC")).toBe("Dec 3, 2026");
+    expect(formatTime("2026-12-03T14:05:00Z", "en-US", "America/New_York")).toBe("9:05 AM");
+    expect(formatTime("2026-12-03T14:05:00Z", "en-GB", "UTC")).toBe("14:05 UTC");
   });
 
   it("writes the learner's locale and clock when given them", () => {

@@ -4,7 +4,7 @@
 // so React never sees a mismatch.
 import { useSyncExternalStore } from "react";
 
-import { formatDate, formatDateTime } from "@/lib/dates";
+import { formatDate, formatDateTime, formatTime } from "@/lib/dates";
 
 const noSubscription = () => () => undefined;
 
@@ -17,8 +17,29 @@ export function useHydrated(): boolean {
   );
 }
 
-export function LocalTime({ iso, dateOnly = false }: { iso: string; dateOnly?: boolean }) {
+/**
+ * `dateOnly`: the day alone. `twoLines`: the day and the time each kept whole, so a narrow
+ * table column breaks between them and nowhere else.
+ */
+export function LocalTime({
+  iso,
+  dateOnly = false,
+  twoLines = false,
+}: {
+  iso: string;
+  dateOnly?: boolean;
+  twoLines?: boolean;
+}) {
   const hydrated = useHydrated();
+  const [locale, zone] = hydrated ? [undefined, undefined] : ["en-GB", "UTC"];
+  if (twoLines && !dateOnly) {
+    return (
+      <time dateTime={iso}>
+        <span className="nowrap">{formatDate(iso, locale, zone)}</span>{" "}
+        <span className="nowrap">{formatTime(iso, locale, zone)}</span>
+      </time>
+    );
+  }
   const format = dateOnly ? formatDate : formatDateTime;
-  return <time dateTime={iso}>{hydrated ? format(iso) : format(iso, "en-GB", "UTC")}</time>;
+  return <time dateTime={iso}>{format(iso, locale, zone)}</time>;
 }

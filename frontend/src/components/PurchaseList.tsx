@@ -43,7 +43,9 @@ function Refund({ refund, said = false }: { refund: NonNullable<PurchaseView["re
 function Method({ method }: { method: PaymentMethodWords }) {
   return (
     <>
-      <span aria-hidden="true">{method.text}</span>
+      <span aria-hidden="true" className={styles.method}>
+        {method.text}
+      </span>
       <span className="visually-hidden">{method.spoken}</span>
     </>
   );
@@ -81,7 +83,7 @@ function None({ what }: { what: string }) {
 function PurchaseTable({ views }: { views: PurchaseView[] }) {
   return (
     <table className={styles.table}>
-      <caption className={styles.caption}>Your payments, newest first</caption>
+      <caption className="visually-hidden">Your payments, newest first</caption>
       <thead>
         <tr>
           <th scope="col">Lesson</th>
@@ -99,7 +101,7 @@ function PurchaseTable({ views }: { views: PurchaseView[] }) {
               <Link href={view.href}>{view.title}</Link>
             </th>
             <td>
-              <LocalTime iso={view.occurredAt} />
+              <LocalTime iso={view.occurredAt} twoLines />
             </td>
             <td className={styles.amount}>
               {view.amount}
@@ -170,7 +172,7 @@ function PurchaseCards({ views }: { views: PurchaseView[] }) {
                   </div>
                 ) : null}
                 {view.reference ? (
-                  <div>
+                  <div className={styles.stacked}>
                     <dt>Reference</dt>
                     <dd>
                       <CopyReference reference={view.reference} />

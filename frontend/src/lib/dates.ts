@@ -23,3 +23,9 @@ export function formatDateTime(iso: string, locale?: string, timeZone?: string):
 export function formatDate(iso: string, locale?: string, timeZone?: string): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone }).format(new Date(iso));
 }
+
+/** An ISO timestamp's time of day alone (e.g. "2:05 PM"), saying UTC when that is the zone given. */
+export function formatTime(iso: string, locale?: string, timeZone?: string): string {
+  const text = new Intl.DateTimeFormat(locale, { timeStyle: "short", timeZone }).format(new Date(iso));
+  return timeZone === "UTC" ? `${text} UTC` : text;
+}
