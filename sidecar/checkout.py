@@ -2,7 +2,8 @@
 
 The database decides (price, ownership, reuse, fulfilment); this module only carries what it
 decided to Stripe and back. Nothing the client sends but the lesson id is used: the user comes
-from the verified token, the price from `begin_checkout`, the redirect URLs from SITE_URL.
+from the verified token, the price from `begin_checkout`, the redirect URLs from SITE_URL and
+the lesson's slug as the database holds it (back to the lesson's own page).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any, assert_never
+from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
@@ -132,6 +134,7 @@ def session_params(settings: Settings, learner: Learner, plan: CreateSession) ->
     """Checkout Session parameters from what begin_checkout returned (and nothing else)."""
     lesson = plan.lesson
     metadata = {"user_id": str(learner.id), "lesson_id": str(lesson.id)}
+    lesson_page = f"{settings.site_url}/lessons/{quote(lesson.slug, safe='')}"
     line_item: dict[str, Any] = {"quantity": 1}
     if lesson.stripe_price_id:
         line_item["price"] = lesson.stripe_price_id
@@ -150,10 +153,9 @@ def session_params(settings: Settings, learner: Learner, plan: CreateSession) ->
         "metadata": metadata,
         "client_reference_id": str(learner.id),
         "payment_intent_data": {"metadata": metadata},
-        "success_url": (
-            f"{settings.site_url}/lessons?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
-        ),
-        "cancel_url": f"{settings.site_url}/lessons?checkout=cancelled",
+        # back to the lesson's own page; its slug is the database's (lessons_slug_format)
+        "success_url": f"{lesson_page}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{lesson_page}?checkout=cancelled",
         # Charged in the lesson's own currency: with Adaptive Pricing, events rendered at
         # older API versions carry the buyer's local currency and amount, which SQL would
         # (rightly) refuse as not the price.

@@ -241,7 +241,7 @@ def read_results() -> tuple[int, int, int]:
 
 
 def print_timings() -> None:
-    """What the tests measured (e2e/artifacts/timings.json), e.g. Pay click → card says Owned."""
+    """What the tests measured (e2e/artifacts/timings.json), e.g. Pay click → Purchase complete."""
     report = ARTIFACTS / "timings.json"
     if report.exists():
         for name, ms in json.loads(report.read_text()).items():

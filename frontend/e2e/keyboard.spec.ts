@@ -23,10 +23,11 @@ test("a keyboard-only learner signs up, buys, reads, and signs out", async ({ pa
   await expectHostedCheckout(page, JOINS);
   await tabTo(page, page.getByRole("button", { name: "Pay", exact: true }));
   await page.keyboard.press("Enter");
-  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
-
-  await tabTo(page, joins.getByRole("link", { name: "Read" }));
-  await steps.shot("read-focused");
+  // back on the lesson, the focus is already on Start reading, with its ring showing
+  const startReading = page.getByRole("link", { name: "Start reading" });
+  await expect(startReading).toBeFocused();
+  expect(await startReading.evaluate((el) => el.matches(":focus-visible"))).toBe(true);
+  await steps.shot("start-reading-focused");
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
   await expect(page.getByRole("article")).toContainText("An inner join keeps the rows that match");
@@ -35,6 +36,9 @@ test("a keyboard-only learner signs up, buys, reads, and signs out", async ({ pa
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Your purchases" })).toBeVisible();
   await expect(page.getByRole("row", { name: new RegExp(JOINS.title) })).toContainText("Paid");
+  // the reference's Copy button and the receipt are reachable too
+  await tabTo(page, page.getByRole("button", { name: /^Copy reference pi_/ }));
+  await tabTo(page, page.getByRole("link", { name: /^Receipt/ }));
   await steps.shot("profile");
 
   await tabTo(page, page.getByRole("button", { name: "Sign out" }));

@@ -1,6 +1,7 @@
 // The purchase flow as a learner lives it, in Chromium, against the whole stack: sign up, buy,
-// pay on the Stripe stand-in's hosted page, come back, read, see the history, lose access after
-// a refund; delayed payments that succeed or fail; cancel; double clicks and a second tab.
+// pay on the Stripe stand-in's hosted page, come back to the lesson, read, see the history and
+// its receipt, lose access after a refund; delayed payments that succeed or fail; cancel;
+// double clicks and a second tab.
 import {
   expect,
   test,
@@ -12,6 +13,7 @@ import {
   Steps,
   WEBHOOKS,
   YEN,
+  cancelledTo,
   card,
   disputeOpened,
   expectAccessible,
@@ -19,15 +21,15 @@ import {
   learnerId,
   newEmail,
   notification,
+  paymentIntentOf,
   record,
   returnedSession,
+  returnedTo,
   sessionsOf,
   settleDelayed,
   signUp,
   stripe,
 } from "./support";
-
-const RETURNED = /\/lessons\?checkout=success&session_id=cs_/;
 
 test("a learner signs up, buys a lesson, reads it, and loses it after a refund", async ({ page }) => {
   const steps = new Steps(page, test.info());
@@ -63,49 +65,57 @@ test("a learner signs up, buys a lesson, reads it, and loses it after a refund",
 
   const payClicked = Date.now();
   await page.getByRole("button", { name: "Pay", exact: true }).click();
-  await expect(page).toHaveURL(RETURNED);
-  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
+  // back on the lesson's own page, where the next thing to do is to read it
+  await expect(page).toHaveURL(returnedTo(JOINS));
+  const startReading = page.getByRole("link", { name: "Start reading" });
+  await expect(startReading).toBeFocused();
   const owned = Date.now();
-  record("Buy click → card says Owned (ms)", owned - buyClicked);
-  record("Pay click → card says Owned (ms)", owned - payClicked);
+  record("Buy click → Purchase complete (ms)", owned - buyClicked);
+  record("Pay click → Purchase complete (ms)", owned - payClicked);
   const sessionId = returnedSession(page);
   await expect(notification(page)).toContainText(`Purchase complete: ${JOINS.title} is yours.`);
-  await expect(joins.getByRole("button", { name: "Buy" })).toHaveCount(0);
+  await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Buy" })).toHaveCount(0);
   await expectAccessible(page, "the return from Checkout");
-  await steps.shot("back-owned");
+  await steps.shot("back-purchase-complete");
 
-  // the server-rendered catalogue agrees, on a fresh visit
-  await page.goto("/lessons");
-  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
-  await expect(notification(page)).toHaveCount(0);
-
-  await joins.getByRole("link", { name: "Read" }).click();
+  await page.keyboard.press("Enter");
   await expect(page).toHaveURL(new RegExp(`/lessons/${JOINS.slug}$`));
   await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
   await expect(page.getByRole("article")).toContainText("An inner join keeps the rows that match");
   await expect(page.getByText("Buy this lesson to read it.")).toHaveCount(0);
+  await expect(notification(page)).toHaveCount(0);
   await expectAccessible(page, "the lesson, owned");
   await steps.shot("reading");
+
+  // the server-rendered catalogue agrees
+  await page.goto("/lessons");
+  await expect(joins.getByText("Owned", { exact: true })).toBeVisible();
+  await expect(joins.getByRole("link", { name: "Read" })).toBeVisible();
 
   await page.getByRole("navigation").getByRole("link", { name: "Purchases" }).click();
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByRole("heading", { name: "Your purchases" })).toBeVisible();
-  for (const header of ["Lesson", "Date", "Amount", "Status"]) {
+  for (const header of ["Lesson", "Date", "Amount", "Status", "Payment", "Receipt"]) {
     await expect(page.getByRole("columnheader", { name: header })).toBeVisible();
   }
   const row = page.getByRole("row", { name: new RegExp(JOINS.title) });
   await expect(row.getByRole("cell", { name: "Paid", exact: true })).toBeVisible();
   await expect(row.getByRole("cell", { name: JOINS.price, exact: true })).toBeVisible();
+  await expect(row.getByText("Visa •••• 4242")).toBeVisible();
+  const paymentIntent = await paymentIntentOf(sessionId);
+  await expect(row.getByText(paymentIntent, { exact: true })).toBeVisible();
+  await expect(row.getByRole("link", { name: /^Receipt/ })).toHaveAttribute("target", "_blank");
   await expectAccessible(page, "the purchase history");
   await steps.shot("profile-paid");
 
   // the shop's operator refunds the payment in Stripe; the charge.refunded webhook ends access
-  const session = await stripe("GET", `/v1/checkout/sessions/${sessionId}`);
-  await stripe("POST", "/v1/refunds", { payment_intent: String(session.payment_intent) });
+  await stripe("POST", "/v1/refunds", { payment_intent: paymentIntent });
   await expect(async () => {
     await page.reload();
-    await expect(row.getByRole("cell", { name: "Refunded", exact: true })).toBeVisible({ timeout: 1_000 });
+    await expect(row.getByRole("cell", { name: /^Refunded/ })).toBeVisible({ timeout: 1_000 });
   }).toPass({ timeout: 20_000 });
+  await expect(row.getByText(/^\$12\.00 refunded on /)).toBeVisible();
   await expectAccessible(page, "the purchase history after a refund");
   await steps.shot("profile-refunded");
 
@@ -132,13 +142,13 @@ test("a delayed payment that succeeds unlocks the lesson without a reload", asyn
   await expectHostedCheckout(page, RLS);
   await page.getByRole("button", { name: "Pay with a delayed method" }).click();
 
-  await expect(page).toHaveURL(RETURNED);
+  await expect(page).toHaveURL(returnedTo(RLS));
   const sessionId = returnedSession(page);
-  await expect(notification(page)).toContainText(
+  await expect(notification(page).first()).toContainText(
     "Payment processing. We'll unlock the lesson when your bank confirms it.",
   );
-  await expect(rls.getByText("Payment processing", { exact: true })).toBeVisible();
-  await expect(rls.getByRole("button", { name: "Buy" })).toHaveCount(0);
+  await expect(page.getByText("Payment processing", { exact: true })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Buy" })).toHaveCount(0);
   await expectAccessible(page, "a delayed payment processing");
   await steps.shot("processing");
 
@@ -146,9 +156,10 @@ test("a delayed payment that succeeds unlocks the lesson without a reload", asyn
   await expect(notification(page)).toContainText(`Purchase complete: ${RLS.title} is yours.`, {
     timeout: 30_000,
   });
-  await expect(rls.getByText("Owned", { exact: true })).toBeVisible();
-  await expect(rls.getByRole("link", { name: "Read" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Start reading" })).toBeFocused();
   await steps.shot("owned");
+  await page.getByRole("link", { name: "Start reading" }).click();
+  await expect(page.getByRole("article")).toBeVisible();
 
   await page.goto("/profile");
   const row = page.getByRole("row", { name: new RegExp(RLS.title) });
@@ -163,16 +174,16 @@ test("a delayed payment that fails says so and grants nothing", async ({ page })
   await webhooks.getByRole("button", { name: "Buy" }).click();
   await expectHostedCheckout(page, WEBHOOKS);
   await page.getByRole("button", { name: "Pay with a delayed method" }).click();
-  await expect(page).toHaveURL(RETURNED);
+  await expect(page).toHaveURL(returnedTo(WEBHOOKS));
   const sessionId = returnedSession(page);
-  await expect(webhooks.getByText("Payment processing", { exact: true })).toBeVisible();
+  await expect(page.getByText("Payment processing", { exact: true })).toBeVisible();
   await steps.shot("processing");
 
   // meanwhile, in another tab, the history lists the payment as processing
   const history = await page.context().newPage();
   await history.goto("/profile");
   const row = history.getByRole("row", { name: new RegExp(WEBHOOKS.title) });
-  await expect(row.getByRole("cell", { name: "Processing", exact: true })).toBeVisible();
+  await expect(row.getByRole("cell", { name: /^Processing/ })).toBeVisible();
   await expect(row.getByRole("cell", { name: WEBHOOKS.price, exact: true })).toBeVisible();
   await expectAccessible(history, "the history with a payment processing");
   await steps.shot("profile-processing", history);
@@ -182,22 +193,24 @@ test("a delayed payment that fails says so and grants nothing", async ({ page })
   await expect(alerts(page)).toContainText("The payment failed. You have not been charged.", {
     timeout: 30_000,
   });
-  await expect(webhooks.getByText("Owned", { exact: true })).toHaveCount(0);
+  await expect(page.getByText("Owned", { exact: true })).toHaveCount(0);
+  await expect(page.getByRole("article")).toHaveCount(0);
   await expectAccessible(page, "a failed delayed payment");
   await steps.shot("failed");
 
-  // nothing was granted, and the learner may try again
-  await page.reload();
-  await expect(webhooks.getByRole("button", { name: "Try again" })).toBeEnabled();
-  await expect(webhooks.getByText("Your last payment didn't go through. You were not charged.")).toBeVisible();
-  await expect(webhooks.getByText("Payment processing", { exact: true })).toHaveCount(0);
+  // nothing was granted, and the learner may try again: on the lesson, its card and Purchases
   await page.goto(`/lessons/${WEBHOOKS.slug}`);
   await expect(page.getByText("Your last payment didn't go through. You were not charged.")).toBeVisible();
   await expect(page.getByRole("button", { name: "Try again" })).toBeEnabled();
+  await page.goto("/lessons");
+  await expect(webhooks.getByRole("button", { name: "Try again" })).toBeEnabled();
+  await expect(webhooks.getByText("Your last payment didn't go through. You were not charged.")).toBeVisible();
+  await expect(webhooks.getByText("Payment processing", { exact: true })).toHaveCount(0);
   await page.goto("/profile");
   const failedRow = page.getByRole("row", { name: new RegExp(WEBHOOKS.title) });
-  await expect(failedRow.getByRole("cell", { name: "Failed (not charged)", exact: true })).toBeVisible();
-  await expectAccessible(page, "an empty purchase history");
+  await expect(failedRow.getByRole("cell", { name: /^Failed/ })).toContainText("You were not charged.");
+  await expect(failedRow.getByRole("link", { name: /Receipt/ })).toHaveCount(0);
+  await expectAccessible(page, "a history with a failed payment");
   await steps.shot("profile-failed");
 });
 
@@ -212,16 +225,20 @@ test("cancelling Checkout charges nothing and the learner can buy again", async 
   const hosted = page.url();
   await page.getByRole("button", { name: "Cancel" }).click();
 
-  await expect(page).toHaveURL(/\/lessons\?checkout=cancelled/);
-  await expect(notification(page)).toContainText("Checkout cancelled. You have not been charged.");
-  await expect(joins.getByText("Owned", { exact: true })).toHaveCount(0);
+  // back on the lesson, told plainly (not in success green), with Buy right there
+  await expect(page).toHaveURL(cancelledTo(JOINS));
+  await expect(page.getByRole("heading", { level: 1, name: JOINS.title })).toBeVisible();
+  await expect(notification(page)).toHaveText("Checkout cancelled. You have not been charged.");
+  const background = await notification(page).evaluate((el) => getComputedStyle(el).backgroundColor);
+  expect(background, "the cancel notice is not success-green").toBe("rgb(238, 241, 244)");
+  await expect(page.getByText("Owned", { exact: true })).toHaveCount(0);
   await expect(alerts(page)).toHaveCount(0);
   await expectAccessible(page, "a cancelled Checkout");
   await steps.shot("cancelled");
 
   // buying again returns to the same Checkout Session: nothing was opened twice
-  await expect(joins.getByRole("button", { name: "Buy" })).toBeEnabled();
-  await joins.getByRole("button", { name: "Buy" }).click();
+  await expect(page.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await page.getByRole("button", { name: "Buy" }).click();
   await expectHostedCheckout(page, JOINS);
   expect(page.url()).toBe(hosted);
   expect(await sessionsOf(userId)).toHaveLength(1);
@@ -277,18 +294,18 @@ test("an expired Checkout Session charges nothing and Buy opens a fresh one", as
   const first = page.url();
   await page.getByRole("button", { name: "Expire" }).click();
 
-  await expect(page).toHaveURL(/\/lessons\?checkout=cancelled/);
+  await expect(page).toHaveURL(cancelledTo(YEN));
   await expect(notification(page)).toContainText("You have not been charged.");
-  await expect(yen.getByRole("button", { name: "Buy" })).toBeEnabled();
+  await expect(page.getByRole("button", { name: "Buy" })).toBeEnabled();
   await steps.shot("expired");
 
-  await yen.getByRole("button", { name: "Buy" }).click();
+  await page.getByRole("button", { name: "Buy" }).click();
   await expectHostedCheckout(page, YEN);
   expect(page.url()).not.toBe(first);
   const sessions = await sessionsOf(userId);
   expect(sessions.map((s) => s.status).sort()).toEqual(["expired", "open"]);
   await page.getByRole("button", { name: "Pay", exact: true }).click();
-  await expect(yen.getByText("Owned", { exact: true })).toBeVisible();
+  await expect(notification(page)).toContainText(`Purchase complete: ${YEN.title} is yours.`);
   await steps.shot("owned");
 });
 
@@ -312,16 +329,16 @@ test("a disputed payment ends access and the history says Disputed", async ({ pa
   await euros.getByRole("button", { name: "Buy" }).click();
   await expectHostedCheckout(page, EUROS);
   await page.getByRole("button", { name: "Pay", exact: true }).click();
-  await expect(euros.getByText("Owned", { exact: true })).toBeVisible();
-  const session = await stripe("GET", `/v1/checkout/sessions/${returnedSession(page)}`);
+  await expect(notification(page)).toContainText("Purchase complete");
+  const paymentIntent = await paymentIntentOf(returnedSession(page));
 
   // the learner's bank opens a dispute (the stand-in's test control sends charge.dispute.created)
-  await disputeOpened(String(session.payment_intent));
+  await disputeOpened(paymentIntent);
   await page.goto("/profile");
   const row = page.getByRole("row", { name: new RegExp(EUROS.title) });
   await expect(async () => {
     await page.reload();
-    await expect(row.getByRole("cell", { name: "Disputed", exact: true })).toBeVisible({ timeout: 1_000 });
+    await expect(row.getByRole("cell", { name: /^Disputed/ })).toBeVisible({ timeout: 1_000 });
   }).toPass({ timeout: 20_000 });
   await expect(row.getByRole("cell", { name: EUROS.price, exact: true })).toBeVisible();
   await expectAccessible(page, "the history with a dispute");
@@ -331,5 +348,6 @@ test("a disputed payment ends access and the history says Disputed", async ({ pa
   await expect(page.getByText("Your payment is disputed: access is paused while your bank reviews it.")).toBeVisible();
   await expect(page.getByRole("button", { name: /^Buy/ })).toHaveCount(0);
   await expect(page.getByText("Under read committed each statement")).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "See your payment" })).toHaveAttribute("href", "/profile");
   await steps.shot("paywall-while-disputed");
 });

@@ -183,14 +183,31 @@ export async function settleDelayed(sessionId: string, outcome: "delayed_succeed
   expect(res.status).toBe(303);
 }
 
-/** A dispute on a payment, through the stand-in's test control (`charge.dispute.created`). */
-export async function disputeOpened(paymentIntent: string): Promise<void> {
+/** A dispute on a payment, through the stand-in's test control (`charge.dispute.created`); its id. */
+export async function disputeOpened(paymentIntent: string): Promise<string> {
   const res = await fetch(`${stack.stripe}/_standin/disputes`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ payment_intent: paymentIntent }),
   });
   expect(res.ok, await res.clone().text()).toBe(true);
+  return String(((await res.json()) as StripeObject).id);
+}
+
+/** The bank decides a dispute (`charge.dispute.closed`): "won" for the shop, "lost" for it. */
+export async function disputeClosed(disputeId: string, outcome: "won" | "lost"): Promise<void> {
+  const res = await fetch(`${stack.stripe}/_standin/disputes/${disputeId}/close`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ outcome }),
+  });
+  expect(res.ok, await res.clone().text()).toBe(true);
+}
+
+/** The PaymentIntent of a Checkout Session, as Stripe holds it. */
+export async function paymentIntentOf(sessionId: string): Promise<string> {
+  const session = await stripe("GET", `/v1/checkout/sessions/${sessionId}`);
+  return String(session.payment_intent);
 }
 
 /** Stop or start a part of the stack through the runner's control server. */
@@ -201,6 +218,16 @@ export async function part(name: "sidecar" | "stripe", verb: "stop" | "start"): 
 
 export async function sidecar(verb: "stop" | "start"): Promise<void> {
   await part("sidecar", verb);
+}
+
+/** Where Checkout sends the learner back after paying: the lesson's own page. */
+export function returnedTo(lesson: Lesson): RegExp {
+  return new RegExp(`/lessons/${lesson.slug}\\?checkout=success&session_id=cs_`);
+}
+
+/** Where Checkout's cancel link (and the stand-in's Expire) sends the learner: the lesson's page. */
+export function cancelledTo(lesson: Lesson): RegExp {
+  return new RegExp(`/lessons/${lesson.slug}\\?checkout=cancelled$`);
 }
 
 /** The Checkout Session id our return URL carries (`?checkout=success&session_id=cs_…`). */

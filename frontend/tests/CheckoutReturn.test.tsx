@@ -69,13 +69,13 @@ beforeEach(() => {
 
 const read = (id: string) => readCheckoutSession(id, site.url);
 const quick = () => 5;
-const titleOf = (id: string) => (id === LESSON ? "Joins without fear" : null);
+const lessonOf = (id: string) => (id === LESSON ? { title: "Joins without fear", slug: "joins-without-fear" } : null);
 
 function renderReturn(onSession: (s: CheckoutSessionState) => void = () => undefined) {
   return render(
     <CheckoutReturn
       query={{ kind: "success", sessionId: SESSION }}
-      titleOf={titleOf}
+      lessonOf={lessonOf}
       onSession={onSession}
       read={read}
       delay={quick}
@@ -90,8 +90,14 @@ describe("CheckoutReturn", () => {
     renderReturn((s) => seen.push(s));
     expect(screen.getByRole("status").textContent).toBe("Payment received. Unlocking your lesson…");
     await waitFor(() =>
-      expect(screen.getByRole("status").textContent).toBe("Purchase complete: Joins without fear is yours."),
+      expect(screen.getByRole("status").textContent).toBe(
+        "Purchase complete: Joins without fear is yours.Start reading",
+      ),
     );
+    // the next thing to do is to read it: the focus is there, and it leads to the lesson
+    const start = screen.getByRole("link", { name: "Start reading" });
+    expect(start.getAttribute("href")).toBe("/lessons/joins-without-fear");
+    expect(document.activeElement).toBe(start);
     expect(seen.at(-1)).toMatchObject({ lesson_id: LESSON, owned: true });
     expect(sidecar.requests).toHaveLength(3);
     expect(sidecar.requests[0]?.url).toBe(`/v1/checkout/sessions/${SESSION}`);
@@ -118,11 +124,15 @@ describe("CheckoutReturn", () => {
     expect(sidecar.requests).toHaveLength(count); // settled: polling stopped
   });
 
-  it("says an expired session charged nothing", async () => {
+  it("says an expired session charged nothing, in words of its own and not as an error", async () => {
     replies = [session("expired", "unpaid", false)];
     renderReturn();
-    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("expired"));
-    expect(screen.getByRole("alert").textContent).toContain("You have not been charged.");
+    await waitFor(() => expect(screen.getByRole("status").textContent).toContain("expired"));
+    expect(screen.getByRole("status").textContent).toBe(
+      "This checkout expired before it was paid. You have not been charged, and you can buy the lesson again.",
+    );
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.queryByText(/Purchase complete/)).toBeNull();
   });
 
   it("gives up after a bounded number of polls and offers to try again", async () => {
@@ -144,9 +154,8 @@ describe("CheckoutReturn", () => {
     expect(screen.queryByRole("status")).toBeNull();
     last = session("complete", "paid", true);
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Try again" })));
-    await waitFor(() =>
-      expect(screen.getByRole("status").textContent).toBe("Purchase complete: Joins without fear is yours."),
-    );
+    await waitFor(() => expect(screen.getByRole("status").textContent).toContain("Purchase complete"));
+    expect(document.activeElement).toBe(screen.getByRole("link", { name: "Start reading" }));
   });
 
   it("rides out one dropped connection without troubling the learner", async () => {
@@ -169,8 +178,13 @@ describe("CheckoutReturn", () => {
   });
 
   it("says a cancelled checkout charged nothing, and asks nobody", () => {
-    render(<CheckoutReturn query={{ kind: "cancelled" }} titleOf={titleOf} onSession={() => undefined} read={read} />);
-    expect(screen.getByRole("status").textContent).toBe("Checkout cancelled. You have not been charged.");
+    render(
+      <CheckoutReturn query={{ kind: "cancelled" }} lessonOf={lessonOf} onSession={() => undefined} read={read} />,
+    );
+    const notice = screen.getByRole("status");
+    expect(notice.textContent).toBe("Checkout cancelled. You have not been charged.");
+    expect(notice.className).toMatch(/neutral/); // not the success notice's green
+    expect(notice.className).not.toMatch(/status/);
     expect(sidecar.requests).toHaveLength(0);
   });
 

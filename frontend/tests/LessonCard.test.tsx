@@ -56,6 +56,32 @@ describe("LessonCard", () => {
     expect(within(article).queryByText("Owned")).toBeNull();
   });
 
+  it("puts the sentence saying why above the price and the button", () => {
+    render(<LessonCard lesson={{ ...joins, access: "refunded", access_changed_at: "2026-12-02T10:00:00Z" }} />);
+    const note = within(card()).getByText("Refunded on 2 Dec 2026. Access ended.");
+    const price = within(card()).getByText("$12.00");
+    const button = within(card()).getByRole("button", { name: "Buy again" });
+    expect(note.compareDocumentPosition(price) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(note.compareDocumentPosition(button) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+  });
+
+  it.each(["free", "owned", "processing", "disputed", "failed", "refunded", "dispute_lost", "available"] as const)(
+    "gives a %s lesson words and a way forward",
+    (access) => {
+      const price_cents = access === "free" ? 0 : joins.price_cents;
+      render(<LessonCard lesson={{ ...joins, price_cents, access, access_changed_at: "2026-12-02T10:00:00Z" }} />);
+      const article = card();
+      // the price always; and a button or a link to take
+      expect(within(article).getByText(access === "free" ? "Free" : "$12.00")).toBeTruthy();
+      const ways = [...within(article).queryAllByRole("button"), ...within(article).queryAllByRole("link")];
+      expect(ways.length).toBeGreaterThan(0);
+      if (access !== "free" && access !== "available") {
+        // anything but on-offer or free says what state it is in
+        expect(article.textContent).toMatch(/Owned|processing|paused|didn't go through|Refunded|reversed/);
+      }
+    },
+  );
+
   it("pauses a disputed lesson with no way to pay twice", () => {
     render(<LessonCard lesson={{ ...joins, access: "disputed", access_changed_at: "2026-12-02T10:00:00Z" }} />);
     const article = card();
@@ -64,6 +90,9 @@ describe("LessonCard", () => {
     ).toBeTruthy();
     expect(within(article).queryByRole("button")).toBeNull();
     expect(within(article).queryByRole("link", { name: "Read" })).toBeNull();
+    // the way forward: the payment, with the reference to quote, is on Purchases
+    expect(within(article).getByText("Access paused")).toBeTruthy();
+    expect(within(article).getByRole("link", { name: "See your payment" }).getAttribute("href")).toBe("/profile");
   });
 
   it("shows an owned lesson as Owned with a Read link", () => {
@@ -78,8 +107,10 @@ describe("LessonCard", () => {
     render(<LessonCard lesson={{ ...joins, pending: true, access: "processing" }} />);
     const article = card();
     expect(within(article).getByText("Payment processing")).toBeTruthy();
+    expect(within(article).getByText("We'll unlock the lesson when your bank confirms the payment.")).toBeTruthy();
     expect(within(article).queryByRole("button")).toBeNull();
     expect(within(article).queryByRole("link", { name: "Read" })).toBeNull();
+    expect(within(article).getByRole("link", { name: "See your payment" })).toBeTruthy();
   });
 
   it("shows what access says, not the pending flag beside it", () => {

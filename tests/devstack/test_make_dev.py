@@ -169,7 +169,7 @@ def test_a_learner_buys_a_lesson_on_the_devstack(devstack: Devstack) -> None:
     paid = httpx.post(session["url"], data={"action": "pay"})
     assert paid.status_code == 303
     assert paid.headers["location"].startswith(
-        devstack.env["SITE_URL"] + "/lessons?checkout=success"
+        devstack.env["SITE_URL"] + "/lessons/joins-without-fear?checkout=success"
     )
 
     deadline = time.monotonic() + 30

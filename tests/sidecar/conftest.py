@@ -220,8 +220,8 @@ def checkout_session(
         payment_intent=payment_intent if payment_intent else stripe_id("pi_test_"),
         created=now - 60,
         expires_at=now + 3600,
-        success_url=f"{SITE_URL}/lessons?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
-        cancel_url=f"{SITE_URL}/lessons?checkout=cancelled",
+        success_url=f"{SITE_URL}/lessons/x?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+        cancel_url=f"{SITE_URL}/lessons/x?checkout=cancelled",
         url=None if status != "open" else "https://checkout.stripe.com/c/pay/x",
     )
     return obj

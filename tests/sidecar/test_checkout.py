@@ -88,10 +88,11 @@ async def test_create_opens_a_session_priced_by_the_database(
     assert session.metadata.to_dict()["user_id"] == str(learner)
     assert session.metadata.to_dict()["lesson_id"] == str(LESSON_JOINS)
     assert session.customer_email == f"learner-{learner.hex[:8]}@example.com"
+    # back to the lesson's own page, its slug from the database
     assert session.success_url == (
-        f"{SITE_URL}/lessons?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+        f"{SITE_URL}/lessons/joins-without-fear?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
     )
-    assert session.cancel_url == f"{SITE_URL}/lessons?checkout=cancelled"
+    assert session.cancel_url == f"{SITE_URL}/lessons/joins-without-fear?checkout=cancelled"
     assert session.adaptive_pricing.enabled is False  # charged in the lesson's currency
     assert session_rows(database_url, learner) == [(body["id"], LESSON_JOINS, 1200, "usd", "open")]
 

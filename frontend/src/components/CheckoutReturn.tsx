@@ -1,15 +1,22 @@
-// Back from Checkout: say so at once, then read the session back with bounded, backing-off
-// polling until the lesson is owned, still processing (a delayed payment method), failed or
-// expired. Whatever happens, the learner sees where things stand and a way forward.
+// Back from Checkout (on the lesson's page, where the sidecar's success and cancel URLs lead):
+// say so at once, then read the session back with bounded, backing-off polling until the lesson
+// is owned, still processing (a delayed payment method), failed or expired. Whatever happens,
+// the learner sees where things stand and a way forward; once the lesson is theirs, the focus
+// is on Start reading.
+import Link from "next/link";
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { type CheckoutProblem, PAYMENT_SAFE } from "@/lib/checkoutErrors";
+import type { CheckoutReturnQuery } from "@/lib/checkoutSession";
 import { phaseOf, readCheckoutSession, type CheckoutSessionState, type Outcome, type ReturnPhase } from "@/lib/stripe";
 
 import styles from "./Notice.module.css";
 
-export type CheckoutReturnQuery = { kind: "success"; sessionId: string } | { kind: "cancelled" } | null;
+export type { CheckoutReturnQuery };
+
+/** The lesson a session was for, as the page knows it. */
+export type ReturnedLesson = { title: string; slug: string };
 
 /** Delay before poll number `attempt` (0-based): 1 s growing by half each time, at most 8 s. */
 export function pollDelay(attempt: number): number {
@@ -26,14 +33,17 @@ type View = { phase: ReturnPhase; stopped: boolean } | { phase: "problem"; probl
 
 export function CheckoutReturn({
   query,
-  titleOf,
+  lessonOf,
   onSession,
+  returnTo = "/lessons",
   read = readCheckoutSession,
   delay = pollDelay,
 }: {
   query: CheckoutReturnQuery;
-  titleOf: (lessonId: string) => string | null;
+  lessonOf: (lessonId: string) => ReturnedLesson | null;
   onSession: (session: CheckoutSessionState) => void;
+  /** Where a sign-in asked for by a problem comes back to. */
+  returnTo?: string;
   /** How a session is read back (our API route); tests point it at their own server. */
   read?: (sessionId: string) => Promise<Outcome<CheckoutSessionState>>;
   delay?: (attempt: number) => number;
@@ -43,6 +53,7 @@ export function CheckoutReturn({
   const [lessonId, setLessonId] = useState<string | null>(null);
   const [round, setRound] = useState(0);
   const onSessionRef = useRef(onSession);
+  const startReading = useRef<HTMLAnchorElement>(null);
   useEffect(() => {
     onSessionRef.current = onSession;
   }, [onSession]);
@@ -97,6 +108,11 @@ export function CheckoutReturn({
     };
   }, [sessionId, round, read, delay]);
 
+  // the lesson is theirs: the next thing to do is read it, so that is where the focus goes
+  useEffect(() => {
+    if (view.phase === "owned") startReading.current?.focus();
+  }, [view.phase]);
+
   const again = useCallback(() => {
     setView((current) =>
       current.phase === "problem" ? { phase: "confirming", stopped: false } : { phase: current.phase, stopped: false },
@@ -106,7 +122,7 @@ export function CheckoutReturn({
 
   if (query?.kind === "cancelled") {
     return (
-      <div role="status" className={styles.status}>
+      <div role="status" className={styles.neutral}>
         <p>Checkout cancelled. You have not been charged.</p>
       </div>
     );
@@ -114,14 +130,20 @@ export function CheckoutReturn({
   if (!sessionId) return null;
 
   if (view.phase === "problem") {
-    return <ProblemNotice problem={view.problem} returnTo={`/lessons`} onRetry={again} />;
+    return <ProblemNotice problem={view.problem} returnTo={returnTo} onRetry={again} />;
   }
-  const title = (lessonId && titleOf(lessonId)) || "Your lesson";
+  const lesson = lessonId ? lessonOf(lessonId) : null;
+  const title = lesson?.title ?? "Your lesson";
   switch (view.phase) {
     case "owned":
       return (
         <div role="status" className={styles.status}>
-          <p>Purchase complete: {title} is yours.</p>
+          <p>
+            <strong>Purchase complete:</strong> {title} is yours.
+          </p>
+          <Link ref={startReading} className={styles.go} href={lesson ? `/lessons/${lesson.slug}` : "/profile"}>
+            Start reading
+          </Link>
         </div>
       );
     case "failed":
@@ -132,8 +154,8 @@ export function CheckoutReturn({
       );
     case "expired":
       return (
-        <div role="alert" className={styles.alert}>
-          <p>This checkout expired before it was paid. You have not been charged.</p>
+        <div role="status" className={styles.neutral}>
+          <p>This checkout expired before it was paid. You have not been charged, and you can buy the lesson again.</p>
         </div>
       );
     case "processing":

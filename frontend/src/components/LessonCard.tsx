@@ -19,49 +19,79 @@ export type LessonCardProps = {
   onRefresh?: () => void;
 };
 
+/** The price, what state the lesson is in, and the way forward (buy, read, or see the payment). */
+export function AccessFooter({
+  lesson,
+  buying = false,
+  busy = false,
+  onBuy,
+  namedAction = false,
+}: Pick<LessonCardProps, "lesson" | "buying" | "busy" | "onBuy"> & {
+  /** The lesson's own page: the button says which lesson and what it costs, out loud and on screen. */
+  namedAction?: boolean;
+}) {
+  // lesson_catalog() decided what the lesson offers; this only puts it in words
+  const words = accessWords(lesson);
+  const href = `/lessons/${lesson.slug}`;
+  const price = formatPrice(lesson.price_cents, lesson.currency);
+  // one name per button, so a screen reader's list of buttons is not five times "Buy"
+  const what = `${lesson.title} — ${price}`;
+  return (
+    <div className={styles.footer}>
+      <p className={styles.price}>
+        <span>{price}</span>
+        {words.badge ? (
+          <span className={words.badge === "Owned" ? styles.owned : styles.pending}>{words.badge}</span>
+        ) : null}
+      </p>
+      <div className={styles.action}>
+        {words.read ? (
+          <Link className={styles.read} href={href}>
+            Read
+          </Link>
+        ) : null}
+        {words.purchases ? (
+          <Link className={styles.more} href="/profile">
+            See your payment
+          </Link>
+        ) : null}
+        {words.buy ? (
+          <button
+            type="button"
+            className={styles.buy}
+            disabled={buying || busy}
+            aria-busy={buying || undefined}
+            onClick={() => onBuy?.(lesson)}
+          >
+            {buying ? (
+              "Redirecting…"
+            ) : namedAction ? (
+              `${words.buy} ${what}`
+            ) : (
+              <>
+                {words.buy}
+                <span className="visually-hidden"> {what}</span>
+              </>
+            )}
+          </button>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
 export function LessonCard({ lesson, buying = false, busy = false, problem, onBuy, onRefresh }: LessonCardProps) {
   const headingId = `lesson-${lesson.id}`;
   const href = `/lessons/${lesson.slug}`;
-  // lesson_catalog() decided what the lesson offers; the card only puts it in words
-  const action = lesson.access;
-  const words = accessWords(lesson);
+  const { note } = accessWords(lesson);
   return (
     <article className={styles.card} aria-labelledby={headingId}>
       <h2 id={headingId} className={styles.title}>
         {lesson.title}
       </h2>
       {lesson.description ? <p className={styles.description}>{lesson.description}</p> : null}
-      <div className={styles.footer}>
-        <p className={styles.price}>{formatPrice(lesson.price_cents, lesson.currency)}</p>
-        <div className={styles.action}>
-          {action === "free" ? (
-            <Link className={styles.read} href={href}>
-              Read
-            </Link>
-          ) : null}
-          {action === "owned" ? (
-            <>
-              <span className={styles.owned}>Owned</span>
-              <Link className={styles.read} href={href}>
-                Read
-              </Link>
-            </>
-          ) : null}
-          {action === "processing" ? <span className={styles.pending}>Payment processing</span> : null}
-          {words.buy ? (
-            <button
-              type="button"
-              className={styles.buy}
-              disabled={buying || busy}
-              aria-busy={buying || undefined}
-              onClick={() => onBuy?.(lesson)}
-            >
-              {buying ? "Redirecting…" : words.buy}
-            </button>
-          ) : null}
-        </div>
-      </div>
-      {words.note && action !== "processing" ? <p className={styles.description}>{words.note}</p> : null}
+      {note ? <p className={styles.note}>{note}</p> : null}
+      <AccessFooter lesson={lesson} buying={buying} busy={busy} onBuy={onBuy} />
       {problem ? (
         <ProblemNotice problem={problem} returnTo={href} onRetry={() => onBuy?.(lesson)} onRefresh={onRefresh} />
       ) : null}

@@ -8,3 +8,16 @@ const CHECKOUT_SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
 export function isCheckoutSessionId(value: unknown): value is string {
   return typeof value === "string" && CHECKOUT_SESSION_ID.test(value);
 }
+
+/** Where the return from Checkout left the learner: paid (with the session to read back), cancelled, or neither. */
+export type CheckoutReturnQuery = { kind: "success"; sessionId: string } | { kind: "cancelled" } | null;
+
+/** The return from Checkout a page's query carries (`?checkout=success&session_id=cs_…` or `?checkout=cancelled`). */
+export function checkoutReturnQuery(query: Record<string, string | string[] | undefined>): CheckoutReturnQuery {
+  const sessionId = query.session_id;
+  if (query.checkout === "success" && isCheckoutSessionId(sessionId)) {
+    return { kind: "success", sessionId };
+  }
+  if (query.checkout === "cancelled") return { kind: "cancelled" };
+  return null;
+}

@@ -2,12 +2,12 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useMemo, useState } from "react";
 
-import { CheckoutReturn, type CheckoutReturnQuery } from "@/components/CheckoutReturn";
+import { CheckoutReturn } from "@/components/CheckoutReturn";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonCard } from "@/components/LessonCard";
 import { PageHead } from "@/components/PageHead";
 import { useBuy } from "@/hooks/useBuy";
-import { isCheckoutSessionId } from "@/lib/checkoutSession";
+import { checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
 import { loadCatalog } from "@/lib/queries";
 import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
@@ -22,15 +22,6 @@ type Props = {
   checkout: CheckoutReturnQuery;
 };
 
-function checkoutReturn(query: Record<string, string | string[] | undefined>): CheckoutReturnQuery {
-  const sessionId = query.session_id;
-  if (query.checkout === "success" && isCheckoutSessionId(sessionId)) {
-    return { kind: "success", sessionId };
-  }
-  if (query.checkout === "cancelled") return { kind: "cancelled" };
-  return null;
-}
-
 export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res, query }) => {
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
@@ -41,7 +32,7 @@ export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res, 
       user,
       lessons: catalog.ok ? catalog.value : [],
       loadFailed: !catalog.ok,
-      checkout: checkoutReturn(query),
+      checkout: checkoutReturnQuery(query),
     },
   };
 };
@@ -52,10 +43,8 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
   // What the return from Checkout learns about one lesson, over what the server rendered.
   const [updates, setUpdates] = useState<Record<string, Pick<CatalogLesson, "access">>>({});
   const lessons = useMemo(() => loaded.map((lesson) => ({ ...lesson, ...updates[lesson.id] })), [loaded, updates]);
-  const titleOf = useCallback(
-    (lessonId: string) => loaded.find((lesson) => lesson.id === lessonId)?.title ?? null,
-    [loaded],
-  );
+  // Checkout now returns to the lesson's page; a session opened before that still returns here
+  const lessonOf = useCallback((lessonId: string) => loaded.find((lesson) => lesson.id === lessonId) ?? null, [loaded]);
   const onSession = useCallback((session: CheckoutSessionState) => {
     setUpdates((all) => ({ ...all, [session.lesson_id]: { access: accessAfterReturn(session) } }));
   }, []);
@@ -65,7 +54,7 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
       <PageHead title="Lessons" />
       <h1>Lessons</h1>
       <ErrorBoundary label="the checkout status">
-        <CheckoutReturn query={checkout} titleOf={titleOf} onSession={onSession} />
+        <CheckoutReturn query={checkout} lessonOf={lessonOf} onSession={onSession} />
       </ErrorBoundary>
       {loadFailed ? (
         <div role="alert" className={notice.alert}>

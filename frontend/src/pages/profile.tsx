@@ -3,14 +3,14 @@ import Link from "next/link";
 import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 
-import { formatDay } from "@/lib/dates";
-import { formatMoney } from "@/lib/money";
 import { signInPath } from "@/lib/navigation";
+import { purchaseView } from "@/lib/purchases";
 import { loadPurchases } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
+import { ErrorBoundary } from "@/components/ErrorBoundary";
 import notice from "@/components/Notice.module.css";
+import { PurchaseList } from "@/components/PurchaseList";
 import styles from "@/styles/Page.module.css";
-import type { Database } from "@/types/database";
 import type { PurchaseRow, ShopUser } from "@/types/shop";
 
 type Props = { user: ShopUser; rows: PurchaseRow[]; loadFailed: boolean };
@@ -26,22 +26,6 @@ export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }
   }
   return { props: { user, rows: purchases.value, loadFailed: false } };
 };
-
-// purchase_list() decides each payment's state; these are its words.
-const STATUS_WORDS: Record<Database["public"]["Enums"]["payment_state"], string> = {
-  processing: "Processing",
-  paid: "Paid",
-  failed: "Failed (not charged)",
-  refunded: "Refunded",
-  partly_refunded: "Partly refunded",
-  disputed: "Disputed",
-  dispute_won: "Dispute won",
-  dispute_lost: "Dispute lost",
-};
-
-function statusWord(status: string): string {
-  return STATUS_WORDS[status as keyof typeof STATUS_WORDS] ?? status;
-}
 
 export default function ProfilePage({ rows, loadFailed }: Props) {
   const router = useRouter();
@@ -63,31 +47,14 @@ export default function ProfilePage({ rows, loadFailed }: Props) {
           You haven&apos;t bought any lessons yet. <Link href="/lessons">Browse lessons</Link>
         </p>
       ) : (
-        <table className={styles.table}>
-          <caption className={`${styles.muted} ${styles.caption}`}>Newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Lesson</th>
-              <th scope="col">Date</th>
-              <th scope="col">Amount</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => (
-              <tr key={row.id}>
-                <td>
-                  <Link href={`/lessons/${row.slug}`}>{row.title}</Link>
-                </td>
-                <td>
-                  <time dateTime={row.occurred_at}>{formatDay(row.occurred_at)}</time>
-                </td>
-                <td>{formatMoney(row.amount_total, row.currency)}</td>
-                <td>{statusWord(row.status)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <>
+          <p className={styles.lead}>
+            Every payment you have made, newest first. To ask us about one, quote its reference.
+          </p>
+          <ErrorBoundary label="your purchases">
+            <PurchaseList views={rows.map(purchaseView)} />
+          </ErrorBoundary>
+        </>
       )}
     </>
   );

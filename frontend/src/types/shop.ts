@@ -13,8 +13,21 @@ export type CatalogLesson = Omit<Functions["lesson_catalog"]["Returns"][number],
 /** What a lesson offers the caller, as lesson_catalog() decides it: free, owned, processing, available. */
 export type LessonAccess = Database["public"]["Enums"]["lesson_access"];
 
-/** One row of purchase_list(): a line of the Purchases page, ready to show. */
-export type PurchaseRow = Functions["purchase_list"]["Returns"][number];
+/** One row of purchase_list(): a payment on the Purchases page. */
+// postgres-meta types a function's columns as never null; these are null until Stripe has
+// reported a charge (method, receipt) or a refund, or before a PaymentIntent exists.
+type NullUntilReported =
+  | "payment_method_type"
+  | "payment_method_brand"
+  | "payment_method_last4"
+  | "payment_reference"
+  | "refunded_amount"
+  | "refunded_at"
+  | "receipt_url";
+type PurchaseListRow = Functions["purchase_list"]["Returns"][number];
+export type PurchaseRow = Omit<PurchaseListRow, NullUntilReported> & {
+  [Column in NullUntilReported]: PurchaseListRow[Column] | null;
+};
 
 /** What a lesson's page shows to anyone: its outline, estimated time, level, author and preview. */
 export type LessonDetails = Pick<Tables<"lessons">, "outline" | "minutes" | "level" | "author" | "preview">;

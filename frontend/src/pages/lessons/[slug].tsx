@@ -1,8 +1,11 @@
 import Link from "next/link";
 import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
+import { useCallback, useState } from "react";
 
+import { CheckoutReturn } from "@/components/CheckoutReturn";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
+import { AccessFooter } from "@/components/LessonCard";
 import { LessonMedia } from "@/components/LessonMedia";
 import { LessonOverview, lessonFacts } from "@/components/LessonOverview";
 import { LessonReader, type Neighbour } from "@/components/LessonReader";
@@ -10,10 +13,12 @@ import { PageHead } from "@/components/PageHead";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
 import { accessWords } from "@/lib/access";
+import { checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
+import { renderDocument, renderMarkdown, type Rendered } from "@/lib/markdown";
 import { mediaTtlSeconds, signLessonMedia, type LessonMedia as Media } from "@/lib/media";
 import { formatPrice } from "@/lib/money";
-import { renderDocument, renderMarkdown, type Rendered } from "@/lib/markdown";
 import { loadCatalog, loadLesson, loadLessonContent, loadLessonDetails, loadProgress } from "@/lib/queries";
+import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import card from "@/components/LessonCard.module.css";
@@ -34,13 +39,15 @@ type Props =
       next: Neighbour;
       media: Media;
       mediaTtlSeconds: number;
+      /** Back from Checkout: the sidecar's success and cancel URLs lead to the lesson's page. */
+      checkout: CheckoutReturnQuery;
     }
   | { user: ShopUser | null; state: "missing" }
   | { user: ShopUser | null; state: "loadFailed" };
 
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
-export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = async ({ req, res, params }) => {
+export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = async ({ req, res, params, query }) => {
   const slug = params?.slug ?? "";
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
@@ -103,6 +110,7 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
       next,
       media,
       mediaTtlSeconds: ttl,
+      checkout: checkoutReturnQuery(query),
     },
   };
 };
@@ -115,37 +123,22 @@ function neighbours(catalog: CatalogLesson[], lessonId: string): { previous: Nei
   return { previous: at > 0 ? pick(readable[at - 1]) : null, next: at >= 0 ? pick(readable[at + 1]) : null };
 }
 
+// Why the lesson is not readable (in lesson_catalog()'s words), then the price and the way forward.
 function Paywall({ lesson }: { lesson: CatalogLesson }) {
   const { buy, buying, problems, refresh } = useBuy();
   const problem = problems[lesson.id];
   const words = accessWords(lesson);
+  const note = words.note ?? (words.buy ? "Buy this lesson to read it." : null);
   return (
     <div className={styles.panel}>
-      <div className={styles.paywall}>
-        {lesson.access === "processing" ? (
-          <p>
-            <span className={card.pending}>Payment processing</span>. We&apos;ll unlock the lesson when the payment is
-            confirmed.
-          </p>
-        ) : words.buy === null ? (
-          <p>{words.note}</p>
-        ) : (
-          <>
-            <p>{words.note ?? "Buy this lesson to read it."}</p>
-            <button
-              type="button"
-              className={card.buy}
-              disabled={buying !== null}
-              aria-busy={buying !== null || undefined}
-              onClick={() => void buy(lesson)}
-            >
-              {buying
-                ? "Redirecting…"
-                : `${words.buy} ${lesson.title} — ${formatPrice(lesson.price_cents, lesson.currency)}`}
-            </button>
-          </>
-        )}
-      </div>
+      {note ? <p className={styles.stateNote}>{note}</p> : null}
+      <AccessFooter
+        lesson={lesson}
+        buying={buying === lesson.id}
+        busy={buying !== null}
+        onBuy={(l) => void buy(l)}
+        namedAction
+      />
       {problem ? (
         <ProblemNotice
           problem={problem}
@@ -182,8 +175,35 @@ export default function LessonPage(props: Props) {
       </div>
     );
   }
-  const { lesson, details, body, previewHtml, progress, previous, next, media, mediaTtlSeconds: ttlSeconds } = props;
-  const facts = lessonFacts(details);
+  return <FoundLesson {...props} />;
+}
+
+function FoundLesson({
+  lesson: loaded,
+  details,
+  body,
+  previewHtml,
+  progress,
+  previous,
+  next,
+  media,
+  mediaTtlSeconds: ttlSeconds,
+  checkout,
+  user,
+}: Extract<Props, { state: "found" }>) {
+  // what the return from Checkout learns about this lesson, over what the server rendered
+  const [returned, setReturned] = useState<Pick<CatalogLesson, "access"> | null>(null);
+  const lesson = returned ? { ...loaded, ...returned } : loaded;
+  const lessonOf = useCallback(
+    (lessonId: string) => (lessonId === loaded.id ? { title: loaded.title, slug: loaded.slug } : null),
+    [loaded],
+  );
+  const onSession = useCallback(
+    (session: CheckoutSessionState) => {
+      if (session.lesson_id === loaded.id) setReturned({ access: accessAfterReturn(session) });
+    },
+    [loaded.id],
+  );
   return (
     <>
       <PageHead title={lesson.title} description={lesson.description} />
@@ -192,15 +212,29 @@ export default function LessonPage(props: Props) {
       </p>
       <h1>{lesson.title}</h1>
       <p className={styles.lead}>
-        {lesson.description} <strong>{formatPrice(lesson.price_cents, lesson.currency)}</strong>
-        {lesson.owned ? (
+        {lesson.description}
+        {body ? (
           <>
             {" "}
-            · <span className={card.owned}>Owned</span>
+            <strong>{formatPrice(lesson.price_cents, lesson.currency)}</strong>
+            {lesson.access === "owned" ? (
+              <>
+                {" "}
+                · <span className={card.owned}>Owned</span>
+              </>
+            ) : null}
           </>
         ) : null}
       </p>
-      {facts ? <p className={styles.facts}>{facts}</p> : null}
+      {lessonFacts(details) ? <p className={styles.facts}>{lessonFacts(details)}</p> : null}
+      <ErrorBoundary label="the checkout status">
+        <CheckoutReturn
+          query={checkout}
+          lessonOf={lessonOf}
+          onSession={onSession}
+          returnTo={`/lessons/${loaded.slug}`}
+        />
+      </ErrorBoundary>
       <ErrorBoundary label="the lesson">
         {body ? (
           <LessonReader
@@ -209,7 +243,7 @@ export default function LessonPage(props: Props) {
             html={body.html}
             sections={body.sections}
             progress={progress}
-            signedIn={props.user !== null}
+            signedIn={user !== null}
             previous={previous}
             next={next}
           >
@@ -218,10 +252,10 @@ export default function LessonPage(props: Props) {
             </ErrorBoundary>
           </LessonReader>
         ) : (
-          <>
+          <div className={styles.stack}>
             <Paywall lesson={lesson} />
             <LessonOverview details={details} previewHtml={previewHtml} />
-          </>
+          </div>
         )}
       </ErrorBoundary>
     </>
