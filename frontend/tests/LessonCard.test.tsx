@@ -19,6 +19,9 @@ const joins: CatalogLesson = {
   access_changed_at: null,
 };
 
+// what a screen reader hears: the visible "Buy", then which lesson and its price
+const BUY = "Buy Joins without fear — $12.00";
+
 function card() {
   return screen.getByRole("article", { name: "Joins without fear" });
 }
@@ -51,7 +54,7 @@ describe("LessonCard", () => {
     render(<LessonCard lesson={{ ...joins, access, access_changed_at: "2026-12-02T10:00:00Z" }} onBuy={onBuy} />);
     const article = card();
     expect(within(article).getByText(note)).toBeTruthy();
-    fireEvent.click(within(article).getByRole("button", { name: action }));
+    fireEvent.click(within(article).getByRole("button", { name: `${action} Joins without fear — $12.00` }));
     expect(onBuy).toHaveBeenCalledOnce();
     expect(within(article).queryByText("Owned")).toBeNull();
   });
@@ -60,7 +63,7 @@ describe("LessonCard", () => {
     render(<LessonCard lesson={{ ...joins, access: "refunded", access_changed_at: "2026-12-02T10:00:00Z" }} />);
     const note = within(card()).getByText("Refunded on 2 Dec 2026. Access ended.");
     const price = within(card()).getByText("$12.00");
-    const button = within(card()).getByRole("button", { name: "Buy again" });
+    const button = within(card()).getByRole("button", { name: "Buy again Joins without fear — $12.00" });
     expect(note.compareDocumentPosition(price) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
     expect(note.compareDocumentPosition(button) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
   });
@@ -100,7 +103,7 @@ describe("LessonCard", () => {
     const article = card();
     expect(within(article).getByText("Owned")).toBeTruthy();
     expect(within(article).getByRole("link", { name: "Read" })).toBeTruthy();
-    expect(within(article).queryByRole("button", { name: "Buy" })).toBeNull();
+    expect(within(article).queryByRole("button", { name: /^Buy/ })).toBeNull();
   });
 
   it("shows a payment processing as such, without a Buy button", () => {
@@ -121,14 +124,20 @@ describe("LessonCard", () => {
 
   it("keeps Buy on offer beside an open session (pending, but not processing)", () => {
     render(<LessonCard lesson={{ ...joins, pending: true, access: "available" }} />);
-    expect(within(card()).getByRole("button", { name: "Buy" })).toBeTruthy();
+    expect(within(card()).getByRole("button", { name: BUY })).toBeTruthy();
     expect(within(card()).queryByText("Payment processing")).toBeNull();
+  });
+
+  it("names each Buy by its lesson and price, while the button shows Buy", () => {
+    render(<LessonCard lesson={joins} />);
+    const button = within(card()).getByRole("button", { name: BUY });
+    expect(within(button).getByText("Buy", { exact: true })).toBeTruthy();
   });
 
   it("offers Buy and hands the lesson to onBuy", () => {
     const onBuy = vi.fn();
     render(<LessonCard lesson={joins} onBuy={onBuy} />);
-    fireEvent.click(within(card()).getByRole("button", { name: "Buy" }));
+    fireEvent.click(within(card()).getByRole("button", { name: BUY }));
     expect(onBuy).toHaveBeenCalledWith(joins);
   });
 
@@ -143,7 +152,7 @@ describe("LessonCard", () => {
 
   it("is disabled while another lesson's checkout opens", () => {
     render(<LessonCard lesson={joins} busy />);
-    const button = within(card()).getByRole("button", { name: "Buy" }) as HTMLButtonElement;
+    const button = within(card()).getByRole("button", { name: BUY }) as HTMLButtonElement;
     expect(button.disabled).toBe(true);
   });
 

@@ -69,8 +69,7 @@ export function AccessFooter({
               `${words.buy} ${what}`
             ) : (
               <>
-                {words.buy}
-                <span className="visually-hidden"> {what}</span>
+                {words.buy} <span className="visually-hidden">{what}</span>
               </>
             )}
           </button>
