@@ -15,6 +15,7 @@ import {
   expectAccessible,
   expectHostedCheckout,
   newEmail,
+  notification,
   record,
   returnedSession,
   signUp,
@@ -79,7 +80,8 @@ test("a buyer plays the lesson's media; a refund takes them away", async ({ page
   await card(page, JOINS).getByRole("button", { name: "Buy" }).click();
   await expectHostedCheckout(page, JOINS);
   await page.getByRole("button", { name: "Pay", exact: true }).click();
-  await expect(card(page, JOINS).getByText("Owned", { exact: true })).toBeVisible();
+  // back from Checkout on the lesson's page
+  await expect(notification(page)).toContainText(`Purchase complete: ${JOINS.title} is yours.`);
   const sessionId = returnedSession(page);
 
   await page.goto(`/lessons/${JOINS.slug}`);
