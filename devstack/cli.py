@@ -232,9 +232,10 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
     """The Next.js site on SITE_URL's port: `npm run dev` (make dev) or `npm run start` (e2e).
 
     npm puts frontend/node_modules/.bin first on PATH, so `next` runs on the pinned Node 22.
-    The frontend gets its public Supabase settings and the sidecar's address, no secret: the
-    publishable key as SUPABASE_PUBLISHABLE_KEY and, under the name frontend/src reads today,
-    SUPABASE_ANON_KEY (the publishable key acts as anon).
+    The frontend gets its public Supabase settings, the sidecar's address and SITE_URL (its own
+    origin: the API route accepts an Origin equal to it, and https there makes cookies Secure),
+    no secret: the publishable key as SUPABASE_PUBLISHABLE_KEY and, under the name frontend/src
+    reads today, SUPABASE_ANON_KEY (the publishable key acts as anon).
     """
     site = urlsplit(site_url(env))
     host = site.hostname or "127.0.0.1"
@@ -255,6 +256,7 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
         {
             "SUPABASE_URL": supabase_url(env),
             "SIDECAR_URL": sidecar_url(env),
+            "SITE_URL": site_url(env),
             "PORT": str(port_of(site_url(env))),
             "HOSTNAME": host,
             "NEXT_TELEMETRY_DISABLED": "1",

@@ -30,6 +30,17 @@ def test_the_frontend_gets_its_public_settings_and_the_sidecar_address(
     assert part.env["SUPABASE_ANON_KEY"] == env["SUPABASE_PUBLISHABLE_KEY"]
     assert part.env["SIDECAR_URL"] == "http://127.0.0.1:8123"
     assert part.env["PORT"] == "3999", "the site's port, not the sidecar's"
+    # its own origin, so the API route's Origin check is on (not only Sec-Fetch-Site)
+    assert part.env["SITE_URL"] == "http://127.0.0.1:3999"
+
+
+def test_the_frontend_gets_site_url_without_a_trailing_slash(env: dict[str, str]) -> None:
+    # the API route compares SITE_URL's origin with Origin; make dev's default when unset
+    assert cli.frontend({**env, "SITE_URL": "https://shop.example/"}).env["SITE_URL"] == (
+        "https://shop.example"
+    )
+    unset = {k: v for k, v in env.items() if k != "SITE_URL"}
+    assert cli.frontend(unset).env["SITE_URL"] == "http://127.0.0.1:3000"
 
 
 def test_no_secret_reaches_the_frontend(
