@@ -208,6 +208,8 @@ def playwright(env: dict[str, str], control: str, extra: Sequence[str]) -> int:
         "E2E_SUPABASE_URL": env["SUPABASE_URL"],
         # the publishable key, under the name frontend/e2e reads
         "E2E_SUPABASE_ANON_KEY": cli.key(env, "SUPABASE_PUBLISHABLE_KEY") or "",
+        # the secret key, for what the shop's operator does through the API (unpublish a lesson)
+        "E2E_SUPABASE_SECRET_KEY": cli.key(env, "SUPABASE_SECRET_KEY") or "",
         "E2E_CONTROL_URL": control,
         "E2E_CHROMIUM": CHROMIUM,
     }
