@@ -218,6 +218,11 @@ def supabase_url(env: dict[str, str]) -> str:
     return (env.get("SUPABASE_URL") or "http://127.0.0.1:54321").rstrip("/")
 
 
+def mail_outbox_url(env: dict[str, str]) -> str:
+    """The mail outbox (Mailpit's API), on the Supabase CLI's port for it."""
+    return (env.get("MAIL_OUTBOX_URL") or "http://127.0.0.1:54324").rstrip("/")
+
+
 def site_url(env: dict[str, str]) -> str:
     return (env.get("SITE_URL") or "http://127.0.0.1:3000").rstrip("/")
 
@@ -279,7 +284,8 @@ def services(
 ) -> list[Service]:
     """The stand-ins and the sidecar. The Supabase stand-in keeps its ES256 key pairs in
     `signing_keys_file` (make dev: under .devstack/, so a restart keeps learners signed in);
-    without one it makes a fresh key (the e2e run)."""
+    without one it makes a fresh key (the e2e run). Its Auth mails through the outbox, with
+    the templates supabase/config.toml names, and links to SITE_URL."""
     python = sys.executable
     stripe_base = env["STRIPE_API_BASE"]
     sidecar = sidecar_url(env)
@@ -289,7 +295,14 @@ def services(
         if (value := key(env, name)) is not None:
             child_env[name] = value
     keys_file = ["--signing-keys-file", str(signing_keys_file)] if signing_keys_file else []
+    outbox = mail_outbox_url(env)
     return [
+        Service(
+            "mail",
+            [python, "-m", "standins.mail", "--port", str(port_of(outbox))],
+            f"{outbox}/api/v1/messages",
+            child_env,
+        ),
         # First: the sidecar's PostgREST adapter (when configured) and learners' sign-ins need it.
         # The database URL and the secret key reach it through DATABASE_URL / SUPABASE_SECRET_KEY
         # in its environment, not its argv, where `ps` would show them.
@@ -305,6 +318,12 @@ def services(
                 supabase,
                 "--storage-dir",
                 str(storage_dir(env)),
+                "--site-url",
+                site_url(env),
+                "--mail-outbox-url",
+                outbox,
+                "--auth-config",
+                str(database.ROOT / "supabase" / "config.toml"),
                 *keys_file,
             ],
             f"{supabase}/auth/v1/health",
@@ -394,6 +413,7 @@ def print_ready(env: dict[str, str], database_url: str, *, with_frontend: bool) 
                 "devstack: the shop is running",
                 f"  database         postgres @ {safe_db}",
                 f"  Supabase API     {supabase_url(env)} (/auth/v1, /rest/v1)",
+                f"  mail outbox      {mail_outbox_url(env)} (Auth's mail; Mailpit's API)",
                 f"  Stripe stand-in  {env['STRIPE_API_BASE']} (hosted pages at /c/pay/…)",
                 f"  sidecar          {sidecar_url(env)} (OpenAPI at /schema/openapi.json)",
                 *([site] if with_frontend else []),

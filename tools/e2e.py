@@ -124,6 +124,7 @@ def stack_env() -> dict[str, str]:
         "SUPABASE_URL": f"http://127.0.0.1:{free_port()}",
         "PORT": str(free_port()),
         "SITE_URL": f"http://127.0.0.1:{free_port()}",
+        "MAIL_OUTBOX_URL": f"http://127.0.0.1:{free_port()}",
         "LOG_LEVEL": "WARNING",
     }
 
@@ -213,6 +214,7 @@ def playwright(env: dict[str, str], control: str, extra: Sequence[str]) -> int:
         "E2E_SUPABASE_ANON_KEY": cli.key(env, "SUPABASE_PUBLISHABLE_KEY") or "",
         # the secret key, for what the shop's operator does through the API (unpublish a lesson)
         "E2E_SUPABASE_SECRET_KEY": cli.key(env, "SUPABASE_SECRET_KEY") or "",
+        "E2E_MAIL_URL": env["MAIL_OUTBOX_URL"],
         "E2E_CONTROL_URL": control,
         "E2E_CHROMIUM": CHROMIUM,
     }
