@@ -18,6 +18,7 @@ export const stack = {
   anonKey: required("E2E_SUPABASE_ANON_KEY"),
   secretKey: required("E2E_SUPABASE_SECRET_KEY"),
   control: required("E2E_CONTROL_URL"),
+  mail: required("E2E_MAIL_URL"),
 };
 
 /**
@@ -301,4 +302,32 @@ export async function signingKeys(verb: "standby" | "rotate"): Promise<string> {
   const body = (await res.json()) as { current_kid?: string; standby_kid?: string };
   expect(res.status, JSON.stringify(body)).toBe(200);
   return (verb === "rotate" ? body.current_kid : body.standby_kid) as string;
+}
+
+type MailSummary = { ID: string; To: { Address: string }[]; Subject: string };
+
+/** The newest mail to `email` in the outbox, read through Mailpit's API as a test reads it
+ * (waits for it to arrive): its subject and HTML body. */
+export async function newestMailTo(
+  email: string,
+  after: Set<string> = new Set(),
+): Promise<{ id: string; subject: string; html: string }> {
+  let found: MailSummary | undefined;
+  await expect(async () => {
+    const res = await fetch(`${stack.mail}/api/v1/messages`);
+    const list = (await res.json()) as { messages: MailSummary[] };
+    found = list.messages.find((m) => m.To.some((to) => to.Address === email) && !after.has(m.ID));
+    expect(found, `a mail to ${email}`).toBeDefined();
+  }).toPass({ timeout: 10_000 });
+  const res = await fetch(`${stack.mail}/api/v1/message/${found!.ID}`);
+  const whole = (await res.json()) as { ID: string; Subject: string; HTML: string };
+  return { id: whole.ID, subject: whole.Subject, html: whole.HTML };
+}
+
+/** The first link in a mail's HTML that goes to `path`, with its entities decoded. */
+export function linkIn(html: string, path: string): string {
+  const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, "&"));
+  const link = hrefs.find((href) => new URL(href).pathname === path);
+  expect(link, `a link to ${path} in ${html}`).toBeDefined();
+  return link!;
 }

@@ -83,6 +83,11 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
           {signingIn ? "Sign in" : "Create account"}
         </button>
       </form>
+      {signingIn ? (
+        <p>
+          <Link href="/forgot-password">Forgot password?</Link>
+        </p>
+      ) : null}
       <p className={styles.muted}>
         {signingIn ? (
           <>
