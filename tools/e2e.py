@@ -3,8 +3,9 @@
 The frontend is built for production once (`npm run build`; skipped while the sources are
 unchanged since the last build), then every part starts on a free port: a throwaway database
 on the server `make test` uses (TEST_DATABASE_URL, else the local Postgres, else Supabase's
-image where Docker runs), the Supabase API stand-in, the Stripe stand-in delivering signed
-webhooks to the sidecar, the sidecar (SITE_URL = the frontend's origin) and `next start`.
+image where Docker runs), the mail outbox, the Supabase API stand-in, the Stripe stand-in
+delivering signed webhooks to the sidecar, the sidecar (SITE_URL = the frontend's origin) and
+`next start`.
 Playwright (`frontend/e2e/`) drives Debian's Chromium through it; screenshots of every step
 land in `frontend/e2e/artifacts/`. Everything stops and the database is dropped at the end,
 pass or fail.
@@ -234,7 +235,7 @@ def api_fuzz(env: dict[str, str]) -> tuple[bool, str]:
         "SUPABASE_PUBLISHABLE_KEY": cli.key(env, "SUPABASE_PUBLISHABLE_KEY") or "",
     }
     cmd = [sys.executable, "-m", "pytest", str(API_TESTS), "-q", "-p", "no:cacheprovider"]
-    print(f"\n$ {' '.join(cmd[1:])}", flush=True)
+    print(f"\n$ python {' '.join(cmd[1:])}", flush=True)
     result = subprocess.run(  # noqa: S603  # fixed argv
         cmd,
         cwd=database.ROOT,
