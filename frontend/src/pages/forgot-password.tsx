@@ -1,9 +1,11 @@
 import Head from "next/head";
 import Link from "next/link";
 import { useRouter } from "next/router";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState } from "react";
 
+import { EmailField, FormError } from "@/components/AccountFields";
 import { useAuth } from "@/context/AuthContext";
+import { useAccountForm } from "@/hooks/useAccountForm";
 import { sendSignedInOn } from "@/lib/signedIn";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
@@ -24,23 +26,12 @@ export default function ForgotPasswordPage() {
   const linkProblem =
     typeof router.query.error === "string" ? (LINK_PROBLEMS[router.query.error] ?? LINK_PROBLEMS.invalid_link) : null;
   const [email, setEmail] = useState("");
-  const [working, setWorking] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const [sentTo, setSentTo] = useState<string | null>(null);
   useEffect(() => prepare(), [prepare]);
-
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    setWorking(true);
-    setError(null);
-    const result = await requestPasswordReset(email);
-    setWorking(false);
-    if (!result.ok) {
-      setError(result.message);
-      return;
-    }
-    setSentTo(email);
-  };
+  const { working, error, submit } = useAccountForm(
+    () => requestPasswordReset(email),
+    () => setSentTo(email),
+  );
 
   return (
     <>
@@ -53,11 +44,7 @@ export default function ForgotPasswordPage() {
           <p>{linkProblem}</p>
         </div>
       ) : null}
-      {error ? (
-        <div role="alert" className={notice.alert}>
-          <p>{error}</p>
-        </div>
-      ) : null}
+      <FormError message={error} />
       <div role="status">
         {sentTo ? (
           <div className={notice.status}>
@@ -69,18 +56,7 @@ export default function ForgotPasswordPage() {
         ) : null}
       </div>
       <form className={styles.form} onSubmit={submit}>
-        <div className={styles.field}>
-          <label htmlFor="email">Email</label>
-          <input
-            id="email"
-            name="email"
-            type="email"
-            autoComplete="email"
-            required
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-          />
-        </div>
+        <EmailField value={email} onChange={setEmail} />
         <button type="submit" className={styles.primary} disabled={working}>
           Send reset link
         </button>

@@ -1,9 +1,11 @@
 import Head from "next/head";
 import Link from "next/link";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import type { GetServerSideProps } from "next";
 
+import { FormError, PasswordField } from "@/components/AccountFields";
 import { useAuth } from "@/context/AuthContext";
+import { useAccountForm } from "@/hooks/useAccountForm";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
@@ -20,22 +22,11 @@ export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }
 export default function ResetPasswordPage({ user }: Props) {
   const { updatePassword } = useAuth();
   const [password, setPassword] = useState("");
-  const [working, setWorking] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState(false);
-
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    setWorking(true);
-    setError(null);
-    const result = await updatePassword(password);
-    setWorking(false);
-    if (!result.ok) {
-      setError(result.message);
-      return;
-    }
-    setDone(true);
-  };
+  const { working, error, submit } = useAccountForm(
+    () => updatePassword(password),
+    () => setDone(true),
+  );
 
   return (
     <>
@@ -51,11 +42,7 @@ export default function ResetPasswordPage({ user }: Props) {
         </div>
       ) : (
         <>
-          {error ? (
-            <div role="alert" className={notice.alert}>
-              <p>{error}</p>
-            </div>
-          ) : null}
+          <FormError message={error} />
           <div role="status">
             {done ? (
               <div className={notice.status}>
@@ -69,19 +56,7 @@ export default function ResetPasswordPage({ user }: Props) {
           {done ? null : (
             <form className={styles.form} onSubmit={submit}>
               <p>Signed in as {user.email} from your reset link.</p>
-              <div className={styles.field}>
-                <label htmlFor="password">New password</label>
-                <input
-                  id="password"
-                  name="password"
-                  type="password"
-                  autoComplete="new-password"
-                  required
-                  minLength={6}
-                  value={password}
-                  onChange={(event) => setPassword(event.target.value)}
-                />
-              </div>
+              <PasswordField value={password} onChange={setPassword} label="New password" fresh />
               <button type="submit" className={styles.primary} disabled={working}>
                 Save new password
               </button>
