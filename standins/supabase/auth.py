@@ -189,7 +189,7 @@ async def signup(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Res
 
 @post("/token", status_code=200)
 async def token(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Response[bytes]:
-    """The password and refresh_token grants."""
+    """The password, refresh_token and pkce grants."""
     grant_type = request.query_params.get("grant_type")
     body = await _body(request)
     try:
@@ -197,6 +197,10 @@ async def token(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Resp
             return _json_response(await _password_grant(request, config, body))
         if grant_type == "refresh_token":
             return _json_response(await _refresh_grant(request, config, body))
+        if grant_type == "pkce":
+            from standins.supabase.recovery import pkce_grant  # recovery imports this module
+
+            return _json_response(await pkce_grant(request, config, body))
     except UNREACHABLE:
         raise _database_error() from None
     raise AuthError(400, "validation_failed", "unsupported_grant_type")

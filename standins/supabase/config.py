@@ -47,6 +47,8 @@ class StandInConfig:
     )
     otp_expiry_seconds: int = 3600
     email_max_frequency_seconds: int = 1
+    # GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION: a PKCE flow's code must be exchanged by then
+    flow_state_expiry_seconds: int = 300
     # Where Storage keeps object files (storage-api's FILE_STORAGE_BACKEND_PATH); None: no Storage.
     storage_dir: Path | None = None
     pool_max_size: int = 10

@@ -5,6 +5,8 @@ user answers as GoTrue does."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 import uuid
@@ -266,3 +268,96 @@ def test_the_project_config_names_a_template_that_exists() -> None:
     assert "{{ .TokenHash }}" in settings["recovery_template"].content
     assert settings["otp_expiry_seconds"] == 3600
     assert Path(CONFIG_TOML.parent / "templates" / "recovery.html").exists()
+
+
+def test_the_default_links_pkce_code_is_exchanged_once_for_a_session(database_url: str) -> None:
+    with (
+        serving(create_outbox(), listening_socket(), "mail outbox") as outbox,
+        running_standin(database_url, site_url=SITE, mail_outbox_url=outbox) as api,
+    ):
+        learner = sign_up(api)
+        asker = client(api)  # keeps the PKCE code verifier, as the browser's client does
+        asker.auth.reset_password_for_email(
+            learner.email, {"redirect_to": f"{SITE}/reset-password"}
+        )
+        (mail,) = mails_to(outbox, learner.email)
+        whole = httpx.get(f"{outbox}/api/v1/message/{mail['ID']}", timeout=5).json()
+        match = re.search(r'href="([^"]+/auth/v1/verify[^"]+)"', whole["HTML"])
+        assert match, whole["HTML"]
+        link = html.unescape(match.group(1))
+        assert parse_qs(urlsplit(link).query)["token"][0].startswith("pkce_")
+
+        landed = httpx.get(link, headers={"apikey": api.publishable_key}, timeout=5)
+        assert landed.status_code == 303
+        location = urlsplit(landed.headers["location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == f"{SITE}/reset-password"
+        code = parse_qs(location.query)["code"][0]
+
+        session = asker.auth.exchange_code_for_session({"auth_code": code})
+        assert session.user is not None
+        assert session.user.email == learner.email
+        # the code is spent (and the client dropped its verifier): asked again, no flow state
+        again = httpx.post(
+            f"{api.url}/auth/v1/token?grant_type=pkce",
+            headers={"apikey": api.publishable_key},
+            json={"auth_code": code, "code_verifier": "v" * 43},
+            timeout=5,
+        )
+        assert (again.status_code, again.json()["error_code"]) == (404, "flow_state_not_found")
+
+        used = httpx.get(link, headers={"apikey": api.publishable_key}, timeout=5)
+        refused = parse_qs(urlsplit(used.headers["location"]).query)
+        assert refused["error"] == ["access_denied"]
+        assert refused["error_code"] == ["otp_expired"]
+        assert refused["error_description"] == ["Email link is invalid or has expired"]
+
+
+def test_a_wrong_code_verifier_is_refused(stack: Stack) -> None:
+    learner = sign_up(stack.api)
+    verifier = "a-code-verifier-that-is-long-enough-to-be-valid-0123456789"
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    )
+    asked = recover(
+        stack,
+        {"email": learner.email, "code_challenge": challenge, "code_challenge_method": "s256"},
+    )
+    assert asked.status_code == 200
+    stored = token_hash_of(reset_link(stack.outbox, learner.email))
+    landed = httpx.get(
+        f"{stack.api.url}/auth/v1/verify",
+        params={"token": stored, "type": "recovery", "redirect_to": f"{SITE}/reset-password"},
+        headers={"apikey": stack.api.publishable_key},
+        timeout=5,
+    )
+    code = parse_qs(urlsplit(landed.headers["location"]).query)["code"][0]
+    exchange = f"{stack.api.url}/auth/v1/token?grant_type=pkce"
+    headers = {"apikey": stack.api.publishable_key}
+    wrong = httpx.post(
+        exchange, headers=headers, json={"auth_code": code, "code_verifier": "x" * 43}, timeout=5
+    )
+    assert (wrong.status_code, wrong.json()["error_code"]) == (400, "bad_code_verifier")
+    right = httpx.post(
+        exchange, headers=headers, json={"auth_code": code, "code_verifier": verifier}, timeout=5
+    )
+    assert right.status_code == 200
+    assert right.json()["user"]["email"] == learner.email
+
+
+def test_the_implicit_flows_link_carries_the_session_in_the_fragment(stack: Stack) -> None:
+    learner = sign_up(stack.api)
+    assert recover(stack, {"email": learner.email}).status_code == 200
+    stored = token_hash_of(reset_link(stack.outbox, learner.email))
+    assert not stored.startswith("pkce_")
+    landed = httpx.get(
+        f"{stack.api.url}/auth/v1/verify",
+        params={"token": stored, "type": "recovery", "redirect_to": "https://elsewhere.example"},
+        headers={"apikey": stack.api.publishable_key},
+        timeout=5,
+    )
+    location = urlsplit(landed.headers["location"])
+    assert f"{location.scheme}://{location.netloc}" == SITE, "an unlisted redirect_to: the site"
+    fragment = parse_qs(location.fragment)
+    assert fragment["type"] == ["recovery"]
+    assert fragment["token_type"] == ["bearer"]
+    assert client(stack.api).auth.get_user(fragment["access_token"][0]) is not None
