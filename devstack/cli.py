@@ -218,6 +218,11 @@ def supabase_url(env: dict[str, str]) -> str:
     return (env.get("SUPABASE_URL") or "http://127.0.0.1:54321").rstrip("/")
 
 
+def mail_outbox_url(env: dict[str, str]) -> str:
+    """The mail outbox (Mailpit's API), on the Supabase CLI's port for it."""
+    return (env.get("MAIL_OUTBOX_URL") or "http://127.0.0.1:54324").rstrip("/")
+
+
 def site_url(env: dict[str, str]) -> str:
     return (env.get("SITE_URL") or "http://127.0.0.1:3000").rstrip("/")
 
@@ -232,9 +237,10 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
     """The Next.js site on SITE_URL's port: `npm run dev` (make dev) or `npm run start` (e2e).
 
     npm puts frontend/node_modules/.bin first on PATH, so `next` runs on the pinned Node 22.
-    The frontend gets its public Supabase settings and the sidecar's address, no secret: the
-    publishable key as SUPABASE_PUBLISHABLE_KEY and, under the name frontend/src reads today,
-    SUPABASE_ANON_KEY (the publishable key acts as anon).
+    The frontend gets its public Supabase settings, the sidecar's address and SITE_URL (its own
+    origin: the API route accepts an Origin equal to it, and https there makes cookies Secure),
+    no secret: the publishable key as SUPABASE_PUBLISHABLE_KEY and, under the name frontend/src
+    reads today, SUPABASE_ANON_KEY (the publishable key acts as anon).
     """
     site = urlsplit(site_url(env))
     host = site.hostname or "127.0.0.1"
@@ -257,6 +263,7 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
         {
             "SUPABASE_URL": supabase_url(env),
             "SIDECAR_URL": sidecar_url(env),
+            "SITE_URL": site_url(env),
             "PORT": str(port_of(site_url(env))),
             "HOSTNAME": host,
             "NEXT_TELEMETRY_DISABLED": "1",
@@ -279,7 +286,8 @@ def services(
 ) -> list[Service]:
     """The stand-ins and the sidecar. The Supabase stand-in keeps its ES256 key pairs in
     `signing_keys_file` (make dev: under .devstack/, so a restart keeps learners signed in);
-    without one it makes a fresh key (the e2e run)."""
+    without one it makes a fresh key (the e2e run). Its Auth mails through the outbox, with
+    the templates supabase/config.toml names, and links to SITE_URL."""
     python = sys.executable
     stripe_base = env["STRIPE_API_BASE"]
     sidecar = sidecar_url(env)
@@ -289,7 +297,14 @@ def services(
         if (value := key(env, name)) is not None:
             child_env[name] = value
     keys_file = ["--signing-keys-file", str(signing_keys_file)] if signing_keys_file else []
+    outbox = mail_outbox_url(env)
     return [
+        Service(
+            "mail",
+            [python, "-m", "standins.mail", "--port", str(port_of(outbox))],
+            f"{outbox}/api/v1/messages",
+            child_env,
+        ),
         # First: the sidecar's PostgREST adapter (when configured) and learners' sign-ins need it.
         # The database URL and the secret key reach it through DATABASE_URL / SUPABASE_SECRET_KEY
         # in its environment, not its argv, where `ps` would show them.
@@ -305,6 +320,12 @@ def services(
                 supabase,
                 "--storage-dir",
                 str(storage_dir(env)),
+                "--site-url",
+                site_url(env),
+                "--mail-outbox-url",
+                outbox,
+                "--auth-config",
+                str(database.ROOT / "supabase" / "config.toml"),
                 *keys_file,
             ],
             f"{supabase}/auth/v1/health",
@@ -404,6 +425,7 @@ def print_ready(env: dict[str, str], database_url: str, *, with_frontend: bool) 
                 "devstack: the shop is running",
                 f"  database         postgres @ {safe_db}",
                 f"  Supabase API     {supabase_url(env)} (/auth/v1, /rest/v1)",
+                f"  mail outbox      {mail_outbox_url(env)} (Auth's mail; Mailpit's API)",
                 f"  Stripe stand-in  {env['STRIPE_API_BASE']} (hosted pages at /c/pay/…)",
                 f"  sidecar          {sidecar_url(env)} (OpenAPI at /schema/openapi.json)",
                 *([site] if with_frontend else []),

@@ -3,17 +3,21 @@
 The frontend is built for production once (`npm run build`; skipped while the sources are
 unchanged since the last build), then every part starts on a free port: a throwaway database
 on the server `make test` uses (TEST_DATABASE_URL, else the local Postgres, else Supabase's
-image where Docker runs), the Supabase API stand-in, the Stripe stand-in delivering signed
-webhooks to the sidecar, the sidecar (SITE_URL = the frontend's origin) and `next start`.
+image where Docker runs), the mail outbox, the Supabase API stand-in, the Stripe stand-in
+delivering signed webhooks to the sidecar, the sidecar (SITE_URL = the frontend's origin) and
+`next start`.
 Playwright (`frontend/e2e/`) drives Debian's Chromium through it; screenshots of every step
 land in `frontend/e2e/artifacts/`. Everything stops and the database is dropped at the end,
 pass or fail.
 
 A small control server lets a test stop and start the sidecar (`POST /sidecar/stop`,
-`POST /sidecar/start`), as an operator's restart would.
+`POST /sidecar/start`), as an operator's restart would. After the browser tests, schemathesis
+fuzzes the site's API route on the same stack (tests/frontend/, described by
+frontend/openapi/checkout_session.yaml).
 
-    uv run python -m tools.e2e                   # every browser test
-    uv run python -m tools.e2e -- -g keyboard    # arguments after -- go to `playwright test`
+    uv run python -m tools.e2e                   # every browser test, then the API route's fuzz
+    uv run python -m tools.e2e -- -g keyboard    # after --: `playwright test` arguments (no fuzz)
+    uv run python -m tools.e2e --api-only        # the API route's fuzz alone
 """
 
 from __future__ import annotations
@@ -45,7 +49,15 @@ ARTIFACTS = FRONTEND / "e2e" / "artifacts"
 BUILD_STAMP = FRONTEND / ".next" / "lesson-shop-source-hash"
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 # not read by `next build` (installed packages are covered by package-lock.json)
-NOT_SOURCES = {"node_modules", ".next", "e2e", "audit", "playwright.config.ts", "README.md"}
+NOT_SOURCES = {
+    "node_modules",
+    ".next",
+    "e2e",
+    "audit",
+    "openapi",
+    "playwright.config.ts",
+    "README.md",
+}
 
 
 @dataclass
@@ -121,6 +133,7 @@ def stack_env() -> dict[str, str]:
         "SUPABASE_URL": f"http://127.0.0.1:{free_port()}",
         "PORT": str(free_port()),
         "SITE_URL": f"http://127.0.0.1:{free_port()}",
+        "MAIL_OUTBOX_URL": f"http://127.0.0.1:{free_port()}",
         "LOG_LEVEL": "WARNING",
         # Storage's files for this run, not make dev's under .devstack/
         "DEVSTACK_DIR": str(ARTIFACTS / "devstack"),
@@ -222,12 +235,41 @@ def playwright(env: dict[str, str], control: str, extra: Sequence[str]) -> int:
         "E2E_SUPABASE_URL": env["SUPABASE_URL"],
         # the publishable key, under the name frontend/e2e reads
         "E2E_SUPABASE_ANON_KEY": cli.key(env, "SUPABASE_PUBLISHABLE_KEY") or "",
+        # the secret key, for what the shop's operator does through the API (unpublish a lesson)
+        "E2E_SUPABASE_SECRET_KEY": cli.key(env, "SUPABASE_SECRET_KEY") or "",
+        "E2E_MAIL_URL": env["MAIL_OUTBOX_URL"],
         "E2E_CONTROL_URL": control,
         "E2E_CHROMIUM": CHROMIUM,
     }
     cmd = [str(bin_dir / "playwright"), "test", *extra]
     print(f"\n$ (cd frontend && {' '.join(cmd[1:])})", flush=True)
     return subprocess.run(cmd, cwd=FRONTEND, env=child_env, check=False).returncode  # noqa: S603
+
+
+API_TESTS = database.ROOT / "tests" / "frontend"
+
+
+def api_fuzz(env: dict[str, str]) -> tuple[bool, str]:
+    """Schemathesis on the site's API route against this stack: (passed, pytest's last line)."""
+    stack = {
+        "SITE_URL": env["SITE_URL"],
+        "SUPABASE_URL": env["SUPABASE_URL"],
+        "SUPABASE_PUBLISHABLE_KEY": cli.key(env, "SUPABASE_PUBLISHABLE_KEY") or "",
+    }
+    cmd = [sys.executable, "-m", "pytest", str(API_TESTS), "-q", "-p", "no:cacheprovider"]
+    print(f"\n$ python {' '.join(cmd[1:])}", flush=True)
+    result = subprocess.run(  # noqa: S603  # fixed argv
+        cmd,
+        cwd=database.ROOT,
+        env={**os.environ, "E2E_STACK": json.dumps(stack)},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
+    print(result.stdout, end="", flush=True)
+    last = (result.stdout.strip().splitlines() or [""])[-1].strip("= ")
+    return result.returncode == 0, last
 
 
 def read_results() -> tuple[int, int, int]:
@@ -258,8 +300,12 @@ def missing_prerequisites() -> str | None:
     return None
 
 
-def run(admin_url: str, extra: Sequence[str] = ()) -> Outcome:
-    """Build, start the stack, run the browser tests, stop; never leaves a part running."""
+def run(
+    admin_url: str, extra: Sequence[str] = (), *, browser: bool = True, fuzz: bool | None = None
+) -> Outcome:
+    """Build, start the stack, run the browser tests (and, unless Playwright was given
+    arguments, the API route's fuzz), stop; never leaves a part running."""
+    fuzz = not extra if fuzz is None else fuzz
     if (problem := missing_prerequisites()) is not None:
         print(f"e2e: {problem}", flush=True)
         return Outcome(False, f"not run: {problem}")
@@ -277,14 +323,19 @@ def run(admin_url: str, extra: Sequence[str] = ()) -> Outcome:
         server = control_server(parts)
         stack.callback(server.shutdown)
         host, port = server.server_address[:2]
-        code = playwright(env, f"http://{host!s}:{port}", extra)
+        code = playwright(env, f"http://{host!s}:{port}", extra) if browser else 0
+        fuzz_ok, fuzz_line = api_fuzz(env) if fuzz else (True, "")
     passed, failed, skipped = read_results()
     print_timings()
     line = f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
+    if not browser:
+        line = "browser tests not run"
+    if fuzz:
+        line += f"; API route fuzz: {fuzz_line}"
     print(f"e2e: {line}")
     where = ARTIFACTS.relative_to(database.ROOT)
     print(f"e2e: screenshots in {where}/, the parts' output in {where}/stack.log")
-    ok = code == 0 and failed == 0 and passed > 0
+    ok = fuzz_ok and (not browser or (code == 0 and failed == 0 and passed > 0))
     return Outcome(ok, line, passed, failed, skipped)
 
 
@@ -293,12 +344,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="tools.e2e", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("playwright_args", nargs="*", help="passed to `playwright test`")
+    parser.add_argument(
+        "--api-only", action="store_true", help="only schemathesis on the site's API route"
+    )
     args = parser.parse_args(argv)
     from tools.check import postgres_server  # here: check imports this module
 
     # the same server `make test` uses: TEST_DATABASE_URL, the local one, or Supabase's image
     with postgres_server() as admin_url:
-        outcome = run(admin_url, args.playwright_args)
+        if args.api_only:
+            outcome = run(admin_url, browser=False, fuzz=True)
+        else:
+            outcome = run(admin_url, args.playwright_args)
     return 0 if outcome.ok else 1
 
 

@@ -12,7 +12,6 @@ server.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 from devstack import database
 from sidecar.app import create_app
 from sidecar.settings import Settings
+from tools import generated
 
 FRONTEND = database.ROOT / "frontend"
 TYPES_FILE = FRONTEND / "src" / "types" / "sidecar.ts"
@@ -74,25 +74,18 @@ def generate() -> str:
 
 def is_current() -> bool:
     """Whether frontend/src/types/sidecar.ts is what the generator makes of the sidecar now."""
-    return TYPES_FILE.exists() and TYPES_FILE.read_text() == generate()
+    return generated.is_current(TYPES_FILE, generate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
-    args = parser.parse_args(argv)
-    relative = TYPES_FILE.relative_to(database.ROOT)
-    if args.check:
-        if not is_current():
-            print(f"{relative} is stale: run `uv run python -m tools.sidecar_types`")
-            return 1
-        print(f"{relative} matches the sidecar's OpenAPI document")
-        return 0
-    fresh = generate()
-    TYPES_FILE.parent.mkdir(parents=True, exist_ok=True)
-    TYPES_FILE.write_text(fresh)
-    print(f"wrote {relative}")
-    return 0
+    return generated.check_or_write(
+        argv,
+        description=__doc__.splitlines()[0],
+        target=TYPES_FILE,
+        fresh=generate,
+        module="tools.sidecar_types",
+        source="the sidecar's OpenAPI document",
+    )
 
 
 if __name__ == "__main__":

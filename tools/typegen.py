@@ -11,7 +11,6 @@ and no Supabase project are needed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from urllib.parse import quote
 from psycopg import conninfo
 
 from devstack import database
+from tools import generated
 
 FRONTEND = database.ROOT / "frontend"
 TYPES_FILE = FRONTEND / "src" / "types" / "database.ts"
@@ -71,26 +71,19 @@ def fresh_types(admin_url: str) -> str:
 
 def is_current(admin_url: str) -> bool:
     """Whether frontend/src/types/database.ts is what the generator makes of the migrations."""
-    return TYPES_FILE.exists() and TYPES_FILE.read_text() == fresh_types(admin_url)
+    return generated.is_current(TYPES_FILE, lambda: fresh_types(admin_url))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
-    args = parser.parse_args(argv)
     admin_url = os.environ.get("TEST_DATABASE_URL", database.DEFAULT_ADMIN_URL)
-    relative = TYPES_FILE.relative_to(database.ROOT)
-    if args.check:
-        if not is_current(admin_url):
-            print(f"{relative} is stale: run `uv run python -m tools.typegen`")
-            return 1
-        print(f"{relative} matches the migrations")
-        return 0
-    fresh = fresh_types(admin_url)
-    TYPES_FILE.parent.mkdir(parents=True, exist_ok=True)
-    TYPES_FILE.write_text(fresh)
-    print(f"wrote {relative}")
-    return 0
+    return generated.check_or_write(
+        argv,
+        description=__doc__.splitlines()[0],
+        target=TYPES_FILE,
+        fresh=lambda: fresh_types(admin_url),
+        module="tools.typegen",
+        source="the migrations",
+    )
 
 
 if __name__ == "__main__":

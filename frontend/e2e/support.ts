@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
-import { test as base, expect, type Locator, type Page, type TestInfo } from "@playwright/test";
+import { test as base, expect, type BrowserContext, type Locator, type Page, type TestInfo } from "@playwright/test";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -16,8 +16,10 @@ export const stack = {
   stripeKey: required("E2E_STRIPE_SECRET_KEY"),
   supabase: required("E2E_SUPABASE_URL"),
   anonKey: required("E2E_SUPABASE_ANON_KEY"),
+  secretKey: required("E2E_SUPABASE_SECRET_KEY"),
   control: required("E2E_CONTROL_URL"),
   site: new URL(required("E2E_BASE_URL")).origin,
+  mail: required("E2E_MAIL_URL"),
 };
 
 /**
@@ -268,4 +270,92 @@ export function record(name: string, milliseconds: number): void {
   all[name] = milliseconds;
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   fs.writeFileSync(file, JSON.stringify(all, null, 2));
+}
+
+/** A write through Supabase's REST API with the secret key, as the shop's operator (or the
+ * dashboard) makes it: service_role, so grants and RLS let it through. Returns the rows written. */
+export async function operatorWrite(
+  method: "POST" | "PATCH",
+  route: string,
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>[]> {
+  const res = await fetch(`${stack.supabase}/rest/v1/${route}`, {
+    method,
+    headers: {
+      apikey: stack.secretKey,
+      "content-type": "application/json",
+      prefer: "return=representation",
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  expect(res.ok, `${method} ${route}: ${text}`).toBe(true);
+  return JSON.parse(text) as Record<string, unknown>[];
+}
+
+/** The access token of the session the site keeps in this browser's cookie (one cookie or
+ * its `.0`, `.1`, … chunks, `base64-` + base64url JSON, as @supabase/ssr writes it). */
+export async function cookieAccessToken(context: BrowserContext): Promise<string> {
+  const key = `sb-${new URL(stack.supabase).hostname.split(".")[0]}-auth-token`;
+  const cookies = new Map((await context.cookies()).map((c) => [c.name, c.value]));
+  let raw = cookies.get(key);
+  if (raw === undefined) {
+    raw = "";
+    for (let i = 0; cookies.has(`${key}.${i}`); i += 1) raw += cookies.get(`${key}.${i}`);
+  }
+  const text = raw.startsWith("base64-") ? Buffer.from(raw.slice(7), "base64url").toString("utf8") : raw;
+  const session = JSON.parse(text) as { access_token: string };
+  return session.access_token;
+}
+
+/** The `kid` a JWT's header names. */
+export function keyId(token: string): string {
+  const header = JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString("utf8")) as { kid?: string };
+  expect(header.kid, "the token names its signing key").toBeTruthy();
+  return header.kid as string;
+}
+
+/** The key ids the project publishes at /auth/v1/.well-known/jwks.json. */
+export async function publishedKeyIds(): Promise<string[]> {
+  const res = await fetch(`${stack.supabase}/auth/v1/.well-known/jwks.json`, { headers: { apikey: stack.anonKey } });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { keys: { kid: string }[] };
+  return body.keys.map((k) => k.kid);
+}
+
+/** The Supabase stand-in's signing-key control, as the dashboard's "create standby key" and
+ * "rotate keys" buttons: the kid it made current (rotate) or published for later (standby). */
+export async function signingKeys(verb: "standby" | "rotate"): Promise<string> {
+  const res = await fetch(`${stack.supabase}/_standin/signing-keys/${verb}`, { method: "POST" });
+  const body = (await res.json()) as { current_kid?: string; standby_kid?: string };
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return (verb === "rotate" ? body.current_kid : body.standby_kid) as string;
+}
+
+type MailSummary = { ID: string; To: { Address: string }[]; Subject: string };
+
+/** The newest mail to `email` in the outbox, read through Mailpit's API as a test reads it
+ * (waits for it to arrive): its subject and HTML body. */
+export async function newestMailTo(
+  email: string,
+  after: Set<string> = new Set(),
+): Promise<{ id: string; subject: string; html: string }> {
+  let found: MailSummary | undefined;
+  await expect(async () => {
+    const res = await fetch(`${stack.mail}/api/v1/messages`);
+    const list = (await res.json()) as { messages: MailSummary[] };
+    found = list.messages.find((m) => m.To.some((to) => to.Address === email) && !after.has(m.ID));
+    expect(found, `a mail to ${email}`).toBeDefined();
+  }).toPass({ timeout: 10_000 });
+  const res = await fetch(`${stack.mail}/api/v1/message/${found!.ID}`);
+  const whole = (await res.json()) as { ID: string; Subject: string; HTML: string };
+  return { id: whole.ID, subject: whole.Subject, html: whole.HTML };
+}
+
+/** The first link in a mail's HTML that goes to `path`, with its entities decoded. */
+export function linkIn(html: string, path: string): string {
+  const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, "&"));
+  const link = hrefs.find((href) => new URL(href).pathname === path);
+  expect(link, `a link to ${path} in ${html}`).toBeDefined();
+  return link!;
 }

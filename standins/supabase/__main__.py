@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from standins.supabase import mail
 from standins.supabase.app import create_app
 from standins.supabase.config import (
     DEFAULT_PORT,
@@ -17,6 +21,29 @@ from standins.supabase.config import (
     StandInConfig,
 )
 from standins.supabase.signing import ALGORITHMS
+
+
+def auth_settings(config_toml: Path | None) -> dict[str, Any]:
+    """What the stand-in's Auth takes from the project's supabase/config.toml (as the CLI)."""
+    if config_toml is None:
+        return {}
+    auth = tomllib.loads(config_toml.read_text()).get("auth", {})
+    email = auth.get("email", {})
+    return {
+        "recovery_template": mail.recovery_template(config_toml),
+        "otp_expiry_seconds": int(email.get("otp_expiry", 3600)),
+        "email_max_frequency_seconds": duration_seconds(str(email.get("max_frequency", "1s"))),
+        "additional_redirect_urls": tuple(auth.get("additional_redirect_urls", ())),
+    }
+
+
+def duration_seconds(value: str) -> int:
+    """A Go duration as the CLI writes it ("1s", "60s", "1m0s") in whole seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([hms])", value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"not a duration: {value!r}")
+    return sum(int(n) * units[u] for n, u in parts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,6 +88,23 @@ def main(argv: list[str] | None = None) -> None:
         help="where Storage keeps object files (default: $FILE_STORAGE_BACKEND_PATH, "
         "else .devstack/storage)",
     )
+    parser.add_argument(
+        "--site-url",
+        default=os.environ.get("SITE_URL", "http://127.0.0.1:3000"),
+        help="Auth's SITE_URL: `{{ .SiteURL }}` in mails (default: $SITE_URL)",
+    )
+    parser.add_argument(
+        "--mail-outbox-url",
+        default=os.environ.get("MAIL_OUTBOX_URL"),
+        help="a Mailpit (or standins.mail) to send Auth's mail to (default: $MAIL_OUTBOX_URL;"
+        " unset: mail is not sent)",
+    )
+    parser.add_argument(
+        "--auth-config",
+        type=Path,
+        help="the project's supabase/config.toml: mail templates ([auth.email.template.*]),"
+        " [auth.email] otp_expiry and max_frequency, additional_redirect_urls",
+    )
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or DATABASE_URL) is required")
@@ -74,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         signing_keys_file=args.signing_keys_file,
         public_url=args.public_url or f"http://{args.host}:{args.port}",
         storage_dir=args.storage_dir,
+        site_url=args.site_url.rstrip("/"),
+        mail_outbox_url=args.mail_outbox_url,
+        **auth_settings(args.auth_config),
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
 

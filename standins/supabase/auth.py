@@ -1,7 +1,8 @@
 """`/auth/v1`: the part of GoTrue this project calls, over GoTrue's own tables.
 
 Sign-up (confirmed at once, as with mailer_autoconfirm), the password and refresh-token
-grants, reading and updating the signed-in user, logout, settings and health. Bodies and
+grants, reading and updating the signed-in user, logout, settings and health; password
+recovery is in `recovery.py`. Bodies and
 errors are GoTrue's; the rules (reuse interval, family revocation, session checks) follow
 supabase/auth's handlers.
 """
@@ -65,9 +66,14 @@ def _pool(request: AnyRequest) -> Any:
 
 
 def _session_response(
-    request: AnyRequest, config: StandInConfig, user: dict[str, Any], session: users.Session
+    request: AnyRequest,
+    config: StandInConfig,
+    user: dict[str, Any],
+    session: users.Session,
+    method: str = "password",
 ) -> dict[str, Any]:
-    """GoTrue's AccessTokenResponse, with an access token carrying GoTrue's claims."""
+    """GoTrue's AccessTokenResponse, with an access token carrying GoTrue's claims (`method`:
+    how the session began, `password` or `otp` for a mailed link)."""
     body = users.user_json(user)
     issued = tokens.now()
     expires_at = issued + config.jwt_expiry_seconds
@@ -83,7 +89,7 @@ def _session_response(
         "user_metadata": body["user_metadata"],
         "role": body["role"],
         "aal": "aal1",
-        "amr": [{"method": "password", "timestamp": int(session.authenticated_at.timestamp())}],
+        "amr": [{"method": method, "timestamp": int(session.authenticated_at.timestamp())}],
         "session_id": str(session.id),
         "is_anonymous": body["is_anonymous"],
     }
@@ -183,7 +189,7 @@ async def signup(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Res
 
 @post("/token", status_code=200)
 async def token(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Response[bytes]:
-    """The password and refresh_token grants."""
+    """The password, refresh_token and pkce grants."""
     grant_type = request.query_params.get("grant_type")
     body = await _body(request)
     try:
@@ -191,6 +197,10 @@ async def token(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Resp
             return _json_response(await _password_grant(request, config, body))
         if grant_type == "refresh_token":
             return _json_response(await _refresh_grant(request, config, body))
+        if grant_type == "pkce":
+            from standins.supabase.recovery import pkce_grant  # recovery imports this module
+
+            return _json_response(await pkce_grant(request, config, body))
     except UNREACHABLE:
         raise _database_error() from None
     raise AuthError(400, "validation_failed", "unsupported_grant_type")

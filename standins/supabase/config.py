@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from standins.supabase.mail import DEFAULT_RECOVERY, EmailTemplate
 from standins.supabase.signing import Algorithm
 
 DEFAULT_PORT = 54321
@@ -35,6 +36,19 @@ class StandInConfig:
     jwt_expiry_seconds: int = 3600
     refresh_token_reuse_interval: float = 10.0
     password_min_length: int = 6
+    # GoTrue's SITE_URL (`{{ .SiteURL }}` in mail templates) and URI_ALLOW_LIST (redirect_to)
+    site_url: str = "http://127.0.0.1:3000"
+    additional_redirect_urls: tuple[str, ...] = ()
+    # Where Auth's mail goes: a Mailpit (its send API), as the CLI's local stack; None: not sent
+    mail_outbox_url: str | None = None
+    # [auth.email.template.recovery] and [auth.email] otp_expiry / max_frequency of config.toml
+    recovery_template: EmailTemplate = field(
+        default_factory=lambda: EmailTemplate(*DEFAULT_RECOVERY)
+    )
+    otp_expiry_seconds: int = 3600
+    email_max_frequency_seconds: int = 1
+    # GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION: a PKCE flow's code must be exchanged by then
+    flow_state_expiry_seconds: int = 300
     # Where Storage keeps object files (storage-api's FILE_STORAGE_BACKEND_PATH); None: no Storage.
     storage_dir: Path | None = None
     pool_max_size: int = 10

@@ -158,6 +158,37 @@ create table if not exists auth.identities (
 create index if not exists identities_user_id_idx on auth.identities (user_id);
 alter table auth.identities owner to supabase_auth_admin;
 
+-- PKCE logins (supabase/auth's flow_state migrations): a code challenge kept until its auth
+-- code is exchanged, e.g. a password recovery asked for by a PKCE client
+do $code_challenge_method$
+begin
+  if not exists (
+    select from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    where n.nspname = 'auth' and t.typname = 'code_challenge_method'
+  ) then
+    create type auth.code_challenge_method as enum ('s256', 'plain');
+  end if;
+end
+$code_challenge_method$;
+
+create table if not exists auth.flow_state (
+  id uuid primary key,
+  user_id uuid null,
+  auth_code text not null,
+  code_challenge_method auth.code_challenge_method not null,
+  code_challenge text not null,
+  provider_type text not null,
+  provider_access_token text null,
+  provider_refresh_token text null,
+  created_at timestamptz null,
+  updated_at timestamptz null,
+  authentication_method text not null,
+  auth_code_issued_at timestamptz null
+);
+create index if not exists idx_auth_code on auth.flow_state (auth_code);
+create index if not exists idx_user_id_auth_method on auth.flow_state (user_id, authentication_method);
+alter table auth.flow_state owner to supabase_auth_admin;
+
 -- auth.uid(), auth.role() and auth.jwt() exactly as supabase/auth defines them: claims come
 -- from request.jwt.claims (PostgREST ≥ 9) or the older per-claim settings.
 do $functions$

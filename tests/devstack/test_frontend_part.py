@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from dotenv import dotenv_values
 
-from devstack import cli
+from devstack import cli, database
 
 
 @pytest.fixture
@@ -30,6 +32,17 @@ def test_the_frontend_gets_its_public_settings_and_the_sidecar_address(
     assert part.env["SUPABASE_ANON_KEY"] == env["SUPABASE_PUBLISHABLE_KEY"]
     assert part.env["SIDECAR_URL"] == "http://127.0.0.1:8123"
     assert part.env["PORT"] == "3999", "the site's port, not the sidecar's"
+    # its own origin, so the API route's Origin check is on (not only Sec-Fetch-Site)
+    assert part.env["SITE_URL"] == "http://127.0.0.1:3999"
+
+
+def test_the_frontend_gets_site_url_without_a_trailing_slash(env: dict[str, str]) -> None:
+    # the API route compares SITE_URL's origin with Origin; make dev's default when unset
+    assert cli.frontend({**env, "SITE_URL": "https://shop.example/"}).env["SITE_URL"] == (
+        "https://shop.example"
+    )
+    unset = {k: v for k, v in env.items() if k != "SITE_URL"}
+    assert cli.frontend(unset).env["SITE_URL"] == "http://127.0.0.1:3000"
 
 
 def test_no_secret_reaches_the_frontend(
@@ -62,14 +75,38 @@ def test_an_env_with_the_legacy_key_names_still_works_with_a_deprecation_line(
     lines = cli.deprecations(legacy)
     assert any(line.startswith("SUPABASE_ANON_KEY is deprecated") for line in lines)
     assert any(line.startswith("SUPABASE_SERVICE_ROLE_KEY is deprecated") for line in lines)
-    supabase, _stripe, sidecar = cli.services(legacy, "postgresql://db")
-    for service in (supabase, sidecar):
+    parts = {part.name: part for part in cli.services(legacy, "postgresql://db")}
+    for service in (parts["supabase"], parts["sidecar"]):
         assert service.env["SUPABASE_SECRET_KEY"] == "legacy-srk", service.name
     assert cli.deprecations(env) == [], ".env.example uses the current names"
 
 
 def test_make_dev_keeps_the_signing_keys_under_the_state_dir(env: dict[str, str]) -> None:
     keys = cli.state_dir(env) / "supabase" / "signing_keys.json"
-    supabase = cli.services(env, "postgresql://db", keys)[0]
+    supabase = supabase_part(env, keys)
     assert supabase.argv[-2:] == ["--signing-keys-file", str(keys)]
-    assert "--signing-keys-file" not in cli.services(env, "postgresql://db")[0].argv
+    assert "--signing-keys-file" not in supabase_part(env).argv
+
+
+def supabase_part(env: dict[str, str], keys: Path | None = None) -> cli.Service:
+    return next(p for p in cli.services(env, "postgresql://db", keys) if p.name == "supabase")
+
+
+def test_auth_mails_through_the_outbox_with_the_projects_templates_and_site(
+    env: dict[str, str],
+) -> None:
+    parts = {part.name: part for part in cli.services(env, "postgresql://db")}
+    assert parts["mail"].argv[-2:] == ["--port", "54324"], "the Supabase CLI's outbox port"
+    assert parts["mail"].health_url == "http://127.0.0.1:54324/api/v1/messages"
+    argv = parts["supabase"].argv
+    assert argv[argv.index("--site-url") + 1] == "http://127.0.0.1:3999"
+    assert argv[argv.index("--mail-outbox-url") + 1] == "http://127.0.0.1:54324"
+    config = Path(argv[argv.index("--auth-config") + 1])
+    assert config == database.ROOT / "supabase" / "config.toml"
+    moved = {
+        part.name: part
+        for part in cli.services(
+            {**env, "MAIL_OUTBOX_URL": "http://127.0.0.1:6001"}, "postgresql://db"
+        )
+    }
+    assert moved["mail"].argv[-1] == "6001"

@@ -71,6 +71,7 @@ def devstack() -> Iterator[Devstack]:
         "SUPABASE_URL": f"http://127.0.0.1:{free_port()}",
         "PORT": str(free_port()),
         "SITE_URL": f"http://127.0.0.1:{free_port()}",
+        "MAIL_OUTBOX_URL": f"http://127.0.0.1:{free_port()}",
         "DEVSTACK_DIR": str(state),
         "DEVSTACK_DB_PORT": str(free_port()),
     }
@@ -210,6 +211,27 @@ def test_the_frontend_dev_server_serves_the_catalogue(devstack: Devstack) -> Non
     assert "Partitioning (coming soon)" not in lessons.text, "unpublished lessons stay hidden"
 
 
+def test_a_password_reset_mail_lands_in_the_outbox_linking_to_the_site(
+    devstack: Devstack,
+) -> None:
+    outbox = devstack.env["MAIL_OUTBOX_URL"]
+    assert f"mail outbox      {outbox}" in "".join(devstack.output)
+    email = devstack.env["DEMO_LEARNER_EMAIL"]
+    asked = httpx.post(
+        f"{devstack.env['SUPABASE_URL']}/auth/v1/recover",
+        headers={"apikey": devstack.env["SUPABASE_PUBLISHABLE_KEY"]},
+        json={"email": email},
+        timeout=10,
+    )
+    assert (asked.status_code, asked.json()) == (200, {})
+    listed = httpx.get(f"{outbox}/api/v1/messages", timeout=10).json()
+    (mail,) = [m for m in listed["messages"] if m["To"][0]["Address"] == email]
+    assert mail["Subject"] == "Reset your Lesson shop password", "the project's template"
+    whole = httpx.get(f"{outbox}/api/v1/message/{mail['ID']}", timeout=10).json()
+    assert f"{devstack.env['SITE_URL']}/api/auth/confirm?token_hash=" in whole["HTML"]
+    assert "Reset your Lesson shop password" in httpx.get(f"{outbox}/", timeout=10).text
+
+
 def test_ctrl_c_stops_every_part(devstack: Devstack) -> None:
     devstack.process.send_signal(signal.SIGINT)
     assert devstack.process.wait(timeout=30) == 0
@@ -218,6 +240,7 @@ def test_ctrl_c_stops_every_part(devstack: Devstack) -> None:
         f"{devstack.sidecar}/healthz",
         f"{devstack.env['STRIPE_API_BASE']}/v1/events",
         f"{devstack.env['SUPABASE_URL']}/auth/v1/health",
+        f"{devstack.env['MAIL_OUTBOX_URL']}/api/v1/messages",
     ):
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=2)

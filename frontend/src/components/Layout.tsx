@@ -1,12 +1,12 @@
 import Link from "next/link";
 import { useRouter } from "next/router";
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { SHOP_NAME } from "@/components/PageHead";
 import { RouteProgress } from "@/components/RouteProgress";
 import { useAuth } from "@/context/AuthContext";
-import { safeNext, signInPath } from "@/lib/navigation";
+import { safeNext, signInPath, signUpPath } from "@/lib/navigation";
 
 import notice from "./Notice.module.css";
 import styles from "./Layout.module.css";
@@ -29,17 +29,29 @@ function Header() {
   const { user, signOut } = useAuth();
   const router = useRouter();
   const [problem, setProblem] = useState<string | null>(null);
-  const onLoginPage = router.pathname === "/login";
-  const back = router.pathname === "/signup" ? safeNext(router.query.next) : router.asPath;
+  const [signedOut, setSignedOut] = useState(false);
+  const [leaving, setLeaving] = useState(false);
+  const onAuthPage = ["/login", "/signup"].includes(router.pathname);
+  const back = onAuthPage ? safeNext(router.query.next) : router.asPath;
+
+  // "You're signed out" stays until the learner goes somewhere else or signs in again
+  useEffect(() => {
+    const clear = () => setSignedOut(false);
+    router.events?.on("routeChangeStart", clear);
+    return () => router.events?.off("routeChangeStart", clear);
+  }, [router.events]);
 
   const leave = async () => {
     setProblem(null);
+    setLeaving(true);
     const result = await signOut();
+    setLeaving(false);
     if (!result.ok) {
       setProblem(result.message);
       return;
     }
     await router.replace(router.asPath, undefined, { scroll: false });
+    setSignedOut(true);
   };
 
   return (
@@ -59,14 +71,20 @@ function Header() {
           {user ? (
             <span className={styles.account}>
               <span className={styles.email}>{user.email}</span>
-              <button type="button" className={styles.signOut} onClick={leave}>
+              <button type="button" className={styles.signOut} onClick={leave} disabled={leaving}>
                 Sign out
               </button>
             </span>
-          ) : onLoginPage ? null : (
-            <Link href={signInPath(safeNext(back))}>Sign in</Link>
+          ) : (
+            <>
+              {router.pathname === "/login" ? null : <Link href={signInPath(safeNext(back))}>Sign in</Link>}
+              {router.pathname === "/signup" ? null : <Link href={signUpPath(safeNext(back))}>Sign up</Link>}
+            </>
           )}
         </nav>
+      </div>
+      <div role="status" className={styles.notice}>
+        {signedOut && !user ? <p className={notice.status}>You&apos;re signed out.</p> : null}
       </div>
       {problem ? (
         <div role="alert" className={notice.alert}>

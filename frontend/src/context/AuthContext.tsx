@@ -18,6 +18,10 @@ export type AuthState = {
   signIn(email: string, password: string): Promise<AuthResult>;
   signUp(email: string, password: string): Promise<AuthResult>;
   signOut(): Promise<AuthResult>;
+  /** Mail a password reset link (Supabase Auth answers alike whether or not the account exists). */
+  requestPasswordReset(email: string): Promise<AuthResult>;
+  /** Set a new password for the signed-in learner (after the reset link signed them in). */
+  updatePassword(password: string): Promise<AuthResult>;
 };
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -30,6 +34,9 @@ function plain(message: string | undefined, fallback: string): string {
   if (/already registered|already exists/i.test(message))
     return "An account with that email already exists. Sign in instead.";
   if (/fetch|network/i.test(message)) return UNAVAILABLE;
+  if (/different from the old password/i.test(message)) return "That is your current password. Choose a new one.";
+  if (/for security purposes/i.test(message)) return "We just sent a link. Please wait a moment before asking again.";
+  if (/session missing|session_not_found|jwt/i.test(message)) return "Your reset link has expired. Ask for a new one.";
   return message.endsWith(".") ? message : `${message}.`;
 }
 
@@ -117,6 +124,22 @@ export function AuthProvider({
           const { error } = await loaded.auth.signOut();
           if (error) return { ok: false, message: plain(error.message, "Sign-out failed.") };
           setUser(null);
+          return { ok: true };
+        }),
+      requestPasswordReset: (email) =>
+        withClient(async (loaded) => {
+          // the PKCE flow (@supabase/ssr's browser client); the mail links to /api/auth/confirm
+          const { error } = await loaded.auth.resetPasswordForEmail(email, {
+            redirectTo: `${window.location.origin}/reset-password`,
+          });
+          if (error) return { ok: false, message: plain(error.message, "We couldn't send the link.") };
+          return { ok: true };
+        }),
+      updatePassword: (password) =>
+        withClient(async (loaded) => {
+          const { data, error } = await loaded.auth.updateUser({ password });
+          if (error) return { ok: false, message: plain(error.message, "We couldn't change the password.") };
+          setUser({ id: data.user.id, email: data.user.email ?? null });
           return { ok: true };
         }),
     };

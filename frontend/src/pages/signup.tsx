@@ -1,6 +1,9 @@
 import Head from "next/head";
 
 import { AuthForm } from "@/components/AuthForm";
+import { sendSignedInOn } from "@/lib/signedIn";
+
+export const getServerSideProps = sendSignedInOn;
 
 export default function SignupPage() {
   return (
