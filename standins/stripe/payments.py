@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from standins.stripe import invoices, objects
+from standins.stripe import discounts, invoices, objects
 from standins.stripe.cards import Card
 from standins.stripe.checkout import metadata
 from standins.stripe.errors import StripeError
@@ -96,6 +96,8 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool, card: Card) 
     """
     if session["status"] != "open":
         raise PageError(f"This Checkout Session is {session['status']}; it cannot be paid.")
+    if session["amount_total"] == 0:
+        return _complete_without_payment(ledger, session, email=email)
     if card.decline is not None:
         intent = _intent(ledger, session, session["customer"])
         charge = _charge(ledger, intent, email=email, card=card, status="failed")
@@ -116,6 +118,7 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool, card: Card) 
         ledger, intent, email=email, card=card, status="pending" if delayed else "succeeded"
     )
     intent["last_payment_error"] = None
+    discounts.redeem(ledger, session)
     session.update(
         status="complete",
         payment_status="unpaid" if delayed else "paid",
@@ -135,6 +138,25 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool, card: Card) 
         ledger.emit("charge.succeeded", charge, None)
         ledger.emit("payment_intent.succeeded", intent, None)
         invoices.issue_paid(ledger, session)
+    ledger.emit("checkout.session.completed", session, None)
+    return session
+
+
+def _complete_without_payment(ledger: Ledger, session: Obj, *, email: str) -> Obj:
+    """A code took the whole amount off: Checkout completes the session with no payment
+    (`payment_status: "no_payment_required"`, no PaymentIntent, no charge)."""
+    customer_id = session["customer"]
+    if customer_id is None and session["customer_creation"] == "always":
+        customer_id = create_customer(ledger, {"email": email}, None)["id"]
+    discounts.redeem(ledger, session)
+    session.update(
+        status="complete",
+        payment_status="no_payment_required",
+        customer=customer_id,
+        customer_details=objects.customer_details(email=email, name=None),
+        collected_information=objects.collected_information(),
+        url=None,
+    )
     ledger.emit("checkout.session.completed", session, None)
     return session
 

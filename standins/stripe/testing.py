@@ -73,6 +73,10 @@ class Control:
         fields = {"email": email, "card_number": card}
         return self._press(session_id, "pay", **{k: v for k, v in fields.items() if v})
 
+    def apply_code(self, session_id: str, code: str) -> httpx.Response:
+        """Type a promotion code on the hosted page and press Apply."""
+        return self._press(session_id, "apply_code", promotion_code=code)
+
     def pay_delayed(self, session_id: str, email: str | None = None) -> httpx.Response:
         return self._press(session_id, "pay_delayed", **({"email": email} if email else {}))
 
