@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import stripe
@@ -15,7 +15,9 @@ from tests.standins.stripe.test_object_shapes import check
 def coupon_and_code(
     client: stripe.StripeClient, code: str = "SAIL20", **coupon: Any
 ) -> tuple[stripe.Coupon, stripe.PromotionCode]:
-    made = client.v1.coupons.create(params=coupon or {"percent_off": 20, "duration": "once"})
+    made = client.v1.coupons.create(
+        params=cast(Any, coupon or {"percent_off": 20, "duration": "once"})
+    )
     promotion_code = client.v1.promotion_codes.create(
         params={"promotion": {"type": "coupon", "coupon": made.id}, "code": code}
     )
@@ -56,7 +58,7 @@ def test_coupon_creation_is_validated_as_stripe_does(
     client: stripe.StripeClient, params: dict[str, Any], param: str
 ) -> None:
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.coupons.create(params=params)
+        client.v1.coupons.create(params=cast(Any, params))
     assert raised.value.param == param
 
 
@@ -141,9 +143,11 @@ def test_a_code_that_does_not_apply_is_refused_on_the_page(
     code_params: dict[str, Any],
     words: str,
 ) -> None:
-    made = client.v1.coupons.create(params=coupon)
+    made = client.v1.coupons.create(params=cast(Any, coupon))
     client.v1.promotion_codes.create(
-        params={"promotion": {"type": "coupon", "coupon": made.id}, "code": "NOPE", **code_params}
+        params=cast(
+            Any, {"promotion": {"type": "coupon", "coupon": made.id}, "code": "NOPE", **code_params}
+        )
     )
     session = create_session(client, allow_promotion_codes=True)
     refused = standin.control.apply_code(session.id, "NOPE")
