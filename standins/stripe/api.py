@@ -139,6 +139,18 @@ async def retrieve_promotion_code(
     )
 
 
+@get("/v1/radar/early_fraud_warnings/{warning_id:str}", operation_id="retrieveEarlyFraudWarning")
+async def retrieve_early_fraud_warning(
+    request: AnyRequest, ledger: LedgerDep, warning_id: PathId
+) -> Response[bytes]:
+    """Retrieve an early fraud warning."""
+    return await run_get(
+        ledger,
+        request,
+        lambda _p: ledger.get(ledger.early_fraud_warnings, "radar.early_fraud_warning", warning_id),
+    )
+
+
 @get("/v1/invoices/{invoice_id:str}", operation_id="retrieveInvoice")
 async def retrieve_invoice(
     request: AnyRequest, ledger: LedgerDep, invoice_id: PathId
@@ -243,6 +255,7 @@ ROUTES = [
     retrieve_coupon,
     create_promotion_code,
     retrieve_promotion_code,
+    retrieve_early_fraud_warning,
     retrieve_invoice,
     list_events,
     retrieve_event,

@@ -64,6 +64,8 @@ CONDITIONAL: dict[str, frozenset[str]] = {
     "payment_intent.last_payment_error": frozenset(
         {"charge", "code", "decline_code", "doc_url", "message", "payment_method_type"}
     ),
+    # the PaymentIntent of the warned charge (every charge here has one)
+    "radar.early_fraud_warning": frozenset({"payment_intent"}),
 }
 
 
@@ -609,6 +611,22 @@ def promotion_code(
         metadata=metadata,
         times_redeemed=0,
         customer_account=None,
+    )
+
+
+def early_fraud_warning(*, created: int, charge_obj: Obj, actionable: bool, fraud_type: str) -> Obj:
+    """An early fraud warning the card issuer sent about a charge (Radar)."""
+    obj = template("radar.early_fraud_warning")
+    _fill(
+        obj,
+        id=new_id("issfr_"),
+        actionable=actionable,
+        charge=charge_obj["id"],
+        created=created,
+        fraud_type=fraud_type,
+    )
+    return _conditional(
+        obj, "radar.early_fraud_warning", payment_intent=charge_obj["payment_intent"]
     )
 
 

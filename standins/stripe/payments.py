@@ -223,6 +223,60 @@ def open_dispute(ledger: Ledger, payment_intent: str, *, amount: int | None, rea
     return dispute
 
 
+# Stripe's early fraud warning types (radar.early_fraud_warning.fraud_type)
+FRAUD_TYPES = (
+    "card_never_received",
+    "fraudulent_card_application",
+    "made_with_counterfeit_card",
+    "made_with_lost_card",
+    "made_with_stolen_card",
+    "misc",
+    "unauthorized_use_of_card",
+)
+
+
+def early_fraud_warning(
+    ledger: Ledger,
+    *,
+    payment_intent: str | None,
+    charge_id: str | None,
+    actionable: bool,
+    fraud_type: str,
+) -> Obj:
+    """The card issuer reports a charge as likely fraud (a test control, not a Stripe endpoint).
+
+    Each call is a new warning, as an issuer may send several; `actionable` is false once the
+    charge is refunded or disputed, as Stripe sets it.
+    """
+    if fraud_type not in FRAUD_TYPES:
+        raise StripeError.invalid(f"Invalid fraud_type: {fraud_type}", param="fraud_type")
+    if charge_id:
+        charge = ledger.get(ledger.charges, "charge", charge_id, param="charge")
+    elif payment_intent:
+        intent = ledger.get(
+            ledger.payment_intents, "payment_intent", payment_intent, param="payment_intent"
+        )
+        latest = ledger.charges.get(intent["latest_charge"] or "")
+        if latest is None:
+            raise StripeError.invalid(
+                f"PaymentIntent {payment_intent} has no charge.", param="payment_intent"
+            )
+        charge = latest
+    else:
+        raise StripeError.missing("charge")
+    if charge["status"] != "succeeded":
+        raise StripeError.invalid(f"Charge {charge['id']} has not succeeded.", param="charge")
+    warning = objects.early_fraud_warning(
+        created=ledger.now(),
+        charge_obj=charge,
+        actionable=actionable and not charge["refunded"] and not charge["disputed"],
+        fraud_type=fraud_type,
+    )
+    ledger.early_fraud_warnings[warning["id"]] = warning
+    ledger.emit("radar.early_fraud_warning.created", warning, None)
+    return warning
+
+
 def close_dispute(ledger: Ledger, dispute_id: str, *, won: bool) -> Obj:
     dispute = ledger.get(ledger.disputes, "dispute", dispute_id)
     if dispute["status"] not in OPEN_DISPUTE:

@@ -104,6 +104,21 @@ class Control:
         result: dict[str, Any] = self._json("POST", "disputes", body)
         return result
 
+    def early_fraud_warning(
+        self,
+        payment_intent: str,
+        actionable: bool = True,
+        fraud_type: str = "made_with_stolen_card",
+    ) -> dict[str, Any]:
+        """The issuer warns of likely fraud on the intent's charge (each call a new warning)."""
+        body = {
+            "payment_intent": payment_intent,
+            "actionable": actionable,
+            "fraud_type": fraud_type,
+        }
+        result: dict[str, Any] = self._json("POST", "early_fraud_warnings", body)
+        return result
+
     def close_dispute(self, dispute_id: str, won: bool = True) -> dict[str, Any]:
         body = {"outcome": "won" if won else "lost"}
         result: dict[str, Any] = self._json("POST", f"disputes/{dispute_id}/close", body)
