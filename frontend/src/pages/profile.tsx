@@ -27,6 +27,14 @@ export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }
   return { props: { user, rows: purchases.value, loadFailed: false } };
 };
 
+// What a promotion code took off, in the learner's words: "Free with code X" when it took
+// everything, else "$3.00 off with code X" (purchase_list() gives the amounts and the code).
+function discountWords(row: PurchaseRow): string {
+  const code = row.promotion_code ? ` with code ${row.promotion_code}` : " with a code";
+  if (row.amount_total === 0) return `Free${code}`;
+  return `${formatMoney(row.amount_discount, row.currency)} off${code}`;
+}
+
 // purchase_list() decides each payment's state; these are its words.
 const STATUS_WORDS: Record<Database["public"]["Enums"]["payment_state"], string> = {
   processing: "Processing",
@@ -82,7 +90,10 @@ export default function ProfilePage({ rows, loadFailed }: Props) {
                 <td>
                   <time dateTime={row.occurred_at}>{formatDay(row.occurred_at)}</time>
                 </td>
-                <td>{formatMoney(row.amount_total, row.currency)}</td>
+                <td>
+                  {formatMoney(row.amount_total, row.currency)}
+                  {row.amount_discount ? <small className={styles.muted}> {discountWords(row)}</small> : null}
+                </td>
                 <td>{statusWord(row.status)}</td>
               </tr>
             ))}
