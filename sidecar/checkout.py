@@ -161,6 +161,9 @@ def session_params(settings: Settings, learner: Learner, plan: CreateSession) ->
         # (rightly) refuse as not the price.
         "adaptive_pricing": {"enabled": False},
     }
+    if settings.checkout_promotion_codes:
+        # the learner may type a code; SQL records the discount and still checks the lesson
+        params["allow_promotion_codes"] = True
     if plan.stripe_customer_id:
         params["customer"] = plan.stripe_customer_id
     elif plan.customer_email:

@@ -96,6 +96,8 @@ class Settings:
     # connection opening), and its body from when the headers were complete; then 408.
     request_header_timeout: float = 10.0
     request_body_timeout: float = 30.0
+    # Checkout Sessions offer a promotion code field (allow_promotion_codes); off by default.
+    checkout_promotion_codes: bool = False
     # Legacy variable names this configuration was read from (see LEGACY_NAMES).
     legacy_names: tuple[str, ...] = ()
 
@@ -185,6 +187,16 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
+        def boolean(name: str, default: bool) -> bool:
+            raw = optional(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
         def number(name: str, default: float) -> float:
             raw = optional(name)
             if raw is None:
@@ -223,6 +235,7 @@ class Settings:
             database_call_timeout=number("DATABASE_CALL_TIMEOUT", 10.0),
             request_header_timeout=number("REQUEST_HEADER_TIMEOUT", 10.0),
             request_body_timeout=number("REQUEST_BODY_TIMEOUT", 30.0),
+            checkout_promotion_codes=boolean("CHECKOUT_PROMOTION_CODES", False),
             database_prepare_threshold=(
                 None
                 if threshold is None or threshold.lower() == "none"

@@ -32,6 +32,8 @@ const paid: PurchaseInput = {
   refunded_amount: null,
   refunded_at: null,
   receipt_url: "https://pay.stripe.com/receipts/payment/CAcaFwoV",
+  amount_discount: 0,
+  promotion_code: null,
 };
 
 const STATES: [PaymentState, string, string | null][] = [
@@ -142,6 +144,19 @@ describe("a row", () => {
     expect(purchaseView({ ...paid, invoice_url: null }).invoiceUrl).toBeNull();
     expect("invoice_url" in paid).toBe(false);
     expect(purchaseView(paid).invoiceUrl).toBeNull();
+  });
+});
+
+describe("a row's discount", () => {
+  it("says what a code took off, by its words when the shop knows them", () => {
+    expect(purchaseView({ ...paid, amount_total: 1520, amount_discount: 380, promotion_code: "SPRING" }).discount).toBe(
+      "$3.80 off with code SPRING",
+    );
+    expect(purchaseView({ ...paid, amount_discount: 500 }).discount).toBe("$5.00 off with a code");
+    expect(purchaseView({ ...paid, amount_total: 0, amount_discount: 1900, promotion_code: "FREE" }).discount).toBe(
+      "Free with code FREE",
+    );
+    expect(purchaseView(paid).discount).toBeNull();
   });
 });
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Response, get, post
 
-from standins.stripe import checkout, lists, payments, refunds
+from standins.stripe import checkout, discounts, lists, payments, refunds
 from standins.stripe.errors import StripeError
 from standins.stripe.objects import Obj
 from standins.stripe.store import RequestContext
@@ -101,6 +101,54 @@ async def retrieve_customer(
 async def create_refund(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """Refund a charge, fully or in part."""
     return await run_post(ledger, request, lambda p, c: refunds.create_refund(ledger, p, c))
+
+
+@post("/v1/coupons", operation_id="createCoupon")
+async def create_coupon(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
+    """Create a coupon (percent_off, or amount_off in one currency)."""
+    return await run_post(ledger, request, lambda p, c: discounts.create_coupon(ledger, p, c))
+
+
+@get("/v1/coupons/{coupon_id:str}", operation_id="retrieveCoupon")
+async def retrieve_coupon(
+    request: AnyRequest, ledger: LedgerDep, coupon_id: PathId
+) -> Response[bytes]:
+    """Retrieve a coupon."""
+    return await run_get(
+        ledger, request, lambda _p: ledger.get(ledger.coupons, "coupon", coupon_id)
+    )
+
+
+@post("/v1/promotion_codes", operation_id="createPromotionCode")
+async def create_promotion_code(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
+    """Create a customer-facing promotion code for a coupon."""
+    return await run_post(
+        ledger, request, lambda p, c: discounts.create_promotion_code(ledger, p, c)
+    )
+
+
+@get("/v1/promotion_codes/{promotion_code_id:str}", operation_id="retrievePromotionCode")
+async def retrieve_promotion_code(
+    request: AnyRequest, ledger: LedgerDep, promotion_code_id: PathId
+) -> Response[bytes]:
+    """Retrieve a promotion code."""
+    return await run_get(
+        ledger,
+        request,
+        lambda _p: ledger.get(ledger.promotion_codes, "promotion_code", promotion_code_id),
+    )
+
+
+@get("/v1/radar/early_fraud_warnings/{warning_id:str}", operation_id="retrieveEarlyFraudWarning")
+async def retrieve_early_fraud_warning(
+    request: AnyRequest, ledger: LedgerDep, warning_id: PathId
+) -> Response[bytes]:
+    """Retrieve an early fraud warning."""
+    return await run_get(
+        ledger,
+        request,
+        lambda _p: ledger.get(ledger.early_fraud_warnings, "radar.early_fraud_warning", warning_id),
+    )
 
 
 @get("/v1/invoices/{invoice_id:str}", operation_id="retrieveInvoice")
@@ -203,6 +251,11 @@ ROUTES = [
     create_customer,
     retrieve_customer,
     create_refund,
+    create_coupon,
+    retrieve_coupon,
+    create_promotion_code,
+    retrieve_promotion_code,
+    retrieve_early_fraud_warning,
     retrieve_invoice,
     list_events,
     retrieve_event,

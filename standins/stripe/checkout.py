@@ -34,6 +34,8 @@ _TOP = {
     "submit_type",
     "adaptive_pricing",
     "invoice_creation",
+    "allow_promotion_codes",
+    "discounts",
 }
 _INVOICE_CREATION = {"enabled", "invoice_data"}
 _INVOICE_DATA = {"description", "footer", "metadata"}
@@ -223,12 +225,54 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
     )
     ledger.sessions[session["id"]] = session
     ledger.line_items[session["id"]] = items
+    _discounts(ledger, session, params)
     ledger.intent_data[session["id"]] = for_intent
     if invoice_data is not None:
         ledger.invoice_data[session["id"]] = invoice_data
         session["invoice_creation"]["enabled"] = True
         session["invoice_creation"]["invoice_data"].update(invoice_data)
     return session
+
+
+def _discounts(ledger: Ledger, session: Obj, params: dict[str, Any]) -> None:
+    """`allow_promotion_codes` (the hosted page offers a code field) or `discounts` (one coupon
+    or promotion code applied from the start); Stripe takes one or the other."""
+    from standins.stripe import discounts  # discounts reads this module's metadata()
+
+    allow = params.get("allow_promotion_codes")
+    if allow not in (None, ""):
+        if allow not in ("true", "false"):
+            raise StripeError.invalid(f"Invalid boolean: {allow}", param="allow_promotion_codes")
+        session["allow_promotion_codes"] = allow == "true"
+    chosen = params.get("discounts")
+    if chosen in (None, ""):
+        return
+    if session["allow_promotion_codes"]:
+        raise StripeError.invalid(
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            param="discounts",
+        )
+    if not isinstance(chosen, list) or len(chosen) != 1 or not isinstance(chosen[0], dict):
+        raise StripeError.invalid(
+            "You may only specify one discount on a Checkout Session.", param="discounts"
+        )
+    entry = chosen[0]
+    _known(entry, {"coupon", "promotion_code"}, "discounts[0]")
+    if entry.get("promotion_code"):
+        promotion_code = ledger.get(
+            ledger.promotion_codes,
+            "promotion_code",
+            entry["promotion_code"],
+            param="discounts[0][promotion_code]",
+        )
+        try:
+            discounts.apply_code(ledger, session, promotion_code["code"], allow_without_field=True)
+        except discounts.CodeRefused as exc:
+            raise StripeError.invalid(str(exc), param="discounts[0][promotion_code]") from None
+    elif entry.get("coupon"):
+        discounts.apply_coupon(ledger, session, entry["coupon"], "discounts[0][coupon]")
+    else:
+        raise StripeError.missing("discounts[0][coupon]")
 
 
 def _invoice_creation(raw: Any) -> dict[str, Any] | None:

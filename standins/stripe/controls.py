@@ -45,6 +45,13 @@ class EndpointRequest(msgspec.Struct, forbid_unknown_fields=True):
     enabled_events: list[str] = msgspec.field(default_factory=lambda: ["*"])
 
 
+class EarlyFraudWarningRequest(msgspec.Struct, forbid_unknown_fields=True):
+    payment_intent: str | None = None
+    charge: str | None = None
+    actionable: bool = True
+    fraud_type: str = "made_with_stolen_card"
+
+
 class ClockRequest(msgspec.Struct, forbid_unknown_fields=True):
     advance: int
 
@@ -67,6 +74,25 @@ async def close_dispute(
     """Close a dispute as won or lost: sends `charge.dispute.closed`."""
     async with ledger.lock:
         return payments.close_dispute(ledger, dispute_id, won=data.outcome == "won")
+
+
+@post(
+    "/_standin/early_fraud_warnings",
+    operation_id="standinCreateEarlyFraudWarning",
+    status_code=200,
+)
+async def create_early_fraud_warning(
+    data: JSONBody[EarlyFraudWarningRequest], ledger: LedgerDep
+) -> Obj:
+    """The issuer warns of likely fraud on a charge: sends `radar.early_fraud_warning.created`."""
+    async with ledger.lock:
+        return payments.early_fraud_warning(
+            ledger,
+            payment_intent=data.payment_intent,
+            charge_id=data.charge,
+            actionable=data.actionable,
+            fraud_type=data.fraud_type,
+        )
 
 
 @post(
@@ -130,6 +156,7 @@ async def advance_clock(data: JSONBody[ClockRequest], ledger: LedgerDep) -> dict
 ROUTES = [
     open_dispute,
     close_dispute,
+    create_early_fraud_warning,
     settle_refund,
     delivery_switches,
     set_delivery_switches,

@@ -18,13 +18,22 @@ from html import escape
 from litestar import Response, get, post
 from litestar.response import Redirect
 
-from standins.stripe import cards, checkout, payments
+from standins.stripe import cards, checkout, discounts, payments
 from standins.stripe.errors import StripeError
 from standins.stripe.forms import parse_form
 from standins.stripe.objects import Obj
+from standins.stripe.store import Ledger
 from standins.stripe.wire import AnyRequest, LedgerDep, PathId
 
-ACTIONS = ("pay", "pay_delayed", "delayed_succeed", "delayed_fail", "cancel", "expire")
+ACTIONS = (
+    "pay",
+    "pay_delayed",
+    "delayed_succeed",
+    "delayed_fail",
+    "cancel",
+    "expire",
+    "apply_code",
+)
 
 # Stripe's zero-decimal and three-decimal currencies (docs: "Supported currencies").
 ZERO_DECIMAL = {
@@ -54,9 +63,40 @@ def format_amount(amount: int, currency: str) -> str:
     return f"{amount / 10**digits:,.{digits}f} {currency.upper()}"
 
 
-def _page(session: Obj, items: list[Obj], *, message: str = "", status: int = 200) -> Response[str]:
+def _totals(session: Obj, codes: dict[str, str]) -> str:
+    """Subtotal, the discount with its code, and the total due, once a code is applied."""
+    discount = session["total_details"]["amount_discount"]
+    if not discount and not session["discounts"]:
+        return ""
+    currency = session["currency"]
+    applied = (session["discounts"] or [{}])[0]
+    label = codes.get(applied.get("promotion_code") or "") or applied.get("coupon") or ""
+    return (
+        "<dl class=totals>"
+        f"<dt>Subtotal</dt><dd>{escape(format_amount(session['amount_subtotal'], currency))}</dd>"
+        f"<dt>Discount ({escape(label)})</dt>"
+        f"<dd>-{escape(format_amount(discount, currency))}</dd>"
+        f"<dt>Total due</dt><dd>{escape(format_amount(session['amount_total'], currency))}</dd>"
+        "</dl>"
+    )
+
+
+def _page(
+    session: Obj,
+    items: list[Obj],
+    *,
+    message: str = "",
+    status: int = 200,
+    codes: dict[str, str] | None = None,
+) -> Response[str]:
     title = escape(items[0]["description"]) if items else "Checkout"
     amount = format_amount(session["amount_total"], session["currency"])
+    code_field = ""
+    if session["status"] == "open" and session["allow_promotion_codes"]:
+        code_field = (
+            '<label>Promotion code <input name="promotion_code" autocomplete="off"></label>'
+            '<button name="action" value="apply_code">Apply</button>'
+        )
     email = escape(
         (session["customer_details"] or {}).get("email")
         or session["customer_email"]
@@ -65,7 +105,7 @@ def _page(session: Obj, items: list[Obj], *, message: str = "", status: int = 20
     action = f"/c/pay/{escape(session['id'])}"
     if session["status"] == "open":
         controls = (
-            f'<label>Email <input name="email" type="email" value="{email}"></label>'
+            code_field + f'<label>Email <input name="email" type="email" value="{email}"></label>'
             '<label>Card number <input name="card_number" inputmode="numeric" '
             f'autocomplete="cc-number" value="{cards.DEFAULT_NUMBER}"></label>'
             '<label>Expiration (MM / YY) <input name="card_expiry" autocomplete="cc-exp" '
@@ -89,6 +129,7 @@ def _page(session: Obj, items: list[Obj], *, message: str = "", status: int = 20
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{title} · Stripe stand-in</title></head><body>"
         f"<h1>{title}</h1><p class=amount>{escape(amount)}</p>"
+        + _totals(session, codes or {})
         + (f"<p role=alert>{escape(message)}</p>" if message else "")
         + f'<form method=post action="{action}">{controls}</form>'
         "<p><small>Offline Stripe stand-in: no card is charged.</small></p></body></html>"
@@ -96,12 +137,16 @@ def _page(session: Obj, items: list[Obj], *, message: str = "", status: int = 20
     return Response(content=body, status_code=status, media_type="text/html")
 
 
+def _codes(ledger: Ledger) -> dict[str, str]:
+    return {p["id"]: p["code"] for p in ledger.promotion_codes.values()}
+
+
 @get("/c/pay/{session_id:str}", operation_id="showHostedCheckout", include_in_schema=False)
 async def show(ledger: LedgerDep, session_id: PathId) -> Response[str]:
     """Show the hosted payment page of a Checkout Session."""
     async with ledger.lock:
         session = ledger.get(ledger.sessions, "checkout.session", session_id)
-        return _page(session, ledger.line_items[session_id])
+        return _page(session, ledger.line_items[session_id], codes=_codes(ledger))
 
 
 @post("/c/pay/{session_id:str}", operation_id="actOnHostedCheckout", include_in_schema=False)
@@ -114,10 +159,19 @@ async def act(
     async with ledger.lock:
         session = ledger.get(ledger.sessions, "checkout.session", session_id)
         items = ledger.line_items[session_id]
+        codes = _codes(ledger)
         if action not in ACTIONS:
             return _page(session, items, message=f"Unknown action: {action}", status=400)
         email = str(form.get("email") or session["customer_email"] or "learner@example.com")
+        typed = str(form.get("promotion_code") or "").strip()
         try:
+            if action == "apply_code" or (
+                typed and action in ("pay", "pay_delayed") and session["status"] == "open"
+            ):
+                # a code typed and then Pay pressed is applied first, as Checkout does
+                discounts.apply_code(ledger, session, typed)
+                if action == "apply_code":
+                    return _page(session, items, codes=codes)
             if action in ("pay", "pay_delayed"):
                 year, month = time.gmtime(ledger.now())[:2]
                 card = cards.parse_card(
@@ -132,12 +186,14 @@ async def act(
                 checkout.expire_session(ledger, session, None)
             elif session["status"] != "open":
                 raise payments.PageError(f"This Checkout Session is {session['status']}.")
+        except discounts.CodeRefused as exc:
+            return _page(session, items, message=str(exc), status=400, codes=codes)
         except cards.CardError as exc:
-            return _page(session, items, message=str(exc), status=400)
+            return _page(session, items, message=str(exc), status=400, codes=codes)
         except payments.CardDeclined as exc:
-            return _page(session, items, message=str(exc), status=402)
+            return _page(session, items, message=str(exc), status=402, codes=codes)
         except (payments.PageError, StripeError) as exc:
-            return _page(session, items, message=str(exc), status=409)
+            return _page(session, items, message=str(exc), status=409, codes=codes)
         if action in ("cancel", "expire"):
             if session["cancel_url"] is None:
                 return _page(session, items)

@@ -64,6 +64,8 @@ CONDITIONAL: dict[str, frozenset[str]] = {
     "payment_intent.last_payment_error": frozenset(
         {"charge", "code", "decline_code", "doc_url", "message", "payment_method_type"}
     ),
+    # the PaymentIntent of the warned charge (every charge here has one)
+    "radar.early_fraud_warning": frozenset({"payment_intent"}),
 }
 
 
@@ -538,6 +540,93 @@ def dispute(*, created: int, charge_obj: Obj, amount: int, reason: str) -> Obj:
         reason=reason,
         status="needs_response",
         enhanced_eligibility_types=[],
+    )
+
+
+def coupon(
+    *,
+    coupon_id: str | None,
+    created: int,
+    percent_off: float | None,
+    amount_off: int | None,
+    currency: str | None,
+    duration: str,
+    duration_in_months: int | None,
+    max_redemptions: int | None,
+    redeem_by: int | None,
+    name: str | None,
+    metadata: Obj,
+) -> Obj:
+    obj = template("coupon")
+    return _fill(
+        obj,
+        id=coupon_id or new_id("", 8),
+        amount_off=amount_off,
+        created=created,
+        currency=currency,
+        duration=duration,
+        duration_in_months=duration_in_months,
+        max_redemptions=max_redemptions,
+        metadata=metadata,
+        name=name,
+        percent_off=percent_off,
+        redeem_by=redeem_by,
+        times_redeemed=0,
+        valid=True,
+    )
+
+
+def promotion_code(
+    *,
+    created: int,
+    code: str,
+    coupon_obj: Obj,
+    active: bool,
+    customer: str | None,
+    expires_at: int | None,
+    max_redemptions: int | None,
+    minimum_amount: int | None,
+    minimum_amount_currency: str | None,
+    first_time_transaction: bool,
+    metadata: Obj,
+) -> Obj:
+    """A promotion code (API 2025-09-30 and later: the coupon sits under `promotion`)."""
+    obj = template("promotion_code")
+    _fill(
+        obj["restrictions"],
+        first_time_transaction=first_time_transaction,
+        minimum_amount=minimum_amount,
+        minimum_amount_currency=minimum_amount_currency,
+    )
+    _fill(obj["promotion"], coupon=coupon_obj["id"], type="coupon")
+    return _fill(
+        obj,
+        id=new_id("promo_"),
+        active=active,
+        code=code,
+        created=created,
+        customer=customer,
+        expires_at=expires_at,
+        max_redemptions=max_redemptions,
+        metadata=metadata,
+        times_redeemed=0,
+        customer_account=None,
+    )
+
+
+def early_fraud_warning(*, created: int, charge_obj: Obj, actionable: bool, fraud_type: str) -> Obj:
+    """An early fraud warning the card issuer sent about a charge (Radar)."""
+    obj = template("radar.early_fraud_warning")
+    _fill(
+        obj,
+        id=new_id("issfr_"),
+        actionable=actionable,
+        charge=charge_obj["id"],
+        created=created,
+        fraud_type=fraud_type,
+    )
+    return _conditional(
+        obj, "radar.early_fraud_warning", payment_intent=charge_obj["payment_intent"]
     )
 
 

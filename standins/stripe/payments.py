@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from standins.stripe import invoices, objects
+from standins.stripe import discounts, invoices, objects
 from standins.stripe.cards import Card
 from standins.stripe.checkout import metadata
 from standins.stripe.errors import StripeError
@@ -96,6 +96,8 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool, card: Card) 
     """
     if session["status"] != "open":
         raise PageError(f"This Checkout Session is {session['status']}; it cannot be paid.")
+    if session["amount_total"] == 0:
+        return _complete_without_payment(ledger, session, email=email)
     if card.decline is not None:
         intent = _intent(ledger, session, session["customer"])
         charge = _charge(ledger, intent, email=email, card=card, status="failed")
@@ -116,6 +118,7 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool, card: Card) 
         ledger, intent, email=email, card=card, status="pending" if delayed else "succeeded"
     )
     intent["last_payment_error"] = None
+    discounts.redeem(ledger, session)
     session.update(
         status="complete",
         payment_status="unpaid" if delayed else "paid",
@@ -135,6 +138,25 @@ def pay(ledger: Ledger, session: Obj, *, email: str, delayed: bool, card: Card) 
         ledger.emit("charge.succeeded", charge, None)
         ledger.emit("payment_intent.succeeded", intent, None)
         invoices.issue_paid(ledger, session)
+    ledger.emit("checkout.session.completed", session, None)
+    return session
+
+
+def _complete_without_payment(ledger: Ledger, session: Obj, *, email: str) -> Obj:
+    """A code took the whole amount off: Checkout completes the session with no payment
+    (`payment_status: "no_payment_required"`, no PaymentIntent, no charge)."""
+    customer_id = session["customer"]
+    if customer_id is None and session["customer_creation"] == "always":
+        customer_id = create_customer(ledger, {"email": email}, None)["id"]
+    discounts.redeem(ledger, session)
+    session.update(
+        status="complete",
+        payment_status="no_payment_required",
+        customer=customer_id,
+        customer_details=objects.customer_details(email=email, name=None),
+        collected_information=objects.collected_information(),
+        url=None,
+    )
     ledger.emit("checkout.session.completed", session, None)
     return session
 
@@ -199,6 +221,60 @@ def open_dispute(ledger: Ledger, payment_intent: str, *, amount: int | None, rea
     charge["disputed"] = True
     ledger.emit("charge.dispute.created", dispute, None)
     return dispute
+
+
+# Stripe's early fraud warning types (radar.early_fraud_warning.fraud_type)
+FRAUD_TYPES = (
+    "card_never_received",
+    "fraudulent_card_application",
+    "made_with_counterfeit_card",
+    "made_with_lost_card",
+    "made_with_stolen_card",
+    "misc",
+    "unauthorized_use_of_card",
+)
+
+
+def early_fraud_warning(
+    ledger: Ledger,
+    *,
+    payment_intent: str | None,
+    charge_id: str | None,
+    actionable: bool,
+    fraud_type: str,
+) -> Obj:
+    """The card issuer reports a charge as likely fraud (a test control, not a Stripe endpoint).
+
+    Each call is a new warning, as an issuer may send several; `actionable` is false once the
+    charge is refunded or disputed, as Stripe sets it.
+    """
+    if fraud_type not in FRAUD_TYPES:
+        raise StripeError.invalid(f"Invalid fraud_type: {fraud_type}", param="fraud_type")
+    if charge_id:
+        charge = ledger.get(ledger.charges, "charge", charge_id, param="charge")
+    elif payment_intent:
+        intent = ledger.get(
+            ledger.payment_intents, "payment_intent", payment_intent, param="payment_intent"
+        )
+        latest = ledger.charges.get(intent["latest_charge"] or "")
+        if latest is None:
+            raise StripeError.invalid(
+                f"PaymentIntent {payment_intent} has no charge.", param="payment_intent"
+            )
+        charge = latest
+    else:
+        raise StripeError.missing("charge")
+    if charge["status"] != "succeeded":
+        raise StripeError.invalid(f"Charge {charge['id']} has not succeeded.", param="charge")
+    warning = objects.early_fraud_warning(
+        created=ledger.now(),
+        charge_obj=charge,
+        actionable=actionable and not charge["refunded"] and not charge["disputed"],
+        fraud_type=fraud_type,
+    )
+    ledger.early_fraud_warnings[warning["id"]] = warning
+    ledger.emit("radar.early_fraud_warning.created", warning, None)
+    return warning
 
 
 def close_dispute(ledger: Ledger, dispute_id: str, *, won: bool) -> Obj:

@@ -67,6 +67,11 @@ class Ledger:
         self.refunds: dict[str, Obj] = {}
         self.disputes: dict[str, Obj] = {}
         self.invoices: dict[str, Obj] = {}
+        self.coupons: dict[str, Obj] = {}
+        # `applies_to[products]` of each coupon restricted to some products
+        self.coupon_products: dict[str, list[str]] = {}
+        self.promotion_codes: dict[str, Obj] = {}
+        self.early_fraud_warnings: dict[str, Obj] = {}
         # the card each charge was made with: it decides how the charge's refunds go
         self.cards: dict[str, Card] = {}
         # `invoice_creation[invoice_data]` of each session created with invoices enabled

@@ -73,6 +73,10 @@ class Control:
         fields = {"email": email, "card_number": card}
         return self._press(session_id, "pay", **{k: v for k, v in fields.items() if v})
 
+    def apply_code(self, session_id: str, code: str) -> httpx.Response:
+        """Type a promotion code on the hosted page and press Apply."""
+        return self._press(session_id, "apply_code", promotion_code=code)
+
     def pay_delayed(self, session_id: str, email: str | None = None) -> httpx.Response:
         return self._press(session_id, "pay_delayed", **({"email": email} if email else {}))
 
@@ -98,6 +102,21 @@ class Control:
     ) -> dict[str, Any]:
         body = {"payment_intent": payment_intent, "amount": amount, "reason": reason}
         result: dict[str, Any] = self._json("POST", "disputes", body)
+        return result
+
+    def early_fraud_warning(
+        self,
+        payment_intent: str,
+        actionable: bool = True,
+        fraud_type: str = "made_with_stolen_card",
+    ) -> dict[str, Any]:
+        """The issuer warns of likely fraud on the intent's charge (each call a new warning)."""
+        body = {
+            "payment_intent": payment_intent,
+            "actionable": actionable,
+            "fraud_type": fraud_type,
+        }
+        result: dict[str, Any] = self._json("POST", "early_fraud_warnings", body)
         return result
 
     def close_dispute(self, dispute_id: str, won: bool = True) -> dict[str, Any]:

@@ -143,6 +143,8 @@ def _lookup(ledger: Ledger, object_id: str) -> Obj | None:
         "dp_": ledger.disputes,
         "cs_": ledger.sessions,
         "in_": ledger.invoices,
+        "promo_": ledger.promotion_codes,
+        "issfr_": ledger.early_fraud_warnings,
     }
     for prefix, table in tables.items():
         if object_id.startswith(prefix):

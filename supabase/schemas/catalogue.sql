@@ -130,7 +130,9 @@ comment on function public.lesson_catalog() is
 -- when it was paid (paid_at), or when a payment still processing or failed was started;
 -- payment_method_* and receipt_url are as Stripe reported the charge (null until a charge
 -- event came); payment_reference is the PaymentIntent id a learner can quote to support;
--- refunded_amount and refunded_at are null when nothing was refunded. id is the Checkout
+-- refunded_amount and refunded_at are null when nothing was refunded; amount_total is what was
+-- charged, after any promotion code's amount_discount (null without one), promotion_code the
+-- code's words (null without one, or while its promotion_code event has not come). id is the Checkout
 -- Session id, cast to text: return query takes the declared column type exactly, not the
 -- public.checkout_session_id domain (the same for receipt_url).
 create or replace function public.purchase_list()
@@ -149,7 +151,9 @@ returns table (
   payment_reference text,
   refunded_amount bigint,
   refunded_at timestamptz,
-  receipt_url text
+  receipt_url text,
+  amount_discount bigint,
+  promotion_code text
 )
 language plpgsql
 stable
@@ -164,14 +168,14 @@ begin
     s.lesson_id,
     l.slug,
     l.title,
-    s.amount_total,
+    s.amount_paid,
     s.currency,
     case
       when s.status = 'processing' then 'processing'
       when s.status = 'failed' then 'failed'
       when s.dispute_status = 'open' then 'disputed'
       when s.dispute_status = 'lost' then 'dispute_lost'
-      when s.amount_refunded > 0 and s.amount_refunded >= s.amount_total then 'refunded'
+      when s.amount_refunded > 0 and s.amount_refunded >= s.amount_paid then 'refunded'
       when s.dispute_status = 'won' then 'dispute_won'
       when s.amount_refunded > 0 then 'partly_refunded'
       else 'paid'
@@ -183,7 +187,9 @@ begin
     s.stripe_payment_intent_id,
     nullif(s.amount_refunded, 0),
     s.refunded_at,
-    s.receipt_url::text
+    s.receipt_url::text,
+    nullif(s.amount_discount, 0),
+    (select c.code from public.promotion_codes as c where c.id = s.promotion_code_id)
   from public.checkout_sessions as s
   inner join public.lessons as l on s.lesson_id = l.id
   where s.user_id = (select auth.uid()) and (s.payment_status = 'paid' or s.status in ('processing', 'failed'))

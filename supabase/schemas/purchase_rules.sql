@@ -111,8 +111,71 @@ begin
 end;
 $$;
 
+-- What a Checkout Session charges, read from the session object: the price before discounts
+-- (Stripe's amount_subtotal; amount_total for an object without one), what a coupon or
+-- promotion code took off (total_details.amount_discount), the total charged (amount_total),
+-- the first discount's promotion code and coupon ids (ids, or expanded objects' ids), and
+-- whether they add up: 0 <= discount <= subtotal and total = subtotal - discount. A code
+-- changes what is charged, never what is sold: the subtotal is what the purchase rules check
+-- against the lesson's price.
+create or replace function private.session_amounts(
+  p_session jsonb,
+  out subtotal bigint,
+  out discount bigint,
+  out total bigint,
+  out promotion_code_id text,
+  out coupon_id text,
+  out coherent boolean
+)
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_discount jsonb := p_session -> 'discounts' -> 0;
+begin
+  -- cast as before: an amount that is not a number is an error, and the event is kept
+  total := (p_session ->> 'amount_total')::bigint;
+  subtotal := coalesce((p_session ->> 'amount_subtotal')::bigint, total);
+  discount := coalesce((p_session -> 'total_details' ->> 'amount_discount')::bigint, 0);
+  promotion_code_id := coalesce(
+    private.json_word(v_discount -> 'promotion_code', '^promo_[A-Za-z0-9_]{1,250}$'),
+    private.json_word(v_discount -> 'promotion_code' -> 'id', '^promo_[A-Za-z0-9_]{1,250}$')
+  );
+  coupon_id := coalesce(
+    private.json_word(v_discount -> 'coupon', '^[A-Za-z0-9_-]{1,250}$'),
+    private.json_word(v_discount -> 'coupon' -> 'id', '^[A-Za-z0-9_-]{1,250}$')
+  );
+  coherent := coalesce(total = subtotal - discount and discount between 0 and subtotal, false);
+end;
+$$;
+
+-- Whether a Checkout Session object says it is paid: payment_status 'paid', or a promotion
+-- code that took the whole price off (Stripe completes such a session with payment_status
+-- 'no_payment_required', amount_total 0 and no PaymentIntent). A session free for any other
+-- reason is not one this shop sells ('no_payment_required').
+create or replace function private.session_paid(p_session jsonb)
+returns boolean
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select coalesce(
+    p_session ->> 'payment_status' = 'paid'
+    or (
+      p_session ->> 'payment_status' = 'no_payment_required'
+      and private.json_amount(p_session -> 'amount_total') = 0
+      and private.json_amount(p_session -> 'total_details' -> 'amount_discount') > 0
+    ),
+    false
+  );
+$$;
+
 -- Why a session does not match what the lesson costs now, or null when it does: the learner
--- and the lesson must exist, the amount and currency must be the lesson's.
+-- and the lesson must exist, the amount before discounts and the currency must be the
+-- lesson's, and the discount must add up.
 create or replace function private.price_problem(p_session jsonb, p_user_id uuid, p_lesson_id uuid)
 returns text
 language plpgsql
@@ -122,6 +185,7 @@ set search_path = ''
 as $$
 declare
   v_lesson public.lessons;
+  v_amounts record;
 begin
   select * into v_lesson from public.lessons as l where l.id = p_lesson_id;
   if not found then
@@ -130,7 +194,8 @@ begin
   if not exists (select 1 from auth.users as u where u.id = p_user_id) then
     return 'unknown_user';
   end if;
-  if (p_session ->> 'amount_total')::bigint is distinct from v_lesson.price_cents then
+  v_amounts := private.session_amounts(p_session);
+  if v_amounts.subtotal is distinct from v_lesson.price_cents or not v_amounts.coherent then
     return 'amount_mismatch';
   end if;
   if pg_catalog.lower(p_session ->> 'currency') is distinct from v_lesson.currency then
@@ -149,7 +214,7 @@ security invoker
 set search_path = ''
 as $$
   select case
-    when p_session ->> 'status' = 'complete' and p_session ->> 'payment_status' = 'paid' then 'complete'
+    when p_session ->> 'status' = 'complete' and private.session_paid(p_session) then 'complete'
     when p_session ->> 'status' = 'complete' then 'processing'
     when p_session ->> 'status' = 'expired' then 'expired'
     else 'open'
@@ -180,6 +245,8 @@ as $$
     'payment_status', p_session ->> 'payment_status',
     'mode', p_session ->> 'mode',
     'amount_total', p_session -> 'amount_total',
+    'amount_subtotal', p_session -> 'amount_subtotal',
+    'amount_discount', p_session -> 'total_details' -> 'amount_discount',
     'currency', p_session ->> 'currency',
     'payment_intent', p_session ->> 'payment_intent',
     'customer', p_session ->> 'customer',
@@ -210,6 +277,7 @@ declare
   v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
   v_customer text := nullif(p_session ->> 'customer', '');
   v_decided boolean := p_row.payment_status = 'paid' or p_row.fulfilment like 'rejected:%';
+  v_amounts record := private.session_amounts(p_session);
   v_fields text[] := '{}'::text[];
 begin
   if v_refs.problem is not null then
@@ -234,7 +302,7 @@ begin
         v_fields := v_fields || 'lesson_id'::text;
       end if;
     end if;
-    if (p_session ->> 'amount_total')::bigint is distinct from p_row.amount_total then
+    if v_amounts.subtotal is distinct from p_row.amount_total then
       v_fields := v_fields || 'amount_total'::text;
     end if;
     if pg_catalog.lower(p_session ->> 'currency') is distinct from p_row.currency then
@@ -246,9 +314,18 @@ begin
       v_fields := v_fields || 'status'::text;
     end if;
     if p_session ->> 'payment_status' = 'no_payment_required'
+      and not private.session_paid(p_session)
       and p_row.fulfilment is distinct from 'rejected:no_payment_required'
     then
       v_fields := v_fields || 'payment_status'::text;
+    end if;
+    -- what a code took off is fixed once paid (a rejected session recorded none)
+    if private.session_paid(p_session)
+      and p_row.fulfilment not like 'rejected:%'
+      and (v_amounts.discount, v_amounts.promotion_code_id, v_amounts.coupon_id)
+      is distinct from (p_row.amount_discount, p_row.promotion_code_id, p_row.coupon_id)
+    then
+      v_fields := v_fields || 'discounts'::text;
     end if;
   end if;
   return v_fields;
@@ -519,7 +596,7 @@ begin
       select
         s2.id as session_id,
         case
-          when v_refund.in_full then greatest(v_refund.amount, s2.amount_total)
+          when v_refund.in_full then greatest(v_refund.amount, s2.amount_total - s2.amount_discount)
           else coalesce(v_refund.amount, 0)
         end as amount_refunded
       from public.checkout_sessions as s2
@@ -555,12 +632,14 @@ declare
   v_session_id text := v_refs.session_id;
   v_user_id uuid := v_refs.user_id;
   v_lesson_id uuid := v_refs.lesson_id;
-  v_amount bigint := (p_session ->> 'amount_total')::bigint;
+  -- the price before any discount: what the purchase rules check (session_amounts)
+  v_amounts record := private.session_amounts(p_session);
+  v_amount bigint := v_amounts.subtotal;
   v_currency text := pg_catalog.lower(p_session ->> 'currency');
   v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
   v_customer text := nullif(p_session ->> 'customer', '');
   v_status text := private.session_status(p_session);
-  v_paid boolean := p_session ->> 'payment_status' = 'paid';
+  v_paid boolean := private.session_paid(p_session);
   v_row public.checkout_sessions;
   v_before public.purchased_lessons;
   v_contradicts text[];
@@ -592,6 +671,8 @@ begin
       v_reason := 'amount_mismatch';
     elsif v_currency is distinct from v_row.currency then
       v_reason := 'currency_mismatch';
+    elsif not v_amounts.coherent then
+      v_reason := 'amount_mismatch';
     end if;
   else
     if v_refs.problem = 'not_a_lesson_checkout' then
@@ -619,7 +700,7 @@ begin
     returning * into v_row;
   end if;
 
-  if p_session ->> 'payment_status' = 'no_payment_required' then
+  if p_session ->> 'payment_status' = 'no_payment_required' and not v_paid then
     v_reason := coalesce(v_reason, 'no_payment_required');
   end if;
 
@@ -643,7 +724,18 @@ begin
     currency = case when s.fulfilment is null and v_reason is not null then coalesce(v_currency, s.currency)
       else s.currency end,
     -- decided once: a rejected session never grants, paid or not
-    fulfilment = case when v_reason is not null then 'rejected:' || v_reason else s.fulfilment end
+    fulfilment = case when v_reason is not null then 'rejected:' || v_reason else s.fulfilment end,
+    -- what a promotion code took off, as the session says until it is paid (a code may be
+    -- applied and changed on the hosted page); a rejected session records none
+    amount_discount = case
+      when s.payment_status = 'paid' then s.amount_discount when v_reason is null then v_amounts.discount else 0
+    end,
+    promotion_code_id = case
+      when s.payment_status = 'paid' then s.promotion_code_id when v_reason is null then v_amounts.promotion_code_id
+    end,
+    coupon_id = case
+      when s.payment_status = 'paid' then s.coupon_id when v_reason is null then v_amounts.coupon_id
+    end
   where s.id = v_session_id;
 
   -- a charge event may have come first: its facts join the session's record now
@@ -846,6 +938,8 @@ begin
         private.close_checkout_session(v_object, 'failed', v_id)
       when v_type in ('charge.succeeded', 'charge.refunded', 'charge.dispute.created', 'charge.dispute.closed') then
         private.apply_charge_event(v_type, v_object)
+      when v_type in ('promotion_code.created', 'promotion_code.updated') then
+        private.apply_promotion_code(v_object, pg_catalog.to_timestamp((p_event ->> 'created')::double precision))
       else 'ignored'
     end;
   exception
@@ -892,6 +986,8 @@ revoke all on function
   private.assert_read_committed(),
   private.refusal(boolean, text),
   private.session_refs(jsonb),
+  private.session_amounts(jsonb),
+  private.session_paid(jsonb),
   private.price_problem(jsonb, uuid, uuid),
   private.session_status(jsonb),
   private.session_status_rank(text),

@@ -61,8 +61,19 @@ create table public.checkout_sessions (
   -- disputes of this payment: 'open' while any is under review, else 'lost' if any was lost,
   -- else 'won' (won or an inquiry closed); null when never disputed
   dispute_status text constraint checkout_sessions_dispute_status_check check (dispute_status in ('open', 'won', 'lost')),
+  -- A promotion code the learner typed on Checkout (allow_promotion_codes), as the paid
+  -- session reports it: what it took off (total_details.amount_discount, minor units), so that
+  -- amount_total above stays the lesson's price and amount_paid is what was charged. A session
+  -- a code made free is paid with amount_paid 0 (Stripe: no_payment_required).
+  amount_discount bigint not null default 0,
+  -- Promotion code id, e.g. promo_1Pgc79B7WZ01zgkWNy4mn5NX (its words: public.promotion_codes)
+  promotion_code_id text constraint checkout_sessions_promotion_code_format check (promotion_code_id ~ '^promo_[A-Za-z0-9_]{1,250}$'),
+  -- Coupon id behind the code, e.g. Z4OV52SU (ids are the shop's own words or Stripe's)
+  coupon_id text constraint checkout_sessions_coupon_format check (coupon_id ~ '^[A-Za-z0-9_-]{1,250}$'),
+  amount_paid bigint generated always as (amount_total - amount_discount) stored,
   constraint checkout_sessions_paid_has_time check ((payment_status = 'paid') = (paid_at is not null)),
-  constraint checkout_sessions_refunded_has_time check ((amount_refunded > 0) = (refunded_at is not null))
+  constraint checkout_sessions_refunded_has_time check ((amount_refunded > 0) = (refunded_at is not null)),
+  constraint checkout_sessions_discount_range check (amount_discount between 0 and amount_total)
 );
 
 comment on table public.checkout_sessions is 'Every Checkout Session opened for a learner; lets the sidecar reuse an open one and reconcile find gaps.';
@@ -136,6 +147,9 @@ create index checkout_sessions_user_lesson_idx on public.checkout_sessions (user
 create index checkout_sessions_lesson_user_idx on public.checkout_sessions (lesson_id, user_id);
 create index checkout_sessions_payment_intent_idx on public.checkout_sessions (stripe_payment_intent_id)
   where stripe_payment_intent_id is not null;
+-- the policy on promotion_codes (promotion_codes.sql) finds a learner's sessions by code
+create index checkout_sessions_promotion_code_idx on public.checkout_sessions (promotion_code_id, user_id)
+  where promotion_code_id is not null;
 create index checkout_sessions_needing_attention_idx on public.checkout_sessions (updated_at)
   where fulfilment <> 'granted';
 

@@ -397,3 +397,43 @@ def test_cli_names_a_missing_variable_and_exits_2() -> None:
     )
     assert result.returncode == 2
     assert "STRIPE_SECRET_KEY is not set" in result.stderr
+
+
+def test_a_learner_pays_with_a_promotion_code(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    settings = sidecar_settings(database_url, standin, checkout_promotion_codes=True)
+    with running_sidecar(settings) as base:
+        standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        stripe_client = standin.stripe_client()
+        coupon = stripe_client.v1.coupons.create({"percent_off": 25, "duration": "once"})
+        code = stripe_client.v1.promotion_codes.create(
+            {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "KNOTS25"}
+        )
+        standin.control.wait_for_deliveries(delivered("promotion_code.created"))
+
+        session = open_checkout(base, learner, LESSON_JOINS)
+        opened = stripe_client.v1.checkout.sessions.retrieve(session["id"])
+        assert opened.allow_promotion_codes is True
+        assert standin.control.apply_code(session["id"], "KNOTS25").status_code == 200
+        assert standin.control.pay(session["id"]).status_code == 303
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed"))
+
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+        rows = query(
+            database_url,
+            "select amount_total, amount_discount, amount_paid, promotion_code_id, coupon_id "
+            "from public.checkout_sessions where id = %s",
+            (session["id"],),
+        )
+        assert rows == [(1200, 300, 900, code.id, coupon.id)]
+        # purchase_list() reads auth.uid() from the request's claims, as PostgREST sets them
+        with_learner = query(
+            database_url,
+            "select set_config('request.jwt.claims', %s, false), "
+            "(select row(p.amount_total, p.amount_discount, p.promotion_code)::text "
+            " from public.purchase_list() as p where p.id = %s)",
+            (f'{{"sub": "{learner}", "role": "authenticated"}}', session["id"]),
+        )
+        assert with_learner[0][1] == "(900,300,KNOTS25)"
+    assert all(a["ok"] for a in standin.control.deliveries())

@@ -276,3 +276,12 @@ def test_the_token_issuer_follows_supabase_url(
     if supabase_url:
         env["SUPABASE_URL"] = supabase_url
     assert Settings.from_env(env).token_issuer == issuer
+
+
+def test_promotion_codes_are_off_unless_turned_on() -> None:
+    assert Settings.from_env(COMPLETE).checkout_promotion_codes is False
+    assert Settings.from_env(
+        {**COMPLETE, "CHECKOUT_PROMOTION_CODES": "true"}
+    ).checkout_promotion_codes
+    with pytest.raises(SettingsError, match="CHECKOUT_PROMOTION_CODES"):
+        Settings.from_env({**COMPLETE, "CHECKOUT_PROMOTION_CODES": "maybe"})

@@ -105,6 +105,7 @@ function PurchaseTable({ views }: { views: PurchaseView[] }) {
             </td>
             <td className={styles.amount}>
               {view.amount}
+              {view.discount ? <span className={styles.detail}>{view.discount}</span> : null}
               {view.refund ? (
                 <span className={styles.detail}>
                   <Refund refund={view.refund} />
@@ -153,7 +154,10 @@ function PurchaseCards({ views }: { views: PurchaseView[] }) {
                 </div>
                 <div>
                   <dt>Amount</dt>
-                  <dd>{view.amount}</dd>
+                  <dd>
+                    {view.amount}
+                    {view.discount ? <span className={styles.detail}>{view.discount}</span> : null}
+                  </dd>
                 </div>
                 {view.refund ? (
                   <div>

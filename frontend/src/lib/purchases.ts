@@ -178,9 +178,20 @@ export type PurchaseView = {
   /** The PaymentIntent id, which support can look up. */
   reference: string | null;
   refund: { amount: string; at: string | null } | null;
+  /** What a promotion code took off: "$3.00 off with code SPRING", "Free with code X". */
+  discount: string | null;
   receiptUrl: string | null;
   invoiceUrl: string | null;
 };
+
+// "Free with code X" when a code took everything, else "$3.00 off with code X" (purchase_list()
+// gives the amounts and the code's words when the shop has heard of the code).
+function discountWords(row: PurchaseInput): string | null {
+  if (!row.amount_discount) return null;
+  const code = row.promotion_code ? ` with code ${row.promotion_code}` : " with a code";
+  if (row.amount_total === 0) return `Free${code}`;
+  return `${formatMoney(row.amount_discount, row.currency)} off${code}`;
+}
 
 export function purchaseView(row: PurchaseInput): PurchaseView {
   const refunded = row.refunded_amount ?? 0;
@@ -194,6 +205,7 @@ export function purchaseView(row: PurchaseInput): PurchaseView {
     method: paymentMethodWords(row.payment_method_type, row.payment_method_brand, row.payment_method_last4),
     reference: row.payment_reference || null,
     refund: refunded > 0 ? { amount: formatMoney(refunded, row.currency), at: row.refunded_at } : null,
+    discount: discountWords(row),
     receiptUrl: safeHttpUrl(row.receipt_url),
     invoiceUrl: safeHttpUrl(row.invoice_url),
   };

@@ -62,10 +62,13 @@ export type Database = {
       }
       checkout_sessions: {
         Row: {
+          amount_discount: number
+          amount_paid: number | null
           amount_refunded: number
           amount_total: number
           card_brand: string | null
           card_last4: string | null
+          coupon_id: string | null
           created_at: string
           currency: string
           dispute_status: string | null
@@ -76,6 +79,7 @@ export type Database = {
           paid_at: string | null
           payment_method_type: string | null
           payment_status: string
+          promotion_code_id: string | null
           receipt_url: string | null
           refunded_at: string | null
           status: string
@@ -87,10 +91,13 @@ export type Database = {
           user_id: string
         }
         Insert: {
+          amount_discount?: number
+          amount_paid?: never
           amount_refunded?: number
           amount_total: number
           card_brand?: string | null
           card_last4?: string | null
+          coupon_id?: string | null
           created_at?: string
           currency: string
           dispute_status?: string | null
@@ -101,6 +108,7 @@ export type Database = {
           paid_at?: string | null
           payment_method_type?: string | null
           payment_status?: string
+          promotion_code_id?: string | null
           receipt_url?: string | null
           refunded_at?: string | null
           status?: string
@@ -112,10 +120,13 @@ export type Database = {
           user_id: string
         }
         Update: {
+          amount_discount?: number
+          amount_paid?: never
           amount_refunded?: number
           amount_total?: number
           card_brand?: string | null
           card_last4?: string | null
+          coupon_id?: string | null
           created_at?: string
           currency?: string
           dispute_status?: string | null
@@ -126,6 +137,7 @@ export type Database = {
           paid_at?: string | null
           payment_method_type?: string | null
           payment_status?: string
+          promotion_code_id?: string | null
           receipt_url?: string | null
           refunded_at?: string | null
           status?: string
@@ -310,6 +322,33 @@ export type Database = {
           slug?: string
           stripe_price_id?: string | null
           title?: string
+          updated_at?: string
+        }
+        Relationships: []
+      }
+      promotion_codes: {
+        Row: {
+          active: boolean
+          code: string
+          coupon_id: string | null
+          described_at: string
+          id: string
+          updated_at: string
+        }
+        Insert: {
+          active: boolean
+          code: string
+          coupon_id?: string | null
+          described_at: string
+          id: string
+          updated_at?: string
+        }
+        Update: {
+          active?: boolean
+          code?: string
+          coupon_id?: string | null
+          described_at?: string
+          id?: string
           updated_at?: string
         }
         Relationships: []
@@ -506,6 +545,31 @@ export type Database = {
         }
         Relationships: []
       }
+      promotion_code_sales: {
+        Row: {
+          amount_discount: number | null
+          amount_net: number | null
+          amount_paid: number | null
+          amount_refunded: number | null
+          amount_subtotal: number | null
+          code: string | null
+          coupon_id: string | null
+          currency: string | null
+          lesson_id: string | null
+          promotion_code_id: string | null
+          purchases: number | null
+          slug: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "checkout_sessions_lesson_id_fkey"
+            columns: ["lesson_id"]
+            isOneToOne: false
+            referencedRelation: "lessons"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
     }
     Functions: {
       attach_checkout_session: { Args: { p_session: Json }; Returns: Json }
@@ -540,6 +604,7 @@ export type Database = {
       purchase_list: {
         Args: Record<PropertyKey, never>
         Returns: {
+          amount_discount: number
           amount_total: number
           currency: string
           id: string
@@ -549,6 +614,7 @@ export type Database = {
           payment_method_last4: string
           payment_method_type: string
           payment_reference: string
+          promotion_code: string
           receipt_url: string
           refunded_amount: number
           refunded_at: string

@@ -23,7 +23,8 @@ type NullUntilReported =
   | "payment_reference"
   | "refunded_amount"
   | "refunded_at"
-  | "receipt_url";
+  | "receipt_url"
+  | "promotion_code";
 type PurchaseListRow = Functions["purchase_list"]["Returns"][number];
 export type PurchaseRow = Omit<PurchaseListRow, NullUntilReported> & {
   [Column in NullUntilReported]: PurchaseListRow[Column] | null;

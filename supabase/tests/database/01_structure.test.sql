@@ -1,12 +1,12 @@
 -- Structure and privileges: tables, columns, RLS, policies, function security and who may call what.
 begin;
-select plan(74);
+select plan(75);
 
 -- tables and columns ------------------------------------------------------------------------
 
 select tables_are('public',
   array['lessons', 'lesson_content', 'purchased_lessons', 'checkout_sessions', 'stripe_events',
-        'checkout_session_contradictions', 'lesson_media', 'lesson_progress'],
+        'checkout_session_contradictions', 'lesson_media', 'lesson_progress', 'promotion_codes'],
   'public holds exactly the shop''s tables');
 
 select columns_are('public', 'lessons',
@@ -22,7 +22,8 @@ select columns_are('public', 'checkout_sessions',
   array['id', 'user_id', 'lesson_id', 'amount_total', 'currency', 'status', 'payment_status', 'url',
         'stripe_payment_intent_id', 'stripe_customer_id', 'expires_at', 'paid_at', 'synced_at', 'fulfilment',
         'created_at', 'updated_at', 'payment_method_type', 'card_brand', 'card_last4', 'receipt_url',
-        'amount_refunded', 'refunded_at', 'dispute_status']);
+        'amount_refunded', 'refunded_at', 'dispute_status', 'amount_discount', 'promotion_code_id', 'coupon_id',
+        'amount_paid']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
         'outcome_reason', 'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
@@ -79,6 +80,7 @@ select policies_are('public', 'lesson_content',
 select policies_are('public', 'purchased_lessons', array['learners read their own purchases']);
 select policies_are('public', 'checkout_sessions', array['learners read their own checkout sessions']);
 select policies_are('public', 'stripe_events', array[]::name[], 'stripe_events has no policies: service_role only');
+select policies_are('public', 'promotion_codes', array['learners read the promotion codes they used']);
 select policies_are('public', 'checkout_session_contradictions', array[]::name[],
   'checkout_session_contradictions has no policies: service_role only');
 

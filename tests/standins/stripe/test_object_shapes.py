@@ -19,6 +19,7 @@ ONLY_SOMETIMES = {("checkout.session", "line_items"), ("webhook_endpoint", "secr
 DECLARED_BY = {
     "refund": stripe.Refund,
     "payment_intent.last_payment_error": stripe.PaymentIntent.LastPaymentError,
+    "radar.early_fraud_warning": stripe.radar.EarlyFraudWarning,
 }
 
 
