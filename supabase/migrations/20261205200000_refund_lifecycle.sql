@@ -9,8 +9,8 @@
 --   (stripe_events.refund_status, refund_amount, refund_created), taken out of the payload as
 --   the charge facts are, so they outlive it;
 -- * private.refund_timeline replays a payment intent's refunds in Stripe's order: each refund by
---   id (live while pending or succeeded; failed or canceled is final) and the charge's last
---   amount_refunded less the refunds that failed since. What has been refunded is the larger,
+--   id (live while pending or succeeded; failed or canceled is final) and the most the
+--   charge said it had refunded, less the refunds that failed since. What has been refunded is the larger,
 --   so any subset of the events, in any arrival order, ends where Stripe's order ends;
 -- * settle_purchase reads from it when a payment became refunded in full (a full refund, or
 --   partial refunds that add up to it, pending or succeeded) and when a failure or cancellation
@@ -146,8 +146,9 @@ $$;
 --   * each refund by id, from its events: live (pending, requires_action or succeeded) until
 --     an event says failed or canceled, which is final. A pending refund counts: the shop
 --     asked for the money to go back, and Stripe holds it against what can be refunded.
---   * the charge's last amount_refunded, less every refund that failed after it and was
---     created no later (so was counted in it), plus every live refund created after it.
+--   * the most the charge said it had refunded (charge.refunded's amount_refunded), less
+--     every refund that failed after that and was created no later (so was counted in it),
+--     plus every live refund created after it.
 -- What has been refunded is the larger of the two, so any subset of the events, in any order
 -- of arrival, gives the answer the same events replayed in Stripe's order give. Within one
 -- second a refund's creation comes before a charge.refunded, and that before a failure (a
@@ -193,10 +194,14 @@ begin
       e.id
   loop
     if v_event.refund_status is null then
-      -- charge.refunded: what the charge had refunded when the event was sent
-      v_claim := coalesce(v_event.amount_refunded, 0);
-      v_claim_full := v_event.payment_fact = 'refund';
-      v_claim_at := v_event.created;
+      -- charge.refunded: what the charge had refunded when the event was sent. A smaller
+      -- amount than one already counted says nothing a refund event has not: only a failure
+      -- takes a refund back, and failures come as refund events.
+      if coalesce(v_event.amount_refunded, 0) >= v_claim then
+        v_claim := coalesce(v_event.amount_refunded, 0);
+        v_claim_at := v_event.created;
+      end if;
+      v_claim_full := v_claim_full or v_event.payment_fact = 'refund';
     elsif v_event.object_id is not null then
       v_refund := coalesce(
         v_refunds -> v_event.object_id,
@@ -278,6 +283,9 @@ declare
   v_disputes jsonb := '{}'::jsonb;
   -- earlier payments whose refund failed after the lesson was bought again
   v_paid_twice text[] := '{}'::text[];
+  -- the granting payment's payment intents (its own, or one a contradiction claimed) now
+  -- refunded in full: access comes back only when no refund of any of them stands
+  v_refunded_intents jsonb := '{}'::jsonb;
 begin
   for v_fact in
     with payments as (
@@ -300,7 +308,7 @@ begin
     )
     select
       'payment' as kind, p.paid_at as occurred_at, 2 as rank, p.session_id as ref, p.session_id,
-      null as dispute_id
+      null as dispute_id, null as payment_intent_id
     from payments as p
     union all
     -- Stripe's times are whole seconds. A revocation never precedes its own payment, and one
@@ -312,7 +320,8 @@ begin
       greatest(e.created, i.paid_at),
       case when e.created > i.paid_at then 0 else 3 end,
       e.id, i.session_id,
-      case when e.payment_fact like 'dispute_%' then e.object_id end
+      case when e.payment_fact like 'dispute_%' then e.object_id end,
+      i.payment_intent_id
     from public.stripe_events as e
     join payment_intents as i on i.payment_intent_id = e.payment_intent_id
     where
@@ -324,7 +333,7 @@ begin
     select
       r.fact, greatest(r.occurred_at, i.paid_at),
       case when r.occurred_at > i.paid_at then 0 else 3 end,
-      pg_catalog.to_char(r.step, 'FM0000000000'), i.session_id, null
+      pg_catalog.to_char(r.step, 'FM0000000000'), i.session_id, null, i.payment_intent_id
     from payment_intents as i
     cross join lateral private.refund_timeline(i.payment_intent_id, i.amount_total) as r
     where r.fact is not null
@@ -338,6 +347,7 @@ begin
         v_refunded_at := null;
         v_disputed_at := null;
         v_disputes := '{}'::jsonb;
+        v_refunded_intents := '{}'::jsonb;
         update public.checkout_sessions set fulfilment = 'granted'
         where id = v_fact.session_id and fulfilment is distinct from 'granted';
       elsif v_current.id <> v_fact.session_id then
@@ -350,6 +360,7 @@ begin
       v_paid_twice := v_paid_twice || v_fact.session_id;
     elsif v_current.id = v_fact.session_id then
       if v_fact.kind = 'refund' then
+        v_refunded_intents := v_refunded_intents || pg_catalog.jsonb_build_object(v_fact.payment_intent_id, true);
         if v_status in ('paid', 'disputed') then
           v_status := 'refunded';
           v_refunded_at := v_fact.occurred_at;
@@ -358,7 +369,8 @@ begin
       elsif v_fact.kind = 'refund_failed' then
         -- the refund failed or was canceled: the money stayed with the shop, so the lesson is
         -- the learner's again (paused instead while a dispute of the payment is open or lost)
-        if v_status = 'refunded' then
+        v_refunded_intents := v_refunded_intents - v_fact.payment_intent_id;
+        if v_status = 'refunded' and v_refunded_intents = '{}'::jsonb then
           v_refunded_at := null;
           if exists (
             select 1 from pg_catalog.jsonb_each_text(v_disputes) as d where d.value in ('open', 'lost')

@@ -296,8 +296,9 @@ $$;
 --   * each refund by id, from its events: live (pending, requires_action or succeeded) until
 --     an event says failed or canceled, which is final. A pending refund counts: the shop
 --     asked for the money to go back, and Stripe holds it against what can be refunded.
---   * the charge's last amount_refunded, less every refund that failed after it and was
---     created no later (so was counted in it), plus every live refund created after it.
+--   * the most the charge said it had refunded (charge.refunded's amount_refunded), less
+--     every refund that failed after that and was created no later (so was counted in it),
+--     plus every live refund created after it.
 -- What has been refunded is the larger of the two, so any subset of the events, in any order
 -- of arrival, gives the answer the same events replayed in Stripe's order give. Within one
 -- second a refund's creation comes before a charge.refunded, and that before a failure (a
@@ -343,10 +344,14 @@ begin
       e.id
   loop
     if v_event.refund_status is null then
-      -- charge.refunded: what the charge had refunded when the event was sent
-      v_claim := coalesce(v_event.amount_refunded, 0);
-      v_claim_full := v_event.payment_fact = 'refund';
-      v_claim_at := v_event.created;
+      -- charge.refunded: what the charge had refunded when the event was sent. A smaller
+      -- amount than one already counted says nothing a refund event has not: only a failure
+      -- takes a refund back, and failures come as refund events.
+      if coalesce(v_event.amount_refunded, 0) >= v_claim then
+        v_claim := coalesce(v_event.amount_refunded, 0);
+        v_claim_at := v_event.created;
+      end if;
+      v_claim_full := v_claim_full or v_event.payment_fact = 'refund';
     elsif v_event.object_id is not null then
       v_refund := coalesce(
         v_refunds -> v_event.object_id,
@@ -428,6 +433,9 @@ declare
   v_disputes jsonb := '{}'::jsonb;
   -- earlier payments whose refund failed after the lesson was bought again
   v_paid_twice text[] := '{}'::text[];
+  -- the granting payment's payment intents (its own, or one a contradiction claimed) now
+  -- refunded in full: access comes back only when no refund of any of them stands
+  v_refunded_intents jsonb := '{}'::jsonb;
 begin
   for v_fact in
     with payments as (
@@ -450,7 +458,7 @@ begin
     )
     select
       'payment' as kind, p.paid_at as occurred_at, 2 as rank, p.session_id as ref, p.session_id,
-      null as dispute_id
+      null as dispute_id, null as payment_intent_id
     from payments as p
     union all
     -- Stripe's times are whole seconds. A revocation never precedes its own payment, and one
@@ -462,7 +470,8 @@ begin
       greatest(e.created, i.paid_at),
       case when e.created > i.paid_at then 0 else 3 end,
       e.id, i.session_id,
-      case when e.payment_fact like 'dispute_%' then e.object_id end
+      case when e.payment_fact like 'dispute_%' then e.object_id end,
+      i.payment_intent_id
     from public.stripe_events as e
     join payment_intents as i on i.payment_intent_id = e.payment_intent_id
     where
@@ -474,7 +483,7 @@ begin
     select
       r.fact, greatest(r.occurred_at, i.paid_at),
       case when r.occurred_at > i.paid_at then 0 else 3 end,
-      pg_catalog.to_char(r.step, 'FM0000000000'), i.session_id, null
+      pg_catalog.to_char(r.step, 'FM0000000000'), i.session_id, null, i.payment_intent_id
     from payment_intents as i
     cross join lateral private.refund_timeline(i.payment_intent_id, i.amount_total) as r
     where r.fact is not null
@@ -488,6 +497,7 @@ begin
         v_refunded_at := null;
         v_disputed_at := null;
         v_disputes := '{}'::jsonb;
+        v_refunded_intents := '{}'::jsonb;
         update public.checkout_sessions set fulfilment = 'granted'
         where id = v_fact.session_id and fulfilment is distinct from 'granted';
       elsif v_current.id <> v_fact.session_id then
@@ -500,6 +510,7 @@ begin
       v_paid_twice := v_paid_twice || v_fact.session_id;
     elsif v_current.id = v_fact.session_id then
       if v_fact.kind = 'refund' then
+        v_refunded_intents := v_refunded_intents || pg_catalog.jsonb_build_object(v_fact.payment_intent_id, true);
         if v_status in ('paid', 'disputed') then
           v_status := 'refunded';
           v_refunded_at := v_fact.occurred_at;
@@ -508,7 +519,8 @@ begin
       elsif v_fact.kind = 'refund_failed' then
         -- the refund failed or was canceled: the money stayed with the shop, so the lesson is
         -- the learner's again (paused instead while a dispute of the payment is open or lost)
-        if v_status = 'refunded' then
+        v_refunded_intents := v_refunded_intents - v_fact.payment_intent_id;
+        if v_status = 'refunded' and v_refunded_intents = '{}'::jsonb then
           v_refunded_at := null;
           if exists (
             select 1 from pg_catalog.jsonb_each_text(v_disputes) as d where d.value in ('open', 'lost')
