@@ -190,9 +190,11 @@ as $$
 $$;
 
 -- The stored facts of a session that a claim about it contradicts (empty when none).
--- Payment intent and customer: once known, never replaced. Who, what and how much: fixed
--- once the session is paid or rejected (before that, a differing claim is a mismatch and
--- rejects the session). A paid session cannot be open, expired or free of payment again.
+-- Payment intent and customer: once known, never replaced, and once the session is paid or
+-- rejected, never added either (the customer a learner's next Checkout reuses comes from the
+-- payment that granted them a lesson: a later claim must not be able to choose it). Who, what
+-- and how much: fixed once the session is paid or rejected (before that, a differing claim is
+-- a mismatch and rejects the session). A paid session cannot be open, expired or free of payment again.
 -- p_with_status is false for the creation response attach sees, which is open by nature.
 create or replace function private.session_contradictions(
   p_row public.checkout_sessions,
@@ -219,10 +221,14 @@ begin
       else 'metadata'
     end;
   end if;
-  if v_payment_intent <> p_row.stripe_payment_intent_id then
+  if v_payment_intent <> p_row.stripe_payment_intent_id
+    or (v_decided and p_row.stripe_payment_intent_id is null and v_payment_intent is not null)
+  then
     v_fields := v_fields || 'payment_intent'::text;
   end if;
-  if v_customer <> p_row.stripe_customer_id then
+  if v_customer <> p_row.stripe_customer_id
+    or (v_decided and p_row.stripe_customer_id is null and v_customer is not null)
+  then
     v_fields := v_fields || 'customer'::text;
   end if;
   if v_decided or not p_with_status then
