@@ -159,6 +159,9 @@ def session_params(settings: Settings, learner: Learner, plan: CreateSession) ->
         # (rightly) refuse as not the price.
         "adaptive_pricing": {"enabled": False},
     }
+    if settings.checkout_invoices:
+        # a paid invoice for the payment; its page reaches Purchases through invoice.paid
+        params["invoice_creation"] = {"enabled": True}
     if plan.stripe_customer_id:
         params["customer"] = plan.stripe_customer_id
     elif plan.customer_email:

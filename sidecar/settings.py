@@ -98,6 +98,9 @@ class Settings:
     request_body_timeout: float = 30.0
     # Legacy variable names this configuration was read from (see LEGACY_NAMES).
     legacy_names: tuple[str, ...] = ()
+    # CHECKOUT_INVOICES: create Checkout Sessions with invoice_creation[enabled]=true, so each
+    # payment gets a paid invoice (Stripe charges for these; off by default).
+    checkout_invoices: bool = False
 
     @property
     def live(self) -> bool:
@@ -185,6 +188,16 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
+        def boolean(name: str, default: bool) -> bool:
+            raw = optional(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("true", "1", "yes", "on"):
+                return True
+            if raw.lower() in ("false", "0", "no", "off"):
+                return False
+            raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
         def number(name: str, default: float) -> float:
             raw = optional(name)
             if raw is None:
@@ -223,6 +236,7 @@ class Settings:
             database_call_timeout=number("DATABASE_CALL_TIMEOUT", 10.0),
             request_header_timeout=number("REQUEST_HEADER_TIMEOUT", 10.0),
             request_body_timeout=number("REQUEST_BODY_TIMEOUT", 30.0),
+            checkout_invoices=boolean("CHECKOUT_INVOICES", False),
             database_prepare_threshold=(
                 None
                 if threshold is None or threshold.lower() == "none"

@@ -130,9 +130,11 @@ comment on function public.lesson_catalog() is
 -- when it was paid (paid_at), or when a payment still processing or failed was started;
 -- payment_method_* and receipt_url are as Stripe reported the charge (null until a charge
 -- event came); payment_reference is the PaymentIntent id a learner can quote to support;
--- refunded_amount and refunded_at are null when nothing was refunded. id is the Checkout
+-- refunded_amount and refunded_at are null when nothing was refunded; invoice_url is the paid
+-- invoice's page when the session was created with an invoice (CHECKOUT_INVOICES), else null
+-- (the receipt_url rule: https, or the stand-in's own pages in test mode). id is the Checkout
 -- Session id, cast to text: return query takes the declared column type exactly, not the
--- public.checkout_session_id domain (the same for receipt_url).
+-- public.checkout_session_id domain (the same for receipt_url and invoice_url).
 create or replace function public.purchase_list()
 returns table (
   id text,
@@ -149,7 +151,8 @@ returns table (
   payment_reference text,
   refunded_amount bigint,
   refunded_at timestamptz,
-  receipt_url text
+  receipt_url text,
+  invoice_url text
 )
 language plpgsql
 stable
@@ -183,7 +186,8 @@ begin
     s.stripe_payment_intent_id,
     nullif(s.amount_refunded, 0),
     s.refunded_at,
-    s.receipt_url::text
+    s.receipt_url::text,
+    s.invoice_url::text
   from public.checkout_sessions as s
   inner join public.lessons as l on s.lesson_id = l.id
   where s.user_id = (select auth.uid()) and (s.payment_status = 'paid' or s.status in ('processing', 'failed'))

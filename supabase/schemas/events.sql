@@ -114,12 +114,16 @@ create table public.stripe_events (
   refund_status text,
   refund_amount bigint,
   refund_created timestamptz,
+  -- invoice.paid of a Checkout post-payment invoice: its hosted_invoice_url (the page a learner
+  -- opens for the invoice), under the receipt_url rule (private.receipt_url)
+  invoice_url public.receipt_url,
   constraint stripe_events_payload_kept_or_cleared check ((payload is null) = (payload_cleared_at is not null)),
   constraint stripe_events_outcome_reason_check check (
     outcome_reason is null or (outcome_reason ~ '^[a-z_]+$' and outcome in ('ignored', 'rejected'))
   ),
   constraint stripe_events_rejected_has_reason check (outcome <> 'rejected' or outcome_reason is not null),
   constraint stripe_events_live_receipt_url_https check (receipt_url is null or not livemode or receipt_url like 'https://%'),
+  constraint stripe_events_live_invoice_url_https check (invoice_url is null or not livemode or invoice_url like 'https://%'),
   constraint stripe_events_charge_facts_format check (
     payment_method_type ~ '^[a-z0-9_]{1,50}$'
     and card_brand ~ '^[a-z0-9_]{1,30}$'
@@ -168,6 +172,9 @@ create index stripe_events_refunds_idx on public.stripe_events (payment_intent_i
   where payment_fact in ('refund', 'partial_refund') or refund_status is not null;
 create index stripe_events_refund_object_idx on public.stripe_events (object_id)
   where refund_status is not null;
+-- a session naming its invoice finds the invoice's page (private.settle_payment_record)
+create index stripe_events_invoice_idx on public.stripe_events (object_id)
+  where invoice_url is not null;
 
 -- =============================================================================================
 -- row level security
@@ -296,7 +303,7 @@ begin
     id, type, created, livemode, api_version, checkout_session_id, payment_intent_id,
     object_id, payment_fact, amount_total, currency, payload,
     payment_method_type, card_brand, card_last4, receipt_url, amount_refunded,
-    refund_status, refund_amount, refund_created
+    refund_status, refund_amount, refund_created, invoice_url
   )
   values (
     p_event ->> 'id',
@@ -322,7 +329,9 @@ begin
     case when v_is_refund and private.json_amount(v_object -> 'amount') >= 0 then
       private.json_amount(v_object -> 'amount') end,
     case when v_is_refund and private.json_amount(v_object -> 'created') between 0 and 253402300799 then
-      pg_catalog.to_timestamp(private.json_amount(v_object -> 'created')::double precision) end
+      pg_catalog.to_timestamp(private.json_amount(v_object -> 'created')::double precision) end,
+    case when v_object ->> 'object' = 'invoice' and p_event ->> 'type' = 'invoice.paid' then
+      private.receipt_url(private.json_word(v_object -> 'hosted_invoice_url', '.'), v_livemode) end
   )
   on conflict (id) do nothing;
 

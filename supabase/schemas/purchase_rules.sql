@@ -705,6 +705,17 @@ begin
     is distinct from
     (v_method.payment_method_type, v_method.card_brand, v_method.card_last4, v_method.receipt_url,
      n.amount_refunded, n.refunded_at, v_dispute_status);
+
+  -- the paid invoice's page (invoice_creation), if its invoice.paid came before the session
+  update public.checkout_sessions as s
+  set
+    invoice_url = (
+      select e.invoice_url from public.stripe_events as e
+      where e.object_id = s.invoice_id and e.invoice_url is not null
+      order by e.created desc, e.id desc
+      limit 1
+    )
+  where s.stripe_payment_intent_id = p_payment_intent and s.invoice_id is not null and s.invoice_url is null;
 end;
 $$;
 
@@ -732,6 +743,7 @@ declare
   v_currency text := pg_catalog.lower(p_session ->> 'currency');
   v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
   v_customer text := nullif(p_session ->> 'customer', '');
+  v_invoice text := private.json_word(p_session -> 'invoice', '^in_[A-Za-z0-9_]+$');
   v_status text := private.session_status(p_session);
   v_paid boolean := p_session ->> 'payment_status' = 'paid';
   v_row public.checkout_sessions;
@@ -795,6 +807,10 @@ begin
   if p_session ->> 'payment_status' = 'no_payment_required' then
     v_reason := coalesce(v_reason, 'no_payment_required');
   end if;
+  -- its invoice.paid may be stored at this very moment (apply_invoice_event takes this lock)
+  if v_invoice is not null then
+    perform private.lock('invoice', v_invoice);
+  end if;
 
   update public.checkout_sessions as s
   set
@@ -808,6 +824,7 @@ begin
     paid_at = case when v_paid then least(s.paid_at, p_seen_at) else s.paid_at end,
     stripe_payment_intent_id = coalesce(s.stripe_payment_intent_id, v_payment_intent),
     stripe_customer_id = coalesce(s.stripe_customer_id, v_customer),
+    invoice_id = coalesce(s.invoice_id, v_invoice),
     url = case when v_status = 'open' then s.url end,
     -- a session first rejected keeps the claims it was rejected for, so that the same
     -- claims again are no contradiction and different ones are
@@ -956,6 +973,39 @@ begin
 end;
 $$;
 
+-- invoice.paid of a Checkout post-payment invoice (invoice_creation): its hosted page, kept on
+-- the event when it was stored (invoice_url: the receipt_url rule, https or the stand-in's own
+-- pages in test mode), is put on the session whose `invoice` it is, for the Purchases page.
+-- Nothing about access depends on it. A session that names the invoice later picks the page up
+-- then (settle_payment_record); an invoice no session names is someone else's, or early.
+create or replace function private.apply_invoice_event(p_event_id text, p_object jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_invoice text := private.json_word(p_object -> 'id', '^in_[A-Za-z0-9_]+$');
+  v_url text;
+begin
+  if v_invoice is null then
+    return 'ignored:not_an_invoice';
+  end if;
+  select e.invoice_url into v_url from public.stripe_events as e where e.id = p_event_id;
+  if v_url is null then
+    return 'ignored:no_invoice_url';
+  end if;
+  -- a session naming this invoice may be being recorded at this very moment
+  perform private.lock('invoice', v_invoice);
+  update public.checkout_sessions as s set invoice_url = v_url
+  where s.invoice_id = v_invoice and s.invoice_url is distinct from v_url;
+  if found or exists (select 1 from public.checkout_sessions as s where s.invoice_id = v_invoice) then
+    return 'applied';
+  end if;
+  return 'ignored:unknown_invoice';
+end;
+$$;
+
 -- A charge event (charge.succeeded, charge.refunded) or a dispute event: a refund or dispute
 -- first re-derives the purchases it may end (apply_revocation), then the payment record of the
 -- payment intent takes the event's facts. charge.succeeded only adds to the record ('applied',
@@ -1066,6 +1116,8 @@ begin
         private.apply_charge_event(v_type, v_object)
       when v_type in ('refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated') then
         private.apply_refund_event(v_type, v_object)
+      when v_type = 'invoice.paid' then
+        private.apply_invoice_event(v_id, v_object)
       else 'ignored'
     end;
   exception
@@ -1125,6 +1177,7 @@ revoke all on function
   private.apply_revocation(text, jsonb),
   private.apply_charge_event(text, jsonb),
   private.apply_refund_event(text, jsonb),
+  private.apply_invoice_event(text, jsonb),
   private.close_checkout_session(jsonb, text, text),
   private.process_event(jsonb),
   private.receive_event(jsonb)

@@ -61,6 +61,11 @@ create table public.checkout_sessions (
   -- disputes of this payment: 'open' while any is under review, else 'lost' if any was lost,
   -- else 'won' (won or an inquiry closed); null when never disputed
   dispute_status text constraint checkout_sessions_dispute_status_check check (dispute_status in ('open', 'won', 'lost')),
+  -- Invoice id of the session's post-payment invoice (CHECKOUT_INVOICES), e.g.
+  -- in_1MtHbELkdIwHu7ixl4OzzPMv, and its hosted page once invoice.paid brought it (a
+  -- receipt_url: https, or the stand-in's own pages in test mode). Never read to decide access.
+  invoice_id text constraint checkout_sessions_invoice_format check (invoice_id ~ '^in_[A-Za-z0-9_]+$'),
+  invoice_url public.receipt_url,
   constraint checkout_sessions_paid_has_time check ((payment_status = 'paid') = (paid_at is not null)),
   constraint checkout_sessions_refunded_has_time check ((amount_refunded > 0) = (refunded_at is not null))
 );
@@ -136,6 +141,8 @@ create index checkout_sessions_user_lesson_idx on public.checkout_sessions (user
 create index checkout_sessions_lesson_user_idx on public.checkout_sessions (lesson_id, user_id);
 create index checkout_sessions_payment_intent_idx on public.checkout_sessions (stripe_payment_intent_id)
   where stripe_payment_intent_id is not null;
+create index checkout_sessions_invoice_idx on public.checkout_sessions (invoice_id)
+  where invoice_id is not null;
 create index checkout_sessions_needing_attention_idx on public.checkout_sessions (updated_at)
   where fulfilment <> 'granted';
 

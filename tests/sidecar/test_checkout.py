@@ -614,3 +614,29 @@ async def test_a_later_claim_cannot_choose_the_learners_customer(
         (paid["id"],),
     )
     assert stored == [(None,)]
+
+
+async def test_checkout_invoices_ask_stripe_for_an_invoice(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    """CHECKOUT_INVOICES=true: sessions are created with invoice_creation[enabled]=true; off,
+    without."""
+    on = make_settings(
+        database_url,
+        stripe_api_base=standin.api_base,
+        stripe_secret_key=standin.api_key,
+        checkout_invoices=True,
+    )
+    async with running_client(on) as client:
+        response = await open_checkout(client, learner, LESSON_JOINS)
+    assert response.status_code == 201
+    creation = (await stripe_session(standin, response.json()["id"])).invoice_creation
+    assert creation is not None
+    assert creation.enabled is True
+    off = make_settings(
+        database_url, stripe_api_base=standin.api_base, stripe_secret_key=standin.api_key
+    )
+    async with running_client(off) as client:
+        response = await open_checkout(client, learner, LESSON_RLS)
+    creation = (await stripe_session(standin, response.json()["id"])).invoice_creation
+    assert creation is None or creation.enabled is False

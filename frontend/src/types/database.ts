@@ -72,6 +72,8 @@ export type Database = {
           expires_at: string
           fulfilment: string | null
           id: string
+          invoice_id: string | null
+          invoice_url: string | null
           lesson_id: string
           paid_at: string | null
           payment_method_type: string | null
@@ -97,6 +99,8 @@ export type Database = {
           expires_at: string
           fulfilment?: string | null
           id: string
+          invoice_id?: string | null
+          invoice_url?: string | null
           lesson_id: string
           paid_at?: string | null
           payment_method_type?: string | null
@@ -122,6 +126,8 @@ export type Database = {
           expires_at?: string
           fulfilment?: string | null
           id?: string
+          invoice_id?: string | null
+          invoice_url?: string | null
           lesson_id?: string
           paid_at?: string | null
           payment_method_type?: string | null
@@ -289,6 +295,7 @@ export type Database = {
           currency: string | null
           error: string | null
           id: string
+          invoice_url: string | null
           livemode: boolean
           object_id: string | null
           outcome: string | null
@@ -301,6 +308,9 @@ export type Database = {
           processed_at: string | null
           receipt_url: string | null
           received_at: string
+          refund_amount: number | null
+          refund_created: string | null
+          refund_status: string | null
           type: string
         }
         Insert: {
@@ -314,6 +324,7 @@ export type Database = {
           currency?: string | null
           error?: string | null
           id: string
+          invoice_url?: string | null
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
@@ -326,6 +337,9 @@ export type Database = {
           processed_at?: string | null
           receipt_url?: string | null
           received_at?: string
+          refund_amount?: number | null
+          refund_created?: string | null
+          refund_status?: string | null
           type: string
         }
         Update: {
@@ -339,6 +353,7 @@ export type Database = {
           currency?: string | null
           error?: string | null
           id?: string
+          invoice_url?: string | null
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
@@ -351,6 +366,9 @@ export type Database = {
           processed_at?: string | null
           receipt_url?: string | null
           received_at?: string
+          refund_amount?: number | null
+          refund_created?: string | null
+          refund_status?: string | null
           type?: string
         }
         Relationships: []
@@ -408,6 +426,7 @@ export type Database = {
           amount_total: number
           currency: string
           id: string
+          invoice_url: string
           lesson_id: string
           occurred_at: string
           payment_method_brand: string
