@@ -118,6 +118,24 @@ from (select {fn}.* from pgrst_source as {fn}) as _postgrest_t
 """
 HAND_WRITTEN = {
     "lesson_catalog": """
+with mine as (
+  select
+    s.lesson_id,
+    bool_or(s.status = 'processing' or (s.status = 'open' and s.expires_at > now())) as pending,
+    max(s.created_at) filter (where s.status = 'processing') as processing_since,
+    (array_agg(s.status order by s.created_at desc, s.id desc)
+      filter (where s.status in ('processing', 'complete', 'failed')))[1] as last_paying_status
+  from public.checkout_sessions as s
+  where s.user_id = %(user)s
+  group by s.lesson_id
+),
+held as (
+  select p.lesson_id, p.status, p.purchased_at, p.refunded_at, p.disputed_at,
+    g.dispute_status as granting_dispute_status
+  from public.purchased_lessons as p
+  join public.checkout_sessions as g on g.id = p.stripe_checkout_session_id
+  where p.user_id = %(user)s
+)
 select
   l.id, l.slug, l.title, l.description, l.price_cents, l.currency,
   coalesce(p.status = 'paid', false) as owned,
@@ -131,24 +149,14 @@ select
     when 'dispute_lost' then p.disputed_at
   end as access_changed_at
 from public.lessons as l
-left join public.purchased_lessons as p on l.id = p.lesson_id and p.user_id = %(user)s
-cross join lateral (
-  select
-    bool_or(s.status = 'processing' or (s.status = 'open' and s.expires_at > now())) as pending,
-    max(s.created_at) filter (where s.status = 'processing') as processing_since,
-    (array_agg(s.status order by s.created_at desc, s.id desc)
-      filter (where s.status in ('processing', 'complete', 'failed')))[1] as last_paying_status,
-    max(s.dispute_status) filter (where s.id = p.stripe_checkout_session_id)
-      as granting_dispute_status
-  from public.checkout_sessions as s
-  where s.lesson_id = l.id and s.user_id = %(user)s
-) as mine
+left join held as p on l.id = p.lesson_id
+left join mine on l.id = mine.lesson_id
 cross join lateral (
   select case
     when l.price_cents = 0 then 'free'
     when p.status = 'paid' then 'owned'
     when mine.processing_since is not null then 'processing'
-    when p.status = 'disputed' and mine.granting_dispute_status is distinct from 'lost'
+    when p.status = 'disputed' and p.granting_dispute_status is distinct from 'lost'
       then 'disputed'
     when mine.last_paying_status = 'failed' then 'failed'
     when p.status = 'refunded' then 'refunded'
@@ -175,7 +183,7 @@ select
   coalesce(s.paid_at, s.created_at) as occurred_at,
   s.payment_method_type, s.card_brand as payment_method_brand, s.card_last4 as payment_method_last4,
   s.stripe_payment_intent_id as payment_reference, nullif(s.amount_refunded, 0) as refunded_amount,
-  s.refunded_at, s.receipt_url::text as receipt_url
+  s.refunded_at, s.receipt_url::text as receipt_url, s.invoice_url::text as invoice_url
 from public.checkout_sessions as s
 join public.lessons as l on l.id = s.lesson_id
 where s.user_id = %(user)s and (s.payment_status = 'paid' or s.status in ('processing', 'failed'))

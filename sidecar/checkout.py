@@ -164,6 +164,9 @@ def session_params(settings: Settings, learner: Learner, plan: CreateSession) ->
     if settings.checkout_promotion_codes:
         # the learner may type a code; SQL records the discount and still checks the lesson
         params["allow_promotion_codes"] = True
+    if settings.checkout_invoices:
+        # a paid invoice for the payment; its page reaches Purchases through invoice.paid
+        params["invoice_creation"] = {"enabled": True}
     if plan.stripe_customer_id:
         params["customer"] = plan.stripe_customer_id
     elif plan.customer_email:
@@ -208,14 +211,30 @@ async def create_at_stripe(
     plan: CreateSession,
     bound: Any,
 ) -> stripe.checkout.Session:
-    """Create the Checkout Session begin_checkout planned (or get Stripe's replay of it)."""
+    """Create the Checkout Session begin_checkout planned (or get Stripe's replay of it).
+
+    A stored customer Stripe no longer knows (deleted, or from another account or mode) must
+    not stop the purchase: the session is created again with the learner's email instead.
+    """
     params = session_params(settings, learner, plan)
     sessions = stripe_client.v1.checkout.sessions
     try:
-        session = await sessions.create_async(
-            params,  # type: ignore[arg-type]
-            {"idempotency_key": idempotency_key(plan.idempotency_key, params)},
-        )
+        try:
+            session = await sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key(plan.idempotency_key, params)},
+            )
+        except stripe.InvalidRequestError as exc:
+            if not (exc.code == "resource_missing" and exc.param == "customer"):
+                raise
+            bound.warning("stripe_customer_missing", stripe_request_id=exc.request_id)
+            params = session_params(
+                settings, learner, msgspec.structs.replace(plan, stripe_customer_id=None)
+            )
+            session = await sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key(plan.idempotency_key, params)},
+            )
         response = session.last_response
         if response is not None and response.headers.get("idempotent-replayed") == "true":
             # a replay is the session as it was created; what matters is what it is now

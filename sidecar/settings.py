@@ -100,6 +100,9 @@ class Settings:
     checkout_promotion_codes: bool = False
     # Legacy variable names this configuration was read from (see LEGACY_NAMES).
     legacy_names: tuple[str, ...] = ()
+    # CHECKOUT_INVOICES: create Checkout Sessions with invoice_creation[enabled]=true, so each
+    # payment gets a paid invoice (Stripe charges for these; off by default).
+    checkout_invoices: bool = False
 
     @property
     def live(self) -> bool:
@@ -236,6 +239,7 @@ class Settings:
             request_header_timeout=number("REQUEST_HEADER_TIMEOUT", 10.0),
             request_body_timeout=number("REQUEST_BODY_TIMEOUT", 30.0),
             checkout_promotion_codes=boolean("CHECKOUT_PROMOTION_CODES", False),
+            checkout_invoices=boolean("CHECKOUT_INVOICES", False),
             database_prepare_threshold=(
                 None
                 if threshold is None or threshold.lower() == "none"

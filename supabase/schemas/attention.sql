@@ -4,7 +4,11 @@
 -- Checkout Sessions that were rejected or that charged a learner for a lesson they already
 -- owned, events that were rejected or failed before a session could be matched, and claims
 -- that contradicted a session (until an operator sets their resolved_at). Refunded payments
--- drop off the list once Stripe's charge.refunded event arrives.
+-- drop off the list once a refund of the whole amount is known (pending or succeeded: the
+-- payment record's amount_refunded), and come back if that refund fails or is canceled. A
+-- refund or dispute of a payment nobody knows ('deferred') is listed once it has waited an
+-- hour for its purchase (Stripe delivers a purchase's events within seconds, and reconcile
+-- runs hourly).
 
 -- =============================================================================================
 -- views
@@ -27,10 +31,7 @@ from public.checkout_sessions as s
 where
   s.payment_status = 'paid'
   and s.fulfilment <> 'granted'
-  and not exists (
-    select 1 from public.stripe_events as e
-    where e.payment_intent_id = s.stripe_payment_intent_id and e.payment_fact = 'refund'
-  )
+  and s.amount_refunded < s.amount_total
 union all
 select
   'stripe_event' as source,
@@ -45,7 +46,11 @@ select
   e.received_at as since
 from public.stripe_events as e
 where
-  (e.outcome = 'error' or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction'))
+  (
+    e.outcome = 'error'
+    or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction')
+    or (e.outcome = 'deferred' and e.received_at < pg_catalog.now() - interval '1 hour')
+  )
   and not exists (
     select 1 from public.checkout_sessions as s
     where s.id = e.checkout_session_id and s.fulfilment like 'rejected:%'

@@ -102,10 +102,14 @@ begin
   from public.checkout_sessions as s
   where s.user_id = p_user_id and s.lesson_id = p_lesson_id and s.status <> 'open';
 
+  -- The Customer to reuse comes only from a payment that granted this learner a lesson: its
+  -- customer was fixed when it was decided (a later claim adding or changing it is a
+  -- contradiction that changes nothing), so no other claim can steer a learner's Checkout to
+  -- someone else's customer. The sidecar falls back to customer_email if Stripe refuses it.
   select s.stripe_customer_id into v_customer
   from public.checkout_sessions as s
-  where s.user_id = p_user_id and s.stripe_customer_id is not null
-  order by s.created_at desc
+  where s.user_id = p_user_id and s.stripe_customer_id is not null and s.fulfilment = 'granted'
+  order by s.paid_at desc, s.id desc
   limit 1;
 
   return pg_catalog.jsonb_build_object(

@@ -107,17 +107,32 @@ create table public.stripe_events (
   card_last4 text,
   receipt_url public.receipt_url,
   amount_refunded bigint,
+  -- what a refund event (refund.created, refund.updated, refund.failed, charge.refund.updated)
+  -- says about its refund (object_id, e.g. re_3MtwBwLkdIwHu7ix0Y7ATkpS; null for other
+  -- objects): its status ('pending', 'requires_action', 'succeeded', 'failed' or 'canceled'),
+  -- amount and Stripe's created time of the refund itself (not of the event)
+  refund_status text,
+  refund_amount bigint,
+  refund_created timestamptz,
+  -- invoice.paid of a Checkout post-payment invoice: its hosted_invoice_url (the page a learner
+  -- opens for the invoice), under the receipt_url rule (private.receipt_url)
+  invoice_url public.receipt_url,
   constraint stripe_events_payload_kept_or_cleared check ((payload is null) = (payload_cleared_at is not null)),
   constraint stripe_events_outcome_reason_check check (
     outcome_reason is null or (outcome_reason ~ '^[a-z_]+$' and outcome in ('ignored', 'rejected'))
   ),
   constraint stripe_events_rejected_has_reason check (outcome <> 'rejected' or outcome_reason is not null),
   constraint stripe_events_live_receipt_url_https check (receipt_url is null or not livemode or receipt_url like 'https://%'),
+  constraint stripe_events_live_invoice_url_https check (invoice_url is null or not livemode or invoice_url like 'https://%'),
   constraint stripe_events_charge_facts_format check (
     payment_method_type ~ '^[a-z0-9_]{1,50}$'
     and card_brand ~ '^[a-z0-9_]{1,30}$'
     and card_last4 ~ '^[0-9]{4}$'
     and amount_refunded >= 0
+  ),
+  constraint stripe_events_refund_facts_format check (
+    refund_status in ('pending', 'requires_action', 'succeeded', 'failed', 'canceled')
+    and refund_amount >= 0
   )
 );
 
@@ -149,6 +164,17 @@ create index stripe_events_unsettled_idx on public.stripe_events (received_at)
 -- payment intent.
 create index stripe_events_payment_facts_idx on public.stripe_events (payment_intent_id)
   where payment_fact in ('refund', 'dispute_opened', 'dispute_won', 'dispute_lost');
+
+-- A refund's lifecycle is read back by payment intent (private.refund_timeline, with the
+-- partial index's own predicate so that any plan uses it), and a refund's id is checked against
+-- the payment intent its first event named (private.apply_refund_event).
+create index stripe_events_refunds_idx on public.stripe_events (payment_intent_id)
+  where payment_fact in ('refund', 'partial_refund') or refund_status is not null;
+create index stripe_events_refund_object_idx on public.stripe_events (object_id)
+  where refund_status is not null;
+-- a session naming its invoice finds the invoice's page (private.settle_payment_record)
+create index stripe_events_invoice_idx on public.stripe_events (object_id)
+  where invoice_url is not null;
 
 -- =============================================================================================
 -- row level security
@@ -259,6 +285,7 @@ declare
   v_object jsonb := p_event -> 'data' -> 'object';
   v_is_session boolean := v_object ->> 'object' = 'checkout.session';
   v_is_charge boolean := v_object ->> 'object' = 'charge';
+  v_is_refund boolean := v_object ->> 'object' = 'refund';
   v_method jsonb := v_object -> 'payment_method_details';
   v_livemode boolean := coalesce((p_event ->> 'livemode')::boolean, false);
   v_previous text;
@@ -275,7 +302,8 @@ begin
   insert into public.stripe_events (
     id, type, created, livemode, api_version, checkout_session_id, payment_intent_id,
     object_id, payment_fact, amount_total, currency, payload,
-    payment_method_type, card_brand, card_last4, receipt_url, amount_refunded
+    payment_method_type, card_brand, card_last4, receipt_url, amount_refunded,
+    refund_status, refund_amount, refund_created, invoice_url
   )
   values (
     p_event ->> 'id',
@@ -295,7 +323,15 @@ begin
     case when v_is_charge then private.json_word(v_method -> 'card' -> 'last4', '^[0-9]{4}$') end,
     case when v_is_charge then private.receipt_url(private.json_word(v_object -> 'receipt_url', '.'), v_livemode) end,
     case when v_is_charge and private.json_amount(v_object -> 'amount_refunded') >= 0 then
-      private.json_amount(v_object -> 'amount_refunded') end
+      private.json_amount(v_object -> 'amount_refunded') end,
+    case when v_is_refund then
+      private.json_word(v_object -> 'status', '^(pending|requires_action|succeeded|failed|canceled)$') end,
+    case when v_is_refund and private.json_amount(v_object -> 'amount') >= 0 then
+      private.json_amount(v_object -> 'amount') end,
+    case when v_is_refund and private.json_amount(v_object -> 'created') between 0 and 253402300799 then
+      pg_catalog.to_timestamp(private.json_amount(v_object -> 'created')::double precision) end,
+    case when v_object ->> 'object' = 'invoice' and p_event ->> 'type' = 'invoice.paid' then
+      private.receipt_url(private.json_word(v_object -> 'hosted_invoice_url', '.'), v_livemode) end
   )
   on conflict (id) do nothing;
 

@@ -257,9 +257,11 @@ as $$
 $$;
 
 -- The stored facts of a session that a claim about it contradicts (empty when none).
--- Payment intent and customer: once known, never replaced. Who, what and how much: fixed
--- once the session is paid or rejected (before that, a differing claim is a mismatch and
--- rejects the session). A paid session cannot be open, expired or free of payment again.
+-- Payment intent and customer: once known, never replaced, and once the session is paid or
+-- rejected, never added either (the customer a learner's next Checkout reuses comes from the
+-- payment that granted them a lesson: a later claim must not be able to choose it). Who, what
+-- and how much: fixed once the session is paid or rejected (before that, a differing claim is
+-- a mismatch and rejects the session). A paid session cannot be open, expired or free of payment again.
 -- p_with_status is false for the creation response attach sees, which is open by nature.
 create or replace function private.session_contradictions(
   p_row public.checkout_sessions,
@@ -287,10 +289,14 @@ begin
       else 'metadata'
     end;
   end if;
-  if v_payment_intent <> p_row.stripe_payment_intent_id then
+  if v_payment_intent <> p_row.stripe_payment_intent_id
+    or (v_decided and p_row.stripe_payment_intent_id is null and v_payment_intent is not null)
+  then
     v_fields := v_fields || 'payment_intent'::text;
   end if;
-  if v_customer <> p_row.stripe_customer_id then
+  if v_customer <> p_row.stripe_customer_id
+    or (v_decided and p_row.stripe_customer_id is null and v_customer is not null)
+  then
     v_fields := v_fields || 'customer'::text;
   end if;
   if v_decided or not p_with_status then
@@ -363,6 +369,132 @@ begin
 end;
 $$;
 
+-- The refunds of one payment intent, replayed in Stripe's time order: one row each time what
+-- has been refunded (amount_refunded) or whether that is the whole payment (in_full) changes,
+-- with `fact` 'refund' when it became refunded in full and 'refund_failed' when it stopped
+-- being so (a refund failed or was canceled). Since API version 2024-10-28 Stripe sends
+-- refund.created, refund.updated and refund.failed for every refund, and a refund may be
+-- pending for days and then fail; charge.refunded says what the charge had refunded when it
+-- was sent (its amount_refunded), without naming the refunds. So two sources are combined:
+--   * each refund by id, from its events: live (pending, requires_action or succeeded) until
+--     an event says failed or canceled, which is final. A pending refund counts: the shop
+--     asked for the money to go back, and Stripe holds it against what can be refunded.
+--   * the most the charge said it had refunded (charge.refunded's amount_refunded), less
+--     every refund that failed after that and was created no later (so was counted in it),
+--     plus every live refund created after it.
+-- What has been refunded is the larger of the two, so any subset of the events, in any order
+-- of arrival, gives the answer the same events replayed in Stripe's order give. Within one
+-- second a refund's creation comes before a charge.refunded, and that before a failure (a
+-- refund cannot fail before it is counted). Refund events rejected as another payment's are
+-- left out, as are events that failed to apply (they are applied again later).
+create or replace function private.refund_timeline(p_payment_intent text, p_amount bigint)
+returns table (
+  step integer, occurred_at timestamptz, amount_refunded bigint, in_full boolean, fact text, refunded_since timestamptz
+)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_event record;
+  v_claim bigint := 0;
+  v_claim_full boolean := false;
+  v_claim_at timestamptz;
+  -- refund id → {"amount", "created" (epoch seconds), "failed"}
+  v_refunds jsonb := '{}'::jsonb;
+  v_refund jsonb;
+  v_live bigint;
+  v_live_after bigint;
+  v_amount bigint := 0;
+  v_full boolean := false;
+  -- each time the total rose: to what, and when
+  v_rises bigint[] := '{}'::bigint[];
+  v_rise_times timestamptz[] := '{}'::timestamptz[];
+begin
+  step := 0;
+  for v_event in
+    select e.id, e.created, e.payment_fact, e.amount_refunded, e.object_id, e.refund_status, e.refund_amount,
+      e.refund_created
+    from public.stripe_events as e
+    where
+      e.payment_intent_id = p_payment_intent
+      and (e.payment_fact in ('refund', 'partial_refund') or e.refund_status is not null)
+      and (e.outcome is null or e.outcome not in ('error', 'rejected'))
+    order by
+      e.created,
+      case when e.refund_status in ('failed', 'canceled') then 2 when e.refund_status is null then 1 else 0 end,
+      e.id
+  loop
+    if v_event.refund_status is null then
+      -- charge.refunded: what the charge had refunded when the event was sent. A smaller
+      -- amount than one already counted says nothing a refund event has not: only a failure
+      -- takes a refund back, and failures come as refund events.
+      if coalesce(v_event.amount_refunded, 0) >= v_claim then
+        v_claim := coalesce(v_event.amount_refunded, 0);
+        v_claim_at := v_event.created;
+      end if;
+      v_claim_full := v_claim_full or v_event.payment_fact = 'refund';
+    elsif v_event.object_id is not null then
+      v_refund := coalesce(
+        v_refunds -> v_event.object_id,
+        pg_catalog.jsonb_build_object(
+          'amount', coalesce(v_event.refund_amount, 0),
+          'created', extract(epoch from coalesce(v_event.refund_created, v_event.created)),
+          'failed', false
+        )
+      );
+      if v_event.refund_status in ('failed', 'canceled') and not (v_refund ->> 'failed')::boolean then
+        v_refund := v_refund || '{"failed": true}'::jsonb;
+        if v_claim_at is not null and (v_refund ->> 'created')::numeric <= extract(epoch from v_claim_at) then
+          v_claim := greatest(v_claim - (v_refund ->> 'amount')::bigint, 0);
+          v_claim_full := false;
+        end if;
+      end if;
+      v_refunds := v_refunds || pg_catalog.jsonb_build_object(v_event.object_id, v_refund);
+    end if;
+
+    select
+      coalesce(pg_catalog.sum((r.value ->> 'amount')::bigint), 0),
+      coalesce(pg_catalog.sum((r.value ->> 'amount')::bigint) filter (
+        where v_claim_at is null or (r.value ->> 'created')::numeric > extract(epoch from v_claim_at)
+      ), 0)
+    into v_live, v_live_after
+    from pg_catalog.jsonb_each(v_refunds) as r
+    where not (r.value ->> 'failed')::boolean;
+
+    amount_refunded := greatest(v_claim + v_live_after, v_live);
+    in_full := v_claim_full or coalesce(amount_refunded >= p_amount, false);
+    if (amount_refunded, in_full) is distinct from (v_amount, v_full) then
+      step := step + 1;
+      occurred_at := v_event.created;
+      fact := case when in_full and not v_full then 'refund' when v_full and not in_full then 'refund_failed' end;
+      -- when what is refunded now was refunded: the time it rose to this, or, after a failure
+      -- took some back, the last time it rose to no more than what is left
+      if amount_refunded > v_amount then
+        v_rises := v_rises || amount_refunded;
+        v_rise_times := v_rise_times || v_event.created;
+        refunded_since := v_event.created;
+      elsif amount_refunded < v_amount then
+        refunded_since := coalesce(
+          (
+            select r.rose_at from rows from (pg_catalog.unnest(v_rises), pg_catalog.unnest(v_rise_times)) as r (amount, rose_at)
+            where r.amount <= amount_refunded order by r.rose_at desc limit 1
+          ),
+          v_rise_times[1]
+        );
+      end if;
+      if amount_refunded = 0 then
+        refunded_since := null;
+      end if;
+      v_amount := amount_refunded;
+      v_full := in_full;
+      return next;
+    end if;
+  end loop;
+end;
+$$;
+
 -- Re-derive the ownership row of one (learner, lesson) from its facts, in Stripe's time order:
 -- paid checkout sessions, full refunds and disputes of their payment intents (the session's
 -- own and any a contradiction claimed). The caller holds the learner+lesson lock. Also writes
@@ -382,10 +514,15 @@ declare
   v_disputed_at timestamptz;
   -- the granting payment's disputes, by dispute id: 'open', 'won' or 'lost'
   v_disputes jsonb := '{}'::jsonb;
+  -- earlier payments whose refund failed after the lesson was bought again
+  v_paid_twice text[] := '{}'::text[];
+  -- the granting payment's payment intents (its own, or one a contradiction claimed) now
+  -- refunded in full: access comes back only when no refund of any of them stands
+  v_refunded_intents jsonb := '{}'::jsonb;
 begin
   for v_fact in
     with payments as (
-      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at
+      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at, s.amount_total
       from public.checkout_sessions as s
       where
         s.user_id = p_user_id
@@ -394,17 +531,17 @@ begin
         and (s.fulfilment is null or s.fulfilment not like 'rejected:%')
     ),
     payment_intents as (
-      select p.session_id, p.payment_intent_id, p.paid_at from payments as p
+      select p.session_id, p.payment_intent_id, p.paid_at, p.amount_total from payments as p
       where p.payment_intent_id is not null
       union
-      select p.session_id, c.payment_intent_id, p.paid_at
+      select p.session_id, c.payment_intent_id, p.paid_at, p.amount_total
       from payments as p
       join public.checkout_session_contradictions as c on c.checkout_session_id = p.session_id
       where c.payment_intent_id is not null
     )
     select
       'payment' as kind, p.paid_at as occurred_at, 2 as rank, p.session_id as ref, p.session_id,
-      null as dispute_id
+      null as dispute_id, null as payment_intent_id
     from payments as p
     union all
     -- Stripe's times are whole seconds. A revocation never precedes its own payment, and one
@@ -416,12 +553,23 @@ begin
       greatest(e.created, i.paid_at),
       case when e.created > i.paid_at then 0 else 3 end,
       e.id, i.session_id,
-      case when e.payment_fact like 'dispute_%' then e.object_id end
+      case when e.payment_fact like 'dispute_%' then e.object_id end,
+      i.payment_intent_id
     from public.stripe_events as e
     join payment_intents as i on i.payment_intent_id = e.payment_intent_id
     where
-      e.payment_fact in ('refund', 'dispute_opened', 'dispute_won', 'dispute_lost')
+      e.payment_fact in ('dispute_opened', 'dispute_won', 'dispute_lost')
       and e.outcome is distinct from 'error'
+    union all
+    -- refunds: when the payment became refunded in full, and when a refund's failure or
+    -- cancellation made it stop being so (ordered within a second as the timeline found them)
+    select
+      r.fact, greatest(r.occurred_at, i.paid_at),
+      case when r.occurred_at > i.paid_at then 0 else 3 end,
+      pg_catalog.to_char(r.step, 'FM0000000000'), i.session_id, null, i.payment_intent_id
+    from payment_intents as i
+    cross join lateral private.refund_timeline(i.payment_intent_id, i.amount_total) as r
+    where r.fact is not null
     order by occurred_at, rank, ref
   loop
     if v_fact.kind = 'payment' then
@@ -432,18 +580,39 @@ begin
         v_refunded_at := null;
         v_disputed_at := null;
         v_disputes := '{}'::jsonb;
+        v_refunded_intents := '{}'::jsonb;
         update public.checkout_sessions set fulfilment = 'granted'
         where id = v_fact.session_id and fulfilment is distinct from 'granted';
       elsif v_current.id <> v_fact.session_id then
         update public.checkout_sessions set fulfilment = 'already_owned'
         where id = v_fact.session_id and fulfilment is distinct from 'already_owned';
       end if;
+    elsif v_fact.kind = 'refund_failed' and v_status = 'paid' and v_current.id <> v_fact.session_id then
+      -- the refund of an earlier payment failed after the learner had bought the lesson again:
+      -- they paid twice, and the earlier payment is listed for a refund (already_owned)
+      v_paid_twice := v_paid_twice || v_fact.session_id;
     elsif v_current.id = v_fact.session_id then
       if v_fact.kind = 'refund' then
+        v_refunded_intents := v_refunded_intents || pg_catalog.jsonb_build_object(v_fact.payment_intent_id, true);
         if v_status in ('paid', 'disputed') then
           v_status := 'refunded';
           v_refunded_at := v_fact.occurred_at;
           v_disputed_at := null;
+        end if;
+      elsif v_fact.kind = 'refund_failed' then
+        -- the refund failed or was canceled: the money stayed with the shop, so the lesson is
+        -- the learner's again (paused instead while a dispute of the payment is open or lost)
+        v_refunded_intents := v_refunded_intents - v_fact.payment_intent_id;
+        if v_status = 'refunded' and v_refunded_intents = '{}'::jsonb then
+          v_refunded_at := null;
+          if exists (
+            select 1 from pg_catalog.jsonb_each_text(v_disputes) as d where d.value in ('open', 'lost')
+          ) then
+            v_status := 'disputed';
+            v_disputed_at := v_fact.occurred_at;
+          else
+            v_status := 'paid';
+          end if;
         end if;
       else
         if v_fact.kind = 'dispute_lost' then
@@ -477,6 +646,10 @@ begin
   if v_status is null then
     return;
   end if;
+  if pg_catalog.cardinality(v_paid_twice) > 0 then
+    update public.checkout_sessions set fulfilment = 'already_owned'
+    where id = any(v_paid_twice) and fulfilment is distinct from 'already_owned';
+  end if;
 
   insert into public.purchased_lessons as p (
     user_id, lesson_id, status, amount_total, currency, stripe_checkout_session_id,
@@ -506,7 +679,7 @@ begin
   -- refunds and disputes that waited for this purchase have now been applied
   update public.stripe_events as e
   set
-    outcome = case when e.type = 'charge.dispute.closed' then 'applied' else 'revoked' end,
+    outcome = case when e.type = 'charge.dispute.closed' or e.refund_status is not null then 'applied' else 'revoked' end,
     processed_at = pg_catalog.now()
   where
     e.outcome = 'deferred'
@@ -525,8 +698,9 @@ $$;
 -- Re-derive the payment record of the sessions paid with one payment intent (normally one)
 -- from every event stored for it, so that any arrival order ends the same: how it was paid and
 -- its receipt (from the newest charge event that says), what has been refunded and when that
--- total was reached (a full refund counts as the whole amount even if its payload was cleared
--- before the amount was taken out), and its disputes (each by id: lost once any event says
+-- total was reached (private.refund_timeline: refunds that failed or were canceled do not
+-- count; a full refund counts as the whole amount even if its payload was cleared before the
+-- amount was taken out), and its disputes (each by id: lost once any event says
 -- lost, won once closed otherwise, open until then). The record is what the Purchases page
 -- shows; access is settle_purchase's alone. The caller holds the payment intent's lock.
 create or replace function private.settle_payment_record(p_payment_intent text)
@@ -553,13 +727,12 @@ begin
   order by e.created desc, e.id desc
   limit 1;
 
-  select e.payment_fact = 'refund' as in_full, coalesce(e.amount_refunded, 0) as amount, e.created into v_refund
-  from public.stripe_events as e
-  where
-    e.payment_intent_id = p_payment_intent
-    and (e.amount_refunded > 0 or e.payment_fact = 'refund')
-    and e.outcome is distinct from 'error'
-  order by e.payment_fact = 'refund' desc, e.amount_refunded desc nulls last, e.created, e.id
+  select t.in_full, t.amount_refunded as amount, t.refunded_since as created into v_refund
+  from private.refund_timeline(
+    p_payment_intent,
+    (select pg_catalog.max(s.amount_total) from public.checkout_sessions as s where s.stripe_payment_intent_id = p_payment_intent)
+  ) as t
+  order by t.step desc
   limit 1;
 
   select case
@@ -609,6 +782,17 @@ begin
     is distinct from
     (v_method.payment_method_type, v_method.card_brand, v_method.card_last4, v_method.receipt_url,
      n.amount_refunded, n.refunded_at, v_dispute_status);
+
+  -- the paid invoice's page (invoice_creation), if its invoice.paid came before the session
+  update public.checkout_sessions as s
+  set
+    invoice_url = (
+      select e.invoice_url from public.stripe_events as e
+      where e.object_id = s.invoice_id and e.invoice_url is not null
+      order by e.created desc, e.id desc
+      limit 1
+    )
+  where s.stripe_payment_intent_id = p_payment_intent and s.invoice_id is not null and s.invoice_url is null;
 end;
 $$;
 
@@ -638,6 +822,7 @@ declare
   v_currency text := pg_catalog.lower(p_session ->> 'currency');
   v_payment_intent text := nullif(p_session ->> 'payment_intent', '');
   v_customer text := nullif(p_session ->> 'customer', '');
+  v_invoice text := private.json_word(p_session -> 'invoice', '^in_[A-Za-z0-9_]+$');
   v_status text := private.session_status(p_session);
   v_paid boolean := private.session_paid(p_session);
   v_row public.checkout_sessions;
@@ -703,6 +888,10 @@ begin
   if p_session ->> 'payment_status' = 'no_payment_required' and not v_paid then
     v_reason := coalesce(v_reason, 'no_payment_required');
   end if;
+  -- its invoice.paid may be stored at this very moment (apply_invoice_event takes this lock)
+  if v_invoice is not null then
+    perform private.lock('invoice', v_invoice);
+  end if;
 
   update public.checkout_sessions as s
   set
@@ -716,6 +905,7 @@ begin
     paid_at = case when v_paid then least(s.paid_at, p_seen_at) else s.paid_at end,
     stripe_payment_intent_id = coalesce(s.stripe_payment_intent_id, v_payment_intent),
     stripe_customer_id = coalesce(s.stripe_customer_id, v_customer),
+    invoice_id = coalesce(s.invoice_id, v_invoice),
     url = case when v_status = 'open' then s.url end,
     -- a session first rejected keeps the claims it was rejected for, so that the same
     -- claims again are no contradiction and different ones are
@@ -784,9 +974,6 @@ begin
   if v_payment_intent is null then
     return 'ignored:no_payment_intent';
   end if;
-  if p_event_type = 'charge.refunded' and private.payment_fact(p_event_type, p_object) <> 'refund' then
-    return 'ignored:partial_refund';
-  end if;
 
   perform private.lock('payment_intent', v_payment_intent);
   for v_purchase in
@@ -825,8 +1012,89 @@ begin
     end;
   end loop;
 
+  -- A partial refund changes no access by itself (partial refunds that add up to the whole
+  -- payment do, through the timeline), nor does one before its purchase: the timeline reads it
+  -- when the purchase lands.
+  if p_event_type = 'charge.refunded' and private.payment_fact(p_event_type, p_object) <> 'refund'
+    and (v_outcome is null or v_outcome = 'ignored:no_change')
+  then
+    return 'ignored:partial_refund';
+  end if;
   -- kept, and applied by settle_purchase when the purchase lands
   return coalesce(v_outcome, 'deferred');
+end;
+$$;
+
+-- A refund event (refund.created, refund.updated, refund.failed, charge.refund.updated): the
+-- refund's status joins its payment intent's timeline (refund_timeline), which may end access
+-- (a refund in full, or partial refunds adding up to it) or give it back (a refund that failed
+-- or was canceled), exactly as charge.refunded does. A refund belongs to the payment intent its
+-- first event named: a later event naming another is a contradiction, stored, listed for an
+-- operator ('rejected:refund_mismatch') and left out of every timeline. A refund of a payment
+-- nobody knows is kept ('deferred') and listed once it has waited an hour
+-- (payments_needing_attention).
+create or replace function private.apply_refund_event(p_event_type text, p_object jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_refund_id text := p_object ->> 'id';
+  v_payment_intent text := nullif(p_object ->> 'payment_intent', '');
+begin
+  if coalesce(v_refund_id, '') !~ '^re_[A-Za-z0-9_]+$' then
+    return 'rejected:not_a_refund';
+  end if;
+  if v_payment_intent is null then
+    return 'ignored:no_payment_intent';
+  end if;
+  -- two events of one refund naming different payment intents must not both pass the check
+  perform private.lock('refund', v_refund_id);
+  if exists (
+    select 1 from public.stripe_events as e
+    where
+      e.object_id = v_refund_id
+      and e.refund_status is not null
+      and e.payment_intent_id is distinct from v_payment_intent
+      and (e.outcome is null or e.outcome not in ('error', 'rejected'))
+  ) then
+    return 'rejected:refund_mismatch';
+  end if;
+  return private.apply_charge_event(p_event_type, p_object);
+end;
+$$;
+
+-- invoice.paid of a Checkout post-payment invoice (invoice_creation): its hosted page, kept on
+-- the event when it was stored (invoice_url: the receipt_url rule, https or the stand-in's own
+-- pages in test mode), is put on the session whose `invoice` it is, for the Purchases page.
+-- Nothing about access depends on it. A session that names the invoice later picks the page up
+-- then (settle_payment_record); an invoice no session names is someone else's, or early.
+create or replace function private.apply_invoice_event(p_event_id text, p_object jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_invoice text := private.json_word(p_object -> 'id', '^in_[A-Za-z0-9_]+$');
+  v_url text;
+begin
+  if v_invoice is null then
+    return 'ignored:not_an_invoice';
+  end if;
+  select e.invoice_url into v_url from public.stripe_events as e where e.id = p_event_id;
+  if v_url is null then
+    return 'ignored:no_invoice_url';
+  end if;
+  -- a session naming this invoice may be being recorded at this very moment
+  perform private.lock('invoice', v_invoice);
+  update public.checkout_sessions as s set invoice_url = v_url
+  where s.invoice_id = v_invoice and s.invoice_url is distinct from v_url;
+  if found or exists (select 1 from public.checkout_sessions as s where s.invoice_id = v_invoice) then
+    return 'applied';
+  end if;
+  return 'ignored:unknown_invoice';
 end;
 $$;
 
@@ -940,6 +1208,10 @@ begin
         private.apply_charge_event(v_type, v_object)
       when v_type in ('promotion_code.created', 'promotion_code.updated') then
         private.apply_promotion_code(v_object, pg_catalog.to_timestamp((p_event ->> 'created')::double precision))
+      when v_type in ('refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated') then
+        private.apply_refund_event(v_type, v_object)
+      when v_type = 'invoice.paid' then
+        private.apply_invoice_event(v_id, v_object)
       else 'ignored'
     end;
   exception
@@ -994,11 +1266,14 @@ revoke all on function
   private.session_claims(jsonb),
   private.session_contradictions(public.checkout_sessions, jsonb, boolean),
   private.record_contradiction(public.checkout_sessions, jsonb, text[], text, text),
+  private.refund_timeline(text, bigint),
   private.settle_purchase(uuid, uuid),
   private.settle_payment_record(text),
   private.apply_checkout_session(jsonb, timestamptz, text, text),
   private.apply_revocation(text, jsonb),
   private.apply_charge_event(text, jsonb),
+  private.apply_refund_event(text, jsonb),
+  private.apply_invoice_event(text, jsonb),
   private.close_checkout_session(jsonb, text, text),
   private.process_event(jsonb),
   private.receive_event(jsonb)

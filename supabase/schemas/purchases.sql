@@ -61,6 +61,11 @@ create table public.checkout_sessions (
   -- disputes of this payment: 'open' while any is under review, else 'lost' if any was lost,
   -- else 'won' (won or an inquiry closed); null when never disputed
   dispute_status text constraint checkout_sessions_dispute_status_check check (dispute_status in ('open', 'won', 'lost')),
+  -- Invoice id of the session's post-payment invoice (CHECKOUT_INVOICES), e.g.
+  -- in_1MtHbELkdIwHu7ixl4OzzPMv, and its hosted page once invoice.paid brought it (a
+  -- receipt_url: https, or the stand-in's own pages in test mode). Never read to decide access.
+  invoice_id text constraint checkout_sessions_invoice_format check (invoice_id ~ '^in_[A-Za-z0-9_]+$'),
+  invoice_url public.receipt_url,
   -- A promotion code the learner typed on Checkout (allow_promotion_codes), as the paid
   -- session reports it: what it took off (total_details.amount_discount, minor units), so that
   -- amount_total above stays the lesson's price and amount_paid is what was charged. A session
@@ -147,6 +152,8 @@ create index checkout_sessions_user_lesson_idx on public.checkout_sessions (user
 create index checkout_sessions_lesson_user_idx on public.checkout_sessions (lesson_id, user_id);
 create index checkout_sessions_payment_intent_idx on public.checkout_sessions (stripe_payment_intent_id)
   where stripe_payment_intent_id is not null;
+create index checkout_sessions_invoice_idx on public.checkout_sessions (invoice_id)
+  where invoice_id is not null;
 -- the policy on promotion_codes (promotion_codes.sql) finds a learner's sessions by code
 create index checkout_sessions_promotion_code_idx on public.checkout_sessions (promotion_code_id, user_id)
   where promotion_code_id is not null;

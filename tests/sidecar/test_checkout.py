@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 import anyio.to_thread
 import pytest
+import stripe
 
 from sidecar.auth import Learner
 from sidecar.checkout import idempotency_key, session_params
@@ -521,3 +522,122 @@ async def test_settled_session_is_answered_from_the_database(
         response = await offline.get(f"{URL}/{paid['id']}", headers=bearer(learner))
     assert response.status_code == 200
     assert response.json()["owned"] is True
+
+
+# --- the customer a Checkout reuses ------------------------------------------------------------
+
+
+async def grant_with_customer(
+    client: Client, learner: uuid.UUID, lesson: uuid.UUID, customer: str
+) -> None:
+    """A payment of the learner's, with a Stripe customer, that grants them the lesson."""
+    paid = checkout_session(user_id=learner, lesson_id=lesson) | {"customer": customer}
+    response = await deliver(client, event("checkout.session.completed", paid))
+    assert response.json()["outcome"] == "recorded"
+
+
+def test_standin_refuses_an_unknown_customer_as_stripe_does(standin: StandIn) -> None:
+    """stripe-python raises InvalidRequestError: 400, resource_missing, param customer."""
+    stripe_client = standin.stripe_client()
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        stripe_client.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "customer": "cus_gone0000000000",
+                "success_url": f"{SITE_URL}/ok",
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": "usd",
+                            "unit_amount": 1200,
+                            "product_data": {"name": "Joins"},
+                        },
+                    }
+                ],
+            }
+        )
+    error = refused.value
+    assert (error.http_status, error.code, error.param) == (400, "resource_missing", "customer")
+    assert error.user_message == "No such customer: 'cus_gone0000000000'"
+
+
+async def test_checkout_reuses_the_customer_of_the_learners_granting_payment(
+    client: Client, standin: StandIn, learner: uuid.UUID
+) -> None:
+    stripe_client = standin.stripe_client()
+    customer = await anyio.to_thread.run_sync(
+        lambda: stripe_client.v1.customers.create(params={"email": "kept@example.com"})
+    )
+    await grant_with_customer(client, learner, LESSON_JOINS, customer.id)
+    response = await open_checkout(client, learner, LESSON_RLS)
+    assert response.status_code == 201
+    session = await stripe_session(standin, response.json()["id"])
+    assert (session.customer, session.customer_email) == (customer.id, None)
+
+
+async def test_a_customer_stripe_refuses_falls_back_to_the_learners_email(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    """A stored customer Stripe no longer knows never fails the purchase."""
+    await grant_with_customer(client, learner, LESSON_JOINS, "cus_deleted00000000")
+    response = await open_checkout(client, learner, LESSON_RLS)
+    assert response.status_code == 201
+    session = await stripe_session(standin, response.json()["id"])
+    assert session.customer is None
+    assert session.customer_email == f"learner-{learner.hex[:8]}@example.com"
+    assert session_rows(database_url, learner)[-1][0] == response.json()["id"]
+    again = await open_checkout(client, learner, LESSON_RLS)
+    assert (again.status_code, again.json()) == (200, response.json())
+
+
+async def test_a_later_claim_cannot_choose_the_learners_customer(
+    client: Client, standin: StandIn, database_url: str, learner: uuid.UUID
+) -> None:
+    """A signed claim adding a customer to a paid session is a contradiction: the next
+    Checkout still goes out with the learner's email."""
+    paid = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    first = await deliver(client, event("checkout.session.completed", paid))
+    assert first.json()["outcome"] == "recorded"
+    claim = paid | {"customer": "cus_someoneelse000"}
+    later = await deliver(client, event("checkout.session.completed", claim))
+    assert later.json()["outcome"] == "rejected:contradiction"
+    response = await open_checkout(client, learner, LESSON_RLS)
+    assert response.status_code == 201
+    session = await stripe_session(standin, response.json()["id"])
+    assert (session.customer, session.customer_email) == (
+        None,
+        f"learner-{learner.hex[:8]}@example.com",
+    )
+    stored = query(
+        database_url,
+        "select stripe_customer_id from public.checkout_sessions where id = %s",
+        (paid["id"],),
+    )
+    assert stored == [(None,)]
+
+
+async def test_checkout_invoices_ask_stripe_for_an_invoice(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    """CHECKOUT_INVOICES=true: sessions are created with invoice_creation[enabled]=true; off,
+    without."""
+    on = make_settings(
+        database_url,
+        stripe_api_base=standin.api_base,
+        stripe_secret_key=standin.api_key,
+        checkout_invoices=True,
+    )
+    async with running_client(on) as client:
+        response = await open_checkout(client, learner, LESSON_JOINS)
+    assert response.status_code == 201
+    creation = (await stripe_session(standin, response.json()["id"])).invoice_creation
+    assert creation is not None
+    assert creation.enabled is True
+    off = make_settings(
+        database_url, stripe_api_base=standin.api_base, stripe_secret_key=standin.api_key
+    )
+    async with running_client(off) as client:
+        response = await open_checkout(client, learner, LESSON_RLS)
+    creation = (await stripe_session(standin, response.json()["id"])).invoice_creation
+    assert creation is None or creation.enabled is False

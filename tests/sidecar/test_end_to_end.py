@@ -119,6 +119,69 @@ def test_pay_then_refund(database_url: str, standin: StandIn, learner: uuid.UUID
     assert all(a["ok"] for a in standin.control.deliveries())
 
 
+def test_pending_refund_that_fails_gives_access_back(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    """A card whose refunds start pending (Stripe's 4000 0000 0000 7726): the refund ends
+    access at once, and its failure, days later for the bank, gives it back."""
+    with running_sidecar(sidecar_settings(database_url, standin)) as base:
+        standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        session = open_checkout(base, learner, LESSON_JOINS)
+        assert standin.control.pay(session["id"], card="4000000000007726").status_code == 303
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed"))
+        refund = standin.stripe_client().v1.refunds.create(
+            {"payment_intent": payment_intent_of(database_url, session["id"])}
+        )
+        assert refund.status == "pending"
+        standin.control.wait_for_deliveries(delivered("refund.created"))
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "refunded"
+        standin.control.settle_refund(refund.id, succeeded=False)
+        standin.control.wait_for_deliveries(delivered("refund.failed"))
+        assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+        record = query(
+            database_url,
+            "select amount_refunded, refunded_at from public.checkout_sessions where id = %s",
+            (session["id"],),
+        )
+        assert record == [(0, None)]
+        restored = query(
+            database_url,
+            "select type from public.stripe_events where payment_intent_id = %s"
+            " and outcome = 'restored'",
+            (payment_intent_of(database_url, session["id"]),),
+        )
+        assert len(restored) == 1
+
+
+def test_invoice_page_reaches_the_purchase(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    """CHECKOUT_INVOICES: the session asks Stripe for an invoice, and invoice.paid puts its
+    hosted page on the purchase."""
+    settings = sidecar_settings(database_url, standin, checkout_invoices=True)
+    with running_sidecar(settings) as base:
+        standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        session = open_checkout(base, learner, LESSON_RLS)
+        stripe_client = standin.stripe_client()
+        creation = stripe_client.v1.checkout.sessions.retrieve(session["id"]).invoice_creation
+        assert creation is not None
+        assert creation.enabled
+        standin.control.pay(session["id"])
+        standin.control.wait_for_deliveries(delivered("checkout.session.completed"))
+        standin.control.wait_for_deliveries(delivered("invoice.paid"))
+        invoice_id = stripe_client.v1.checkout.sessions.retrieve(session["id"]).invoice
+        assert isinstance(invoice_id, str)
+        invoice = stripe_client.v1.invoices.retrieve(invoice_id)
+        assert invoice.status == "paid"
+        stored = query(
+            database_url,
+            "select invoice_id, invoice_url from public.checkout_sessions where id = %s",
+            (session["id"],),
+        )
+        assert stored == [(invoice.id, invoice.hosted_invoice_url)]
+        assert httpx.get(str(invoice.hosted_invoice_url)).status_code == 200
+
+
 def test_dispute_takes_access_away_and_a_won_dispute_gives_it_back(
     database_url: str, standin: StandIn, learner: uuid.UUID
 ) -> None:

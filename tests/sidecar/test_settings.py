@@ -130,6 +130,14 @@ def test_prepare_threshold_is_configurable_for_direct_connections() -> None:
     assert settings.database_prepare_threshold == 5
 
 
+def test_checkout_invoices_are_off_unless_set_true() -> None:
+    assert Settings.from_env(COMPLETE).checkout_invoices is False
+    assert Settings.from_env({**COMPLETE, "CHECKOUT_INVOICES": "true"}).checkout_invoices is True
+    assert Settings.from_env({**COMPLETE, "CHECKOUT_INVOICES": "false"}).checkout_invoices is False
+    with pytest.raises(SettingsError, match="CHECKOUT_INVOICES"):
+        Settings.from_env({**COMPLETE, "CHECKOUT_INVOICES": "sometimes"})
+
+
 def test_secrets_stay_out_of_repr() -> None:
     text = repr(Settings.from_env(COMPLETE))
     for secret in ("sk_test_x", "whsec_x", "jwt-secret", "pw@db"):

@@ -48,6 +48,27 @@ def charge_refunded(payment_intent: str, amount: int, refunded: int) -> JsonObje
     }
 
 
+def refund(
+    refund_id: str, payment_intent: str, amount: int, status: str, created: int
+) -> JsonObject:
+    """A refund as refund.created, refund.updated and refund.failed carry it."""
+    obj: JsonObject = {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "charge": "ch_" + payment_intent.removeprefix("pi_"),
+        "created": created,
+        "currency": "usd",
+        "payment_intent": payment_intent,
+        "status": status,
+    }
+    if status == "pending":
+        obj["pending_reason"] = "processing"
+    if status == "failed":
+        obj["failure_reason"] = "expired_or_canceled_card"
+    return obj
+
+
 def dispute(payment_intent: str, status: str = "needs_response") -> JsonObject:
     return {
         "id": "dp_" + payment_intent.removeprefix("pi_"),

@@ -31,6 +31,7 @@ from tests.sql.stripe_objects import (
     checkout_session,
     dispute,
     event,
+    refund,
 )
 
 
@@ -215,9 +216,15 @@ def story(rng: random.Random, lesson: uuid.UUID, tag: str, contradict: bool) -> 
             if field == "payment_intent" and rng.random() < 0.5:
                 full = charge_refunded(f"{pi}x", amount, amount)
                 steps.append(Step(f"{pi}x_r", "event", "charge.refunded", full, later(at_least=1)))
-        for i, what in enumerate(rng.sample(["partial", "refund", "dispute"], k=rng.randint(0, 2))):
+        alphabet = ["partial", "refund", "dispute", "refund_lifecycle"]
+        afterwards = rng.sample(alphabet, k=rng.randint(0, 2))
+        if "refund_lifecycle" in afterwards:  # Stripe refunds no more than the charge, no dispute
+            afterwards = ["refund_lifecycle"]
+        for i, what in enumerate(afterwards):
             at = later(at_least=1 if i == 0 else 0)
-            if what == "partial":
+            if what == "refund_lifecycle":
+                steps += refund_lifecycle(rng, pi, amount, at, later)
+            elif what == "partial":
                 partial = charge_refunded(pi, amount, amount // 2)
                 steps.append(Step(f"{pi}_p", "event", "charge.refunded", partial, at))
             elif what == "refund":
@@ -236,6 +243,68 @@ def story(rng: random.Random, lesson: uuid.UUID, tag: str, contradict: bool) -> 
                         steps.append(
                             Step(f"{pi}_dw", "event", "charge.dispute.closed", won, later())
                         )
+    return steps
+
+
+def refund_lifecycle(
+    rng: random.Random, pi: str, amount: int, at: int, later: Callable[..., int]
+) -> list[Step]:
+    """Refunds as Stripe runs them since 2024-10-28: refund.created for every refund, pending
+    ones settled later by refund.updated (with charge.refunded when they succeed, refund.failed
+    when they fail), a succeeded refund failing later, one canceled, partial refunds adding up
+    to the whole payment (the second perhaps failing)."""
+    steps: list[Step] = []
+
+    def created(rid: str, value: int, status: str, when: int) -> None:
+        obj = refund(rid, pi, value, status, at)
+        steps.append(Step(f"{rid}_c", "event", "refund.created", obj, when))
+
+    def succeeded(rid: str, value: int, refunded: int, when: int) -> None:
+        obj = refund(rid, pi, value, "succeeded", at)
+        steps.append(Step(f"{rid}_u", "event", "refund.updated", obj, when))
+        full = charge_refunded(pi, amount, refunded)
+        steps.append(Step(f"{rid}_r", "event", "charge.refunded", full, when))
+
+    def failed(rid: str, value: int, when: int, status: str = "failed") -> None:
+        obj = refund(rid, pi, value, status, at)
+        steps.append(Step(f"{rid}_f", "event", "refund.updated", obj, when))
+        if status == "failed":
+            steps.append(Step(f"{rid}_x", "event", "refund.failed", obj, when))
+
+    rid = f"re_{pi.removeprefix('pi_')}"
+    match rng.choice(["pending_fails", "pending_succeeds", "succeeded_fails", "canceled", "parts"]):
+        case "pending_fails":
+            created(rid, amount, "pending", at)
+            failed(rid, amount, later())
+        case "pending_succeeds":
+            created(rid, amount, "pending", at)
+            succeeded(rid, amount, amount, later())
+        case "succeeded_fails":  # succeeded at once (charge.refunded first), fails days later
+            full = charge_refunded(pi, amount, amount)
+            steps.append(Step(f"{rid}_r", "event", "charge.refunded", full, at))
+            created(rid, amount, "succeeded", at)
+            failed(rid, amount, later(at_least=1))
+        case "canceled":
+            created(rid, amount, "requires_action", at)
+            failed(rid, amount, later(), status="canceled")
+        case _:  # two partial refunds that add up to the whole payment
+            first, second = amount // 3, amount - amount // 3
+            partial = charge_refunded(pi, amount, first)
+            steps.append(Step(f"{rid}a_r", "event", "charge.refunded", partial, at))
+            created(f"{rid}a", first, "succeeded", at)
+            when = later()
+            steps.append(
+                Step(
+                    f"{rid}b_c",
+                    "event",
+                    "refund.created",
+                    refund(f"{rid}b", pi, second, "pending", when),
+                    when,
+                )
+            )
+            if rng.random() < 0.5:
+                failed_obj = refund(f"{rid}b", pi, second, "failed", when)
+                steps.append(Step(f"{rid}b_x", "event", "refund.failed", failed_obj, later()))
     return steps
 
 
@@ -330,21 +399,47 @@ def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
     """Status per lesson as Stripe's order implies, computed without the database (the oracle).
 
     A payment grants when the lesson is not already paid for; a full refund or an opened
-    dispute of the granting payment revokes; a dispute won restores a disputed purchase.
+    dispute of the granting payment revokes; a dispute won restores a disputed purchase. A
+    payment whose refunds Stripe reports one by one (refund.* events) is refunded in full while
+    the refunds not failed or canceled (pending ones too) add up to its amount, and given back
+    when a failure makes them no longer do; its charge.refunded events add nothing to that.
     """
     status: dict[str, str] = {}
     granted_by: dict[str, str] = {}
+    amounts: dict[str, int] = {}
+    by_refund = {
+        e["data"]["object"]["payment_intent"]
+        for e in events
+        if e["data"]["object"]["object"] == "refund"
+    }
+    live: dict[str, dict[str, int]] = {}  # payment intent → refund id → amount
+    failed: set[str] = set()
     for evt in sorted(events, key=lambda e: e["created"]):
         obj = evt["data"]["object"]
         if obj["object"] == "checkout.session":
             lesson = obj["metadata"]["lesson_id"]
+            amounts[obj["payment_intent"]] = obj["amount_total"]
             if obj["payment_status"] == "paid" and status.get(lesson) != "paid":
                 status[lesson], granted_by[lesson] = "paid", obj["payment_intent"]
             continue
-        lesson = next((k for k, pi in granted_by.items() if pi == obj["payment_intent"]), "")
+        pi = obj["payment_intent"]
+        lesson = next((k for k, g in granted_by.items() if g == pi), "")
         current = status.get(lesson)
-        if evt["type"] == "charge.refunded" and obj["refunded"] and current in ("paid", "disputed"):
-            status[lesson] = "refunded"
+        if obj["object"] == "refund":
+            was_full = sum(live.get(pi, {}).values()) >= amounts[pi]
+            if obj["status"] in ("failed", "canceled"):
+                failed.add(obj["id"])
+                live.get(pi, {}).pop(obj["id"], None)
+            elif obj["id"] not in failed:
+                live.setdefault(pi, {})[obj["id"]] = obj["amount"]
+            full = sum(live.get(pi, {}).values()) >= amounts[pi]
+            if full and not was_full and current in ("paid", "disputed"):
+                status[lesson] = "refunded"
+            elif was_full and not full and current == "refunded":
+                status[lesson] = "paid"
+        elif evt["type"] == "charge.refunded":
+            if pi not in by_refund and obj["refunded"] and current in ("paid", "disputed"):
+                status[lesson] = "refunded"
         elif evt["type"] == "charge.dispute.created" and current == "paid":
             status[lesson] = "disputed"
         elif (
@@ -362,26 +457,48 @@ class Claims:
 
     paid: set[tuple[str, str, str]] = field(default_factory=set)  # (session, learner, lesson)
     payment_intents: dict[str, set[str]] = field(default_factory=dict)  # session → every pi claimed
-    ended: set[str] = field(default_factory=set)  # payment intents fully refunded or dispute lost
+    amounts: dict[str, int] = field(default_factory=dict)  # pi → the largest amount claimed
+    charged_back: set[str] = field(default_factory=set)  # payment intents with a dispute lost
+    refunded: set[str] = field(default_factory=set)  # charge.refunded said refunded in full
+    refunds: dict[str, tuple[str, int]] = field(default_factory=dict)  # refund → (pi, amount)
+    failed_refunds: set[str] = field(default_factory=set)  # refunds failed or canceled
 
     def observe(self, delivery: Delivery) -> None:
         obj = delivery.body["data"]["object"] if delivery.kind == "event" else delivery.body
         if obj["object"] == "checkout.session":
             if obj.get("payment_intent"):
                 self.payment_intents.setdefault(obj["id"], set()).add(obj["payment_intent"])
+                pi = obj["payment_intent"]
+                self.amounts[pi] = max(self.amounts.get(pi, 0), obj["amount_total"])
             if delivery.kind != "attach" and obj["payment_status"] == "paid":
                 self.paid.add((obj["id"], obj["metadata"]["user_id"], obj["metadata"]["lesson_id"]))
-        elif (obj["object"] == "charge" and obj["refunded"]) or (
-            obj["object"] == "dispute" and obj["status"] == "lost"
-        ):
-            self.ended.add(obj["payment_intent"])
+        elif obj["object"] == "charge" and obj["refunded"]:
+            self.refunded.add(obj["payment_intent"])
+        elif obj["object"] == "dispute" and obj["status"] == "lost":
+            self.charged_back.add(obj["payment_intent"])
+        elif obj["object"] == "refund":
+            self.refunds.setdefault(obj["id"], (obj["payment_intent"], obj["amount"]))
+            if obj["status"] in ("failed", "canceled"):
+                self.failed_refunds.add(obj["id"])
+
+    def ended(self, pi: str) -> bool:
+        """Money went back for certain: a dispute lost; charge.refunded in full with no refund
+        of the payment known to have failed since; or refunds still standing that add up."""
+        mine = {r: amount for r, (p, amount) in self.refunds.items() if p == pi}
+        standing = sum(amount for r, amount in mine.items() if r not in self.failed_refunds)
+        return (
+            pi in self.charged_back
+            or (pi in self.refunded and not mine.keys() & self.failed_refunds)
+            or (pi in self.amounts and standing >= self.amounts[pi])
+        )
 
     def may_read(self, user: uuid.UUID) -> set[str]:
         """Lessons some paid session grants the learner none of whose payments ended."""
         return {
             lesson
             for session, learner, lesson in self.paid
-            if learner == str(user) and not self.payment_intents.get(session, set()) & self.ended
+            if learner == str(user)
+            and not any(self.ended(pi) for pi in self.payment_intents.get(session, set()))
         }
 
 
@@ -441,6 +558,7 @@ class Tally:
     attaches: int = 0
     replays: int = 0
     prunes: int = 0
+    refund_events: int = 0
 
 
 def test_random_interleavings_keep_the_rules_after_every_delivery(
@@ -449,7 +567,9 @@ def test_random_interleavings_keep_the_rules_after_every_delivery(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """200 random stories per run (each delivered in Stripe's order and shuffled, with replays
-    and payload prunes between deliveries): a fully refunded or lost-dispute payment never
+    and payload prunes between deliveries; refunds reported by charge.refunded alone or by
+    refund.created/updated/failed, pending, failing, canceled or adding up from partial refunds):
+    a fully refunded or lost-dispute payment never
     leaves its lesson readable, checked after every delivery; stories without contradictions
     also end as a replay in Stripe's order."""
     # a new seed each run explores new orders; a failure names it: RACE_SEED=<seed> replays it
@@ -470,6 +590,7 @@ def test_random_interleavings_keep_the_rules_after_every_delivery(
             tally.contradictions += sum(s.key.endswith(("_x", "_dw")) for s in steps)
             tally.syncs += sum(s.kind == "sync" for s in steps)
             tally.attaches += sum(s.kind == "attach" for s in steps)
+            tally.refund_events += sum(s.type.startswith("refund.") for s in steps)
 
             in_order_users = (make_user(), make_user())
             shuffled_users = (make_user(), make_user())
@@ -540,6 +661,7 @@ def test_random_interleavings_keep_the_rules_after_every_delivery(
             f"\nrandom interleavings (RACE_SEED={seed}): {tally.rounds} stories,"
             f" {tally.deliveries} deliveries ({tally.contradictions} contradicting claims,"
             f" {tally.syncs} read-backs, {tally.attaches} attaches, {tally.replays} replays,"
+            f" {tally.refund_events} refund.created/updated/failed,"
             f" {tally.prunes} payload prunes),"
             f" invariant checked {tally.checks} times"
         )

@@ -75,6 +75,8 @@ export type Database = {
           expires_at: string
           fulfilment: string | null
           id: string
+          invoice_id: string | null
+          invoice_url: string | null
           lesson_id: string
           paid_at: string | null
           payment_method_type: string | null
@@ -104,6 +106,8 @@ export type Database = {
           expires_at: string
           fulfilment?: string | null
           id: string
+          invoice_id?: string | null
+          invoice_url?: string | null
           lesson_id: string
           paid_at?: string | null
           payment_method_type?: string | null
@@ -133,6 +137,8 @@ export type Database = {
           expires_at?: string
           fulfilment?: string | null
           id?: string
+          invoice_id?: string | null
+          invoice_url?: string | null
           lesson_id?: string
           paid_at?: string | null
           payment_method_type?: string | null
@@ -428,6 +434,7 @@ export type Database = {
           currency: string | null
           error: string | null
           id: string
+          invoice_url: string | null
           livemode: boolean
           object_id: string | null
           outcome: string | null
@@ -440,6 +447,9 @@ export type Database = {
           processed_at: string | null
           receipt_url: string | null
           received_at: string
+          refund_amount: number | null
+          refund_created: string | null
+          refund_status: string | null
           type: string
         }
         Insert: {
@@ -453,6 +463,7 @@ export type Database = {
           currency?: string | null
           error?: string | null
           id: string
+          invoice_url?: string | null
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
@@ -465,6 +476,9 @@ export type Database = {
           processed_at?: string | null
           receipt_url?: string | null
           received_at?: string
+          refund_amount?: number | null
+          refund_created?: string | null
+          refund_status?: string | null
           type: string
         }
         Update: {
@@ -478,6 +492,7 @@ export type Database = {
           currency?: string | null
           error?: string | null
           id?: string
+          invoice_url?: string | null
           livemode?: boolean
           object_id?: string | null
           outcome?: string | null
@@ -490,6 +505,9 @@ export type Database = {
           processed_at?: string | null
           receipt_url?: string | null
           received_at?: string
+          refund_amount?: number | null
+          refund_created?: string | null
+          refund_status?: string | null
           type?: string
         }
         Relationships: []
@@ -608,6 +626,7 @@ export type Database = {
           amount_total: number
           currency: string
           id: string
+          invoice_url: string
           lesson_id: string
           occurred_at: string
           payment_method_brand: string

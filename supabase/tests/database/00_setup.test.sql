@@ -184,6 +184,37 @@ as $$
   );
 $$;
 
+-- A refund of a payment intent's charge as the refund.* events carry it, shaped like Stripe's
+-- example refund: pending (with its pending_reason), succeeded, failed (with failure_reason)
+-- or canceled.
+create or replace function tests.refund(
+  p_id text,
+  p_payment_intent text,
+  p_amount bigint,
+  p_status text,
+  p_created bigint default 1700000000
+)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'id', p_id,
+    'object', 'refund',
+    'amount', p_amount,
+    'charge', 'ch_' || substr(p_payment_intent, 4),
+    'created', p_created,
+    'currency', 'usd',
+    'metadata', '{}'::jsonb,
+    'payment_intent', p_payment_intent,
+    'reason', 'requested_by_customer',
+    'status', p_status,
+    'pending_reason', case when p_status = 'pending' then 'processing' end,
+    'failure_reason', case when p_status = 'failed' then 'expired_or_canceled_card' end,
+    'failure_balance_transaction', case when p_status = 'failed' then 'txn_' || substr(p_id, 4) end
+  ));
+$$;
+
 -- Nothing here may write for an API role: the role switchers only change the caller's own
 -- session, and the Stripe-shaped builders only build JSON.
 revoke all on all functions in schema tests from public;
