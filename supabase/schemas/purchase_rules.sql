@@ -522,7 +522,8 @@ declare
 begin
   for v_fact in
     with payments as (
-      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at, s.amount_total
+      -- what was charged (a promotion code's discount is never refunded): refunds adding up to it are in full
+      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at, s.amount_paid as amount_total
       from public.checkout_sessions as s
       where
         s.user_id = p_user_id
@@ -730,7 +731,8 @@ begin
   select t.in_full, t.amount_refunded as amount, t.refunded_since as created into v_refund
   from private.refund_timeline(
     p_payment_intent,
-    (select pg_catalog.max(s.amount_total) from public.checkout_sessions as s where s.stripe_payment_intent_id = p_payment_intent)
+    -- what was charged, after any promotion code: refunds adding up to it are a refund in full
+    (select pg_catalog.max(s.amount_paid) from public.checkout_sessions as s where s.stripe_payment_intent_id = p_payment_intent)
   ) as t
   order by t.step desc
   limit 1;
