@@ -25,8 +25,8 @@ select
   s.paid_at as since
 from public.checkout_sessions as s
 where
-  s.payment_status = 'paid'
-  and s.fulfilment <> 'granted'
+  -- paid and not granted (purchases.sql)
+  s.needs_attention
   and not exists (
     select 1 from public.stripe_events as e
     where e.payment_intent_id = s.stripe_payment_intent_id and e.payment_fact = 'refund'
@@ -45,7 +45,8 @@ select
   e.received_at as since
 from public.stripe_events as e
 where
-  (e.outcome = 'error' or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction'))
+  e.unsettled
+  and (e.outcome = 'error' or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction'))
   and not exists (
     select 1 from public.checkout_sessions as s
     where s.id = e.checkout_session_id and s.fulfilment like 'rejected:%'

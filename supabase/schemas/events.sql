@@ -107,6 +107,11 @@ create table public.stripe_events (
   card_last4 text,
   receipt_url public.receipt_url,
   amount_refunded bigint,
+  -- whether the event still needs work: it failed (error), waits for its purchase (deferred) or
+  -- was rejected. Derived here so that the partial index of these events filters on this
+  -- column, not on outcome: recording the usual outcomes ('recorded', 'applied', …) then changes
+  -- no indexed column, and finish_event's update is HOT (no new index entries)
+  unsettled boolean generated always as (coalesce(outcome in ('error', 'deferred', 'rejected'), false)) stored,
   constraint stripe_events_payload_kept_or_cleared check ((payload is null) = (payload_cleared_at is not null)),
   constraint stripe_events_outcome_reason_check check (
     outcome_reason is null or (outcome_reason ~ '^[a-z_]+$' and outcome in ('ignored', 'rejected'))
@@ -137,9 +142,9 @@ create index stripe_events_payment_intent_idx on public.stripe_events (payment_i
   where payment_intent_id is not null;
 create index stripe_events_checkout_session_idx on public.stripe_events (checkout_session_id)
   where checkout_session_id is not null;
--- failed, deferred and rejected events
+-- failed, deferred and rejected events (payments_needing_attention)
 create index stripe_events_unsettled_idx on public.stripe_events (received_at)
-  where outcome in ('error', 'deferred', 'rejected');
+  where unsettled;
 
 -- settle_purchase joins a purchase's payment intents to the refund and dispute events stored
 -- for them. A connection that planned that join while stripe_events was empty kept a plan that

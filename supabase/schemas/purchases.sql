@@ -61,6 +61,11 @@ create table public.checkout_sessions (
   -- disputes of this payment: 'open' while any is under review, else 'lost' if any was lost,
   -- else 'won' (won or an inquiry closed); null when never disputed
   dispute_status text constraint checkout_sessions_dispute_status_check check (dispute_status in ('open', 'won', 'lost')),
+  -- paid and not granted (rejected, or charged for a lesson already owned): an operator must
+  -- act (payments_needing_attention). Derived here so that the partial index of these sessions
+  -- filters on this column, not on fulfilment: granting a paid session changes no indexed
+  -- column, and settle_purchase's update is HOT (no new index entries)
+  needs_attention boolean generated always as (coalesce(payment_status = 'paid' and fulfilment <> 'granted', false)) stored,
   constraint checkout_sessions_paid_has_time check ((payment_status = 'paid') = (paid_at is not null)),
   constraint checkout_sessions_refunded_has_time check ((amount_refunded > 0) = (refunded_at is not null))
 );
@@ -136,8 +141,10 @@ create index checkout_sessions_user_lesson_idx on public.checkout_sessions (user
 create index checkout_sessions_lesson_user_idx on public.checkout_sessions (lesson_id, user_id);
 create index checkout_sessions_payment_intent_idx on public.checkout_sessions (stripe_payment_intent_id)
   where stripe_payment_intent_id is not null;
-create index checkout_sessions_needing_attention_idx on public.checkout_sessions (updated_at)
-  where fulfilment <> 'granted';
+-- keyed on a column no update changes (updated_at, which every update moves, would make
+-- each update write new index entries)
+create index checkout_sessions_needing_attention_idx on public.checkout_sessions (created_at)
+  where needs_attention;
 
 -- (user_id, lesson_id) is indexed by purchased_lessons_one_per_learner
 create index purchased_lessons_lesson_user_idx on public.purchased_lessons (lesson_id, user_id);

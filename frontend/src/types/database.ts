@@ -73,6 +73,7 @@ export type Database = {
           fulfilment: string | null
           id: string
           lesson_id: string
+          needs_attention: boolean | null
           paid_at: string | null
           payment_method_type: string | null
           payment_status: string
@@ -98,6 +99,7 @@ export type Database = {
           fulfilment?: string | null
           id: string
           lesson_id: string
+          needs_attention?: never
           paid_at?: string | null
           payment_method_type?: string | null
           payment_status?: string
@@ -123,6 +125,7 @@ export type Database = {
           fulfilment?: string | null
           id?: string
           lesson_id?: string
+          needs_attention?: never
           paid_at?: string | null
           payment_method_type?: string | null
           payment_status?: string
@@ -302,6 +305,7 @@ export type Database = {
           receipt_url: string | null
           received_at: string
           type: string
+          unsettled: boolean | null
         }
         Insert: {
           amount_refunded?: number | null
@@ -327,6 +331,7 @@ export type Database = {
           receipt_url?: string | null
           received_at?: string
           type: string
+          unsettled?: never
         }
         Update: {
           amount_refunded?: number | null
@@ -352,6 +357,7 @@ export type Database = {
           receipt_url?: string | null
           received_at?: string
           type?: string
+          unsettled?: never
         }
         Relationships: []
       }

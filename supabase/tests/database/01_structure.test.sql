@@ -21,12 +21,12 @@ select columns_are('public', 'checkout_sessions',
   array['id', 'user_id', 'lesson_id', 'amount_total', 'currency', 'status', 'payment_status', 'url',
         'stripe_payment_intent_id', 'stripe_customer_id', 'expires_at', 'paid_at', 'synced_at', 'fulfilment',
         'created_at', 'updated_at', 'payment_method_type', 'card_brand', 'card_last4', 'receipt_url',
-        'amount_refunded', 'refunded_at', 'dispute_status']);
+        'amount_refunded', 'refunded_at', 'dispute_status', 'needs_attention']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
         'outcome_reason', 'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
         'amount_total', 'currency', 'payload_cleared_at', 'payment_method_type', 'card_brand', 'card_last4',
-        'receipt_url', 'amount_refunded']);
+        'receipt_url', 'amount_refunded', 'unsettled']);
 select columns_are('public', 'checkout_session_contradictions',
   array['id', 'checkout_session_id', 'stripe_event_id', 'source', 'fields', 'claimed', 'payment_intent_id',
         'received_at', 'resolved_at']);
