@@ -41,8 +41,11 @@ STEPS: dict[str, tuple[tuple[str, ...], Step]] = {
         ),
         webhook_step,
     ),
-    "sql_cpu": (("sql_cpu_per_purchase_ms",), sql_cpu.step),
-    "cold_plans": (("cold_plan_drift",), cold_plans.step),
+    "sql_cpu": (
+        ("sql_cpu_per_purchase_ms", "wal_bytes_per_purchase", "wal_bytes_per_duplicate"),
+        sql_cpu.step,
+    ),
+    "cold_plans": (("cold_plan_drift", "cold_plan_drift_analysed"), cold_plans.step),
     "rls": (("rls_lesson_catalog", "rls_purchase_history"), rls.step),
 }
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from stripe._encode import _api_encode
@@ -39,6 +40,7 @@ from bench.procs import (
     total_cpu,
 )
 from sidecar.checkout import session_params
+from sidecar.contracts import CreateSession, PlannedLesson
 from sidecar.settings import Settings
 from standins.serving import free_port
 from tests.sidecar.conftest import (
@@ -303,10 +305,12 @@ def checkout_form(learner: uuid.UUID, lesson: dict[str, Any]) -> bytes:
     class Learner:
         id = learner
 
-    plan = {
-        "lesson": lesson,
-        "customer_email": f"learner-{learner.hex[:8]}@example.com",
-    }
+    plan = CreateSession(
+        idempotency_key=uuid.uuid4().hex,
+        lesson=msgspec.convert(lesson, PlannedLesson),
+        customer_email=f"learner-{learner.hex[:8]}@example.com",
+        stripe_customer_id=None,
+    )
     params = session_params(settings, Learner(), plan)  # type: ignore[arg-type]
     return urllib.parse.urlencode(list(_api_encode(params))).encode()
 
@@ -314,12 +318,12 @@ def checkout_form(learner: uuid.UUID, lesson: dict[str, Any]) -> bytes:
 def lesson_row(url: str, lesson_id: uuid.UUID) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "select id::text, title, description, currency, price_cents, stripe_price_id"
+            "select id::text, slug, title, description, currency, price_cents, stripe_price_id"
             " from public.lessons where id = %s",
             (lesson_id,),
         ).fetchone()
     assert row is not None
-    keys = ("id", "title", "description", "currency", "price_cents", "stripe_price_id")
+    keys = ("id", "slug", "title", "description", "currency", "price_cents", "stripe_price_id")
     return dict(zip(keys, row, strict=True))
 
 

@@ -29,9 +29,9 @@ select
   s.paid_at as since
 from public.checkout_sessions as s
 where
-  s.payment_status = 'paid'
-  and s.fulfilment <> 'granted'
-  and s.amount_refunded < s.amount_total
+  -- paid and not granted (purchases.sql), unless refunded in full (what was charged)
+  s.needs_attention
+  and s.amount_refunded < s.amount_paid
 union all
 select
   'stripe_event' as source,
@@ -46,7 +46,8 @@ select
   e.received_at as since
 from public.stripe_events as e
 where
-  (
+  e.unsettled
+  and (
     e.outcome = 'error'
     or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction')
     or (e.outcome = 'deferred' and e.received_at < pg_catalog.now() - interval '1 hour')

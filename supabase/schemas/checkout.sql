@@ -4,7 +4,9 @@
 -- session or everything the sidecar needs to create one, including a deterministic
 -- Idempotency-Key so that double clicks and retried requests open one session at Stripe.
 -- attach_checkout_session records the session Stripe created, which must agree with what is
--- stored if the webhook came first (purchase_rules.sql). All three are service_role only.
+-- stored if the webhook came first (purchase_rules.sql). All three are service_role only, and
+-- run with `set enable_seqscan = off` so that no plan a pooled connection caches on young
+-- tables reads a whole table later (purchase_rules.sql says why).
 
 -- =============================================================================================
 -- functions
@@ -16,6 +18,7 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = ''
+set enable_seqscan = off
 as $$
 declare
   v_lesson public.lessons;
@@ -145,6 +148,7 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = ''
+set enable_seqscan = off
 as $$
 declare
   v_refs record := private.session_refs(p_session);
@@ -211,6 +215,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set enable_seqscan = off
 as $$
   select pg_catalog.jsonb_build_object(
     'id', s.id,

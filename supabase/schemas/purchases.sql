@@ -76,6 +76,11 @@ create table public.checkout_sessions (
   -- Coupon id behind the code, e.g. Z4OV52SU (ids are the shop's own words or Stripe's)
   coupon_id text constraint checkout_sessions_coupon_format check (coupon_id ~ '^[A-Za-z0-9_-]{1,250}$'),
   amount_paid bigint generated always as (amount_total - amount_discount) stored,
+  -- paid and not granted (rejected, or charged for a lesson already owned): an operator must
+  -- act (payments_needing_attention). Derived here so that the partial index of these sessions
+  -- filters on this column, not on fulfilment: granting a paid session changes no indexed
+  -- column, and settle_purchase's update is HOT (no new index entries)
+  needs_attention boolean generated always as (coalesce(payment_status = 'paid' and fulfilment <> 'granted', false)) stored,
   constraint checkout_sessions_paid_has_time check ((payment_status = 'paid') = (paid_at is not null)),
   constraint checkout_sessions_refunded_has_time check ((amount_refunded > 0) = (refunded_at is not null)),
   constraint checkout_sessions_discount_range check (amount_discount between 0 and amount_total)
@@ -157,8 +162,10 @@ create index checkout_sessions_invoice_idx on public.checkout_sessions (invoice_
 -- the policy on promotion_codes (promotion_codes.sql) finds a learner's sessions by code
 create index checkout_sessions_promotion_code_idx on public.checkout_sessions (promotion_code_id, user_id)
   where promotion_code_id is not null;
-create index checkout_sessions_needing_attention_idx on public.checkout_sessions (updated_at)
-  where fulfilment <> 'granted';
+-- keyed on a column no update changes (updated_at, which every update moves, would make
+-- each update write new index entries)
+create index checkout_sessions_needing_attention_idx on public.checkout_sessions (created_at)
+  where needs_attention;
 
 -- (user_id, lesson_id) is indexed by purchased_lessons_one_per_learner
 create index purchased_lessons_lesson_user_idx on public.purchased_lessons (lesson_id, user_id);

@@ -78,6 +78,7 @@ export type Database = {
           invoice_id: string | null
           invoice_url: string | null
           lesson_id: string
+          needs_attention: boolean | null
           paid_at: string | null
           payment_method_type: string | null
           payment_status: string
@@ -109,6 +110,7 @@ export type Database = {
           invoice_id?: string | null
           invoice_url?: string | null
           lesson_id: string
+          needs_attention?: never
           paid_at?: string | null
           payment_method_type?: string | null
           payment_status?: string
@@ -140,6 +142,7 @@ export type Database = {
           invoice_id?: string | null
           invoice_url?: string | null
           lesson_id?: string
+          needs_attention?: never
           paid_at?: string | null
           payment_method_type?: string | null
           payment_status?: string
@@ -451,6 +454,7 @@ export type Database = {
           refund_created: string | null
           refund_status: string | null
           type: string
+          unsettled: boolean | null
         }
         Insert: {
           amount_refunded?: number | null
@@ -480,6 +484,7 @@ export type Database = {
           refund_created?: string | null
           refund_status?: string | null
           type: string
+          unsettled?: never
         }
         Update: {
           amount_refunded?: number | null
@@ -509,6 +514,7 @@ export type Database = {
           refund_created?: string | null
           refund_status?: string | null
           type?: string
+          unsettled?: never
         }
         Relationships: []
       }

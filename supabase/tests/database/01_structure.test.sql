@@ -23,12 +23,13 @@ select columns_are('public', 'checkout_sessions',
         'stripe_payment_intent_id', 'stripe_customer_id', 'expires_at', 'paid_at', 'synced_at', 'fulfilment',
         'created_at', 'updated_at', 'payment_method_type', 'card_brand', 'card_last4', 'receipt_url',
         'amount_refunded', 'refunded_at', 'dispute_status', 'invoice_id', 'invoice_url', 'amount_discount',
-        'promotion_code_id', 'coupon_id', 'amount_paid']);
+        'promotion_code_id', 'coupon_id', 'amount_paid', 'needs_attention']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
         'outcome_reason', 'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
         'amount_total', 'currency', 'payload_cleared_at', 'payment_method_type', 'card_brand', 'card_last4',
-        'receipt_url', 'amount_refunded', 'refund_status', 'refund_amount', 'refund_created', 'invoice_url']);
+        'receipt_url', 'amount_refunded', 'refund_status', 'refund_amount', 'refund_created', 'invoice_url',
+        'unsettled']);
 select columns_are('public', 'checkout_session_contradictions',
   array['id', 'checkout_session_id', 'stripe_event_id', 'source', 'fields', 'claimed', 'payment_intent_id',
         'received_at', 'resolved_at']);
