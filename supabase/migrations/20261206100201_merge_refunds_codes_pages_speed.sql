@@ -814,47 +814,62 @@ begin
 end;
 $function$;
 
-create view public.payments_needing_attention with (security_invoker=true) as  select
-'checkout_session'::text as source,
-    s.id as reference,
-    s.fulfilment as reason,
-    s.user_id,
-    s.lesson_id,
-    s.amount_total,
-    s.currency,
-    s.stripe_payment_intent_id,
-    s.paid_at as since
-   from public.checkout_sessions as s
-  where (s.needs_attention and (s.amount_refunded < s.amount_paid))
+create view public.payments_needing_attention
+with (security_invoker = true)
+as
+select
+  'checkout_session' as source,
+  s.id as reference,
+  s.fulfilment as reason,
+  s.user_id,
+  s.lesson_id,
+  s.amount_total,
+  s.currency,
+  s.stripe_payment_intent_id,
+  s.paid_at as since
+from public.checkout_sessions as s
+where
+  -- paid and not granted (purchases.sql), unless refunded in full (what was charged)
+  s.needs_attention
+  and s.amount_refunded < s.amount_paid
 union all
- select
-'stripe_event'::text as source,
-    e.id as reference,
-    ((coalesce(e.outcome, 'unprocessed'::text) || coalesce((':'::text || e.outcome_reason), ''::text)) || coalesce((': '::text || e.error), ''::text)) as reason,
-    null::uuid as user_id,
-    null::uuid as lesson_id,
-    e.amount_total,
-    e.currency,
-    e.payment_intent_id as stripe_payment_intent_id,
-    e.received_at as since
-   from public.stripe_events as e
-  where (e.unsettled and ((e.outcome = 'error'::text) or ((e.outcome = 'rejected'::text) and (e.outcome_reason <> 'contradiction'::text)) or ((e.outcome = 'deferred'::text) and (e.received_at < (now() - '01:00:00'::interval)))) and (not (exists ( select 1
-           from public.checkout_sessions as s
-          where (((s.id)::text = (e.checkout_session_id)::text) and (s.fulfilment ~~ 'rejected:%'::text))))))
+select
+  'stripe_event' as source,
+  -- the outcome word with its reason, e.g. 'rejected:amount_mismatch', then any error
+  e.id as reference,
+  coalesce(e.outcome, 'unprocessed') || coalesce(':' || e.outcome_reason, '') || coalesce(': ' || e.error, '') as reason,
+  null as user_id,
+  null as lesson_id,
+  e.amount_total,
+  e.currency,
+  e.payment_intent_id,
+  e.received_at as since
+from public.stripe_events as e
+where
+  e.unsettled
+  and (
+    e.outcome = 'error'
+    or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction')
+    or (e.outcome = 'deferred' and e.received_at < pg_catalog.now() - interval '1 hour')
+  )
+  and not exists (
+    select 1 from public.checkout_sessions as s
+    where s.id = e.checkout_session_id and s.fulfilment like 'rejected:%'
+  )
 union all
- select
-'contradiction'::text as source,
-    c.checkout_session_id as reference,
-    ('contradiction:'::text || array_to_string(c.fields, ','::text)) as reason,
-    s.user_id,
-    s.lesson_id,
-    ((c.claimed ->> 'amount_total'::text))::bigint as amount_total,
-    (c.claimed ->> 'currency'::text) as currency,
-    c.payment_intent_id as stripe_payment_intent_id,
-    c.received_at as since
-   from (public.checkout_session_contradictions as c
-     inner join public.checkout_sessions as s on (((c.checkout_session_id)::text = (s.id)::text)))
-  where (c.resolved_at is null);
+select
+  'contradiction' as source,
+  c.checkout_session_id as reference,
+  'contradiction:' || pg_catalog.array_to_string(c.fields, ',') as reason,
+  s.user_id,
+  s.lesson_id,
+  (c.claimed ->> 'amount_total')::bigint as amount_total,
+  c.claimed ->> 'currency' as currency,
+  c.payment_intent_id as stripe_payment_intent_id,
+  c.received_at as since
+from public.checkout_session_contradictions as c
+inner join public.checkout_sessions as s on c.checkout_session_id = s.id
+where c.resolved_at is null;
 
 comment on function public.purchase_list() is 'The caller''s payments (Purchases page), newest first: one row per Checkout Session that reached payment, its status in words.';
 
