@@ -31,6 +31,10 @@ describe("LessonCard", () => {
     render(<LessonCard lesson={joins} />);
     const article = card();
     expect(within(article).getByRole("heading", { level: 2, name: "Joins without fear" })).toBeTruthy();
+    // the title leads to the lesson's page, whatever the learner may do with it
+    expect(within(article).getByRole("link", { name: "Joins without fear" }).getAttribute("href")).toBe(
+      "/lessons/joins-without-fear",
+    );
     expect(within(article).getByText(joins.description)).toBeTruthy();
     expect(within(article).getByText("$12.00")).toBeTruthy();
   });

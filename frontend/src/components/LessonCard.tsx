@@ -86,7 +86,7 @@ export function LessonCard({ lesson, buying = false, busy = false, problem, onBu
   return (
     <article className={styles.card} aria-labelledby={headingId}>
       <h2 id={headingId} className={styles.title}>
-        {lesson.title}
+        <Link href={href}>{lesson.title}</Link>
       </h2>
       {lesson.description ? <p className={styles.description}>{lesson.description}</p> : null}
       {note ? <p className={styles.note}>{note}</p> : null}
