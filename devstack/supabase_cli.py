@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,6 +88,16 @@ def run(
     if check and proc.returncode != 0:
         raise CliError(f"supabase {' '.join(args)} failed ({proc.returncode}):\n{result.output}")
     return result
+
+
+def copy_config(target: Path) -> None:
+    """supabase/config.toml into `target` (another project's supabase/ folder), with the files
+    it names (the Auth mail templates): the CLI reads them whenever it loads the config."""
+    target.mkdir(parents=True, exist_ok=True)
+    source = ROOT / "supabase"
+    shutil.copy(source / "config.toml", target)
+    if (source / "templates").is_dir():
+        shutil.copytree(source / "templates", target / "templates", dirs_exist_ok=True)
 
 
 def push(url: str, *, seed: bool = True, workdir: Path = ROOT) -> Result:

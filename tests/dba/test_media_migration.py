@@ -38,11 +38,21 @@ ADDRESSES = {
 def project_with(root: Path, migrations: list[Path]) -> Path:
     target = root / "supabase"
     (target / "migrations").mkdir(parents=True)
-    shutil.copy(database.ROOT / "supabase" / "config.toml", target)
-    shutil.copy(database.SEED_SQL, target)
+    supabase_cli.copy_config(target)
     for path in migrations:
         shutil.copy(path, target / "migrations")
     return root
+
+
+# The lessons an operator had before the media migration, written for the schema of then (the
+# project's seed follows the schema of now): free, then paid, each with an outside address.
+LESSONS_THEN = [
+    (FREE, "welcome-to-sql", 0, "usd"),
+    (JOINS, "joins-without-fear", 1200, "usd"),
+    (RLS, "row-level-security", 2500, "usd"),
+    (WEBHOOKS, "stripe-webhooks", 1900, "usd"),
+    (EUROS, "transactions-en-euros", 1500, "eur"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +63,18 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     older = project_with(tmp_path_factory.mktemp("before_media"), before)
     with database.throwaway(admin_url(), built=False) as url:
         database.run_sql_file(url, database.PLATFORM_SQL)
-        supabase_cli.push(url, workdir=older)
+        supabase_cli.push(url, seed=False, workdir=older)
         with psycopg.connect(url, autocommit=True) as conn:
-            for lesson, (address, _) in ADDRESSES.items():
+            for lesson, slug, price, currency in LESSONS_THEN:
                 conn.execute(
-                    "update public.lesson_content set media_url = %s where lesson_id = %s",
-                    (address, lesson),
+                    "insert into public.lessons (id, slug, title, price_cents, currency, published)"
+                    " values (%s, %s, %s, %s, %s, true)",
+                    (lesson, slug, slug.replace("-", " ").capitalize(), price, currency),
+                )
+                conn.execute(
+                    "insert into public.lesson_content (lesson_id, body, media_url)"
+                    " values (%s, %s, %s)",
+                    (lesson, "A body.", ADDRESSES[lesson][0]),
                 )
         supabase_cli.push(url)
         yield url

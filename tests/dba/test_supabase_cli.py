@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ def empty_database() -> Iterator[str]:
 
 def project(root: Path, migrations: dict[str, str]) -> Path:
     (root / "supabase" / "migrations").mkdir(parents=True)
-    shutil.copy(database.ROOT / "supabase" / "config.toml", root / "supabase")
+    supabase_cli.copy_config(root / "supabase")
     for name, text in migrations.items():
         (root / "supabase" / "migrations" / name).write_text(text)
     return root

@@ -48,7 +48,7 @@ def project_without_newest(root: Path) -> tuple[Path, Path]:
     *older, newest = database.migration_files()
     target = root / "supabase"
     (target / "migrations").mkdir(parents=True)
-    shutil.copy(database.ROOT / "supabase" / "config.toml", target)
+    supabase_cli.copy_config(target)
     shutil.copy(database.SEED_SQL, target)
     for path in older:
         shutil.copy(path, target / "migrations")

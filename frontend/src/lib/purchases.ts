@@ -161,8 +161,8 @@ export function safeHttpUrl(value: unknown): string | null {
   return url.href;
 }
 
-/** A row of purchase_list(); `invoice_url` is there when the database has invoices. */
-export type PurchaseInput = PurchaseRow & { invoice_url?: string | null };
+/** A row of purchase_list() (`invoice_url` is null unless the session had an invoice). */
+export type PurchaseInput = PurchaseRow;
 
 /** One payment, ready to show. */
 export type PurchaseView = {

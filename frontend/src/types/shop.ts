@@ -24,6 +24,7 @@ type NullUntilReported =
   | "refunded_amount"
   | "refunded_at"
   | "receipt_url"
+  | "invoice_url"
   | "promotion_code";
 type PurchaseListRow = Functions["purchase_list"]["Returns"][number];
 export type PurchaseRow = Omit<PurchaseListRow, NullUntilReported> & {
