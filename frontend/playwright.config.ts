@@ -3,6 +3,8 @@
 // whole stack on free ports and hands its addresses to these tests as E2E_* variables.
 import { defineConfig } from "@playwright/test";
 
+import { CHROMIUM_FLAGS } from "./scripts/chromium.mjs";
+
 const baseURL = process.env.E2E_BASE_URL;
 if (!baseURL) {
   throw new Error("E2E_BASE_URL is not set: run the browser tests with `make e2e`");
@@ -29,14 +31,7 @@ export default defineConfig({
     trace: "retain-on-failure",
     launchOptions: {
       executablePath: process.env.E2E_CHROMIUM ?? "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
+      args: CHROMIUM_FLAGS,
     },
   },
 });

@@ -18,6 +18,7 @@ import { join } from "node:path";
 
 import lighthouse from "lighthouse";
 
+import { CHROMIUM_FLAGS } from "./chromium.mjs";
 import { firstLoadJs } from "./first-load-js.mjs";
 import desktopConfig from "lighthouse/core/config/desktop-config.js";
 import { chromium } from "playwright-core";
@@ -136,15 +137,7 @@ const port = await freePort();
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
   headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    `--remote-debugging-port=${port}`,
-  ],
+  args: [...CHROMIUM_FLAGS, `--remote-debugging-port=${port}`],
 });
 const results = { pages: {}, first_visit_js_kb: 0 };
 try {

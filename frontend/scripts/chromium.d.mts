@@ -1,0 +1,2 @@
+// Types for chromium.mjs, which playwright.config.ts imports.
+export declare const CHROMIUM_FLAGS: string[];
