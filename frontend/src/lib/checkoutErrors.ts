@@ -1,7 +1,6 @@
 // What a learner is told when starting or reading back a checkout fails, and what they can do
 // next. The sidecar's error codes are its HTTP contract (sidecar/errors.py); the API route
 // passes them through and both it and the browser use these words.
-import { UNREACHABLE } from "@/lib/unreachable";
 
 export type NextStep = "retry" | "sign_in" | "sign_up" | "reload" | "profile" | "none";
 
@@ -12,7 +11,7 @@ export type CheckoutProblem = {
   next: NextStep;
 };
 
-export { UNREACHABLE };
+export const UNREACHABLE = "We couldn't reach the payment service. Please try again in a moment.";
 
 // Said after a learner comes back from paying, when the payment can't be confirmed yet: the
 // webhook and reconcile record a paid session whatever the return page manages to read.

@@ -2,8 +2,7 @@
 // which forwards to the sidecar): ask our API route for a Checkout Session and send the learner
 // to Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
 // a learner can act on. The sidecar's address never reaches the browser: only our API route.
-import type { CheckoutProblem } from "@/lib/checkoutErrors";
-import { UNREACHABLE } from "@/lib/unreachable";
+import { describeProblem, UNREACHABLE, type CheckoutProblem } from "@/lib/checkoutErrors";
 import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody, LessonAccess } from "@/types/shop";
 
 export type { CheckoutSessionState };
@@ -11,18 +10,6 @@ export type { CheckoutSessionState };
 export const CHECKOUT_ROUTE = "/api/stripe/checkout_session";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: CheckoutProblem };
-
-// The words for every refusal load only when there is one to say (they are not part of a first
-// visit's JavaScript); a network failure's words are at hand, as that chunk may not load either.
-
-async function describe(status: number, code: string): Promise<CheckoutProblem> {
-  try {
-    const { describeProblem } = await import("@/lib/checkoutErrors");
-    return describeProblem(status, code);
-  } catch {
-    return { status: 0, code: "network_error", message: UNREACHABLE, next: "retry" };
-  }
-}
 
 async function problemFrom(response: Response): Promise<CheckoutProblem> {
   let code = "";
@@ -33,7 +20,7 @@ async function problemFrom(response: Response): Promise<CheckoutProblem> {
   } catch {
     // not JSON (a proxy's error page): the status says enough
   }
-  return describe(response.status, code);
+  return describeProblem(response.status, code);
 }
 
 function unreachable(): Outcome<never> {
@@ -56,7 +43,7 @@ export async function requestCheckout(lessonId: string): Promise<Outcome<string>
   if (!response.ok) return { ok: false, problem: await problemFrom(response) };
   const { url } = (await response.json()) as CheckoutSessionLink;
   // the browser is about to go there: the route checked it, and a string it must be
-  if (typeof url !== "string") return { ok: false, problem: await describe(502, "bad_gateway") };
+  if (typeof url !== "string") return { ok: false, problem: describeProblem(502, "bad_gateway") };
   return { ok: true, value: url };
 }
 

@@ -2,8 +2,8 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useMemo, useState } from "react";
 
+import { CheckoutReturn } from "@/components/CheckoutReturn";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
-import { LazyCheckoutReturn } from "@/components/LazyCheckoutReturn";
 import { LessonCard } from "@/components/LessonCard";
 import { PageHead } from "@/components/PageHead";
 import { useBuy } from "@/hooks/useBuy";
@@ -53,11 +53,9 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
     <>
       <PageHead title="Lessons" />
       <h1>Lessons</h1>
-      {checkout ? (
-        <ErrorBoundary label="the checkout status">
-          <LazyCheckoutReturn query={checkout} lessonOf={lessonOf} onSession={onSession} />
-        </ErrorBoundary>
-      ) : null}
+      <ErrorBoundary label="the checkout status">
+        <CheckoutReturn query={checkout} lessonOf={lessonOf} onSession={onSession} />
+      </ErrorBoundary>
       {loadFailed ? (
         <div role="alert" className={notice.alert}>
           <p>We couldn&apos;t load the lessons. Please try again.</p>

@@ -3,8 +3,8 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useState } from "react";
 
+import { CheckoutReturn } from "@/components/CheckoutReturn";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
-import { LazyCheckoutReturn } from "@/components/LazyCheckoutReturn";
 import { AccessFooter } from "@/components/LessonCard";
 import { LessonMedia } from "@/components/LessonMedia";
 import { LessonOverview, lessonFacts } from "@/components/LessonOverview";
@@ -227,16 +227,14 @@ function FoundLesson({
         ) : null}
       </p>
       {lessonFacts(details) ? <p className={styles.facts}>{lessonFacts(details)}</p> : null}
-      {checkout ? (
-        <ErrorBoundary label="the checkout status">
-          <LazyCheckoutReturn
-            query={checkout}
-            lessonOf={lessonOf}
-            onSession={onSession}
-            returnTo={`/lessons/${loaded.slug}`}
-          />
-        </ErrorBoundary>
-      ) : null}
+      <ErrorBoundary label="the checkout status">
+        <CheckoutReturn
+          query={checkout}
+          lessonOf={lessonOf}
+          onSession={onSession}
+          returnTo={`/lessons/${loaded.slug}`}
+        />
+      </ErrorBoundary>
       <ErrorBoundary label="the lesson">
         {body ? (
           <LessonReader
