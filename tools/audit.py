@@ -7,8 +7,9 @@ paid lesson signed out, the same lesson signed in after buying it, and `/profile
 `frontend/audit/latest.json` and fails when a page is over `frontend/audit/budgets.json`.
 
     uv run python -m tools.audit
-`make test` runs it with every budget but the performance scores: those are timings, reported
-there and held only here, where a run on an idle machine can be trusted with them.
+`make test` runs it holding accessibility, best practices, SEO and layout shift; it reports the
+performance scores (timings, held only here, where a run on an idle machine can be trusted with
+them) and the first-visit JavaScript (over its 120 kB budget today: this command fails on it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ LATEST = e2e.FRONTEND / "audit" / "latest.json"
 def run(admin_url: str, gate: str = "all") -> e2e.Outcome:
     """Build, start the stack, audit, stop; never leaves a part running.
 
-    `gate="steady"` holds every budget but the performance scores (timings; `make test`).
+    `gate="steady"` (`make test`) holds accessibility, best practices, SEO and layout shift and
+    reports the performance scores and the first-visit JavaScript.
     """
     if (problem := e2e.missing_prerequisites()) is not None:
         print(f"audit: {problem}", flush=True)

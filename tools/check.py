@@ -5,8 +5,8 @@ CLI's own path (push, list, a second push, config), then pgTAP through pg_prove 
 built exactly as production is, then pytest (which builds its own throwaway databases), then
 the frontend (generated database and sidecar types current, tsc, ESLint, Vitest, `next
 build`), then the browser tests in Chromium against the whole stack (`tools.e2e`), then
-Lighthouse on four pages (`tools.audit`: accessibility, best practices, SEO, layout shift and
-first-visit JavaScript held to frontend/audit/budgets.json; performance scores reported). Every
+Lighthouse on four pages (`tools.audit`: accessibility, best practices, SEO and layout shift
+held to frontend/audit/budgets.json; performance and first-visit JavaScript reported). Every
 database created here is dropped at the end, pass or fail. A summary of test counts per layer
 is printed last.
 
@@ -286,7 +286,8 @@ def browser(step: Step, admin_url: str) -> None:
 
 
 def lighthouse(step: Step, admin_url: str) -> None:
-    # every budget but the performance scores, which are timings (`make audit` holds them too)
+    # accessibility, best practices, SEO, layout shift; performance and first-visit JS reported
+    # (`make audit` holds them too)
     outcome = audit.run(admin_url, gate="steady")
     step.ok = outcome.ok
     step.summary = outcome.summary + ("" if outcome.ok else " — FAILED")
