@@ -4,30 +4,11 @@
 // Only this site's pages may call it (Origin or Sec-Fetch-Site); never cached.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
+import { UUID, fail, send } from "@/lib/apiAnswer";
 import { mediaTtlSeconds, signLessonMedia } from "@/lib/media";
 import { isSameOrigin } from "@/lib/sameOrigin";
 import { siteOrigin } from "@/lib/site";
 import { createServerSupabase } from "@/lib/supabase";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.statusCode = status;
-  res.setHeader("Content-Type", "application/json; charset=utf-8");
-  res.setHeader("Cache-Control", "private, no-store");
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.end(JSON.stringify(body));
-}
-
-function fail(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-) {
-  send(res, status, { error: { code, message } }, headers);
-}
 
 export default async function handler(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== "GET") {

@@ -3,24 +3,17 @@
 // lesson whose content they may read). Only this site's pages may call it, as JSON.
 import type { NextApiRequest, NextApiResponse } from "next";
 
+import { UUID, fail } from "@/lib/apiAnswer";
 import { saveProgress } from "@/lib/queries";
 import { isJsonContentType, isSameOrigin } from "@/lib/sameOrigin";
 import { siteOrigin } from "@/lib/site";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export const config = { api: { bodyParser: { sizeLimit: "2kb" } } };
-
-function fail(res: NextApiResponse, status: number, code: string, message: string) {
-  res.setHeader("Cache-Control", "private, no-store");
-  res.status(status).json({ error: { code, message } });
-}
 
 export default async function handler(req: NextApiRequest, res: NextApiResponse): Promise<void> {
   if (req.method !== "POST") {
-    res.setHeader("Allow", "POST");
-    fail(res, 405, "method_not_allowed", "Use POST.");
+    fail(res, 405, "method_not_allowed", "Use POST.", { Allow: "POST" });
     return;
   }
   if (!isSameOrigin(req.headers, siteOrigin())) {
@@ -32,8 +25,10 @@ export default async function handler(req: NextApiRequest, res: NextApiResponse)
     return;
   }
   const body: unknown = req.body;
-  const lessonId = typeof body === "object" && body !== null ? (body as Record<string, unknown>).lesson_id : undefined;
-  const section = typeof body === "object" && body !== null ? (body as Record<string, unknown>).section : undefined;
+  const { lesson_id: lessonId, section } = (typeof body === "object" && body !== null ? body : {}) as Record<
+    string,
+    unknown
+  >;
   if (typeof lessonId !== "string" || !UUID.test(lessonId)) {
     fail(res, 422, "invalid_lesson_id", "Say which lesson: lesson_id, a uuid.");
     return;

@@ -6,6 +6,7 @@
 // Plain Node request/response methods only, so the handler runs under any http server.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
+import { UUID } from "@/lib/apiAnswer";
 import { describeProblem, UNREACHABLE } from "@/lib/checkoutErrors";
 import { isCheckoutSessionId } from "@/lib/checkoutSession";
 import { isJsonContentType, isSameOrigin } from "@/lib/sameOrigin";
@@ -18,7 +19,6 @@ export const config = { api: { bodyParser: false } };
 const ALLOW = "GET, POST";
 const MAX_BODY_BYTES = 4096;
 const SIDECAR_TIMEOUT_MS = 15_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CHECKOUT_URL = /^https?:\/\//;
 
 /** The sidecar's base URL (SIDECAR_URL, read per request): server-side only. */
