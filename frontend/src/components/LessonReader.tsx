@@ -71,7 +71,9 @@ function useRecordProgress(lessonId: string, sections: Section[], initial: strin
 /** A lesson the learner may read: contents, where they stopped, the body, its media, and what comes next. */
 export function LessonReader({ lessonId, title, html, sections, progress, signedIn, previous, next, children }: Props) {
   useRecordProgress(lessonId, sections, progress, signedIn);
-  const resume = sections.findIndex((s) => s.id === progress) > 0 ? sections.find((s) => s.id === progress) : null;
+  // offered only past the first section: at the top there is nowhere to go back to
+  const reached = sections.findIndex((s) => s.id === progress);
+  const resume = reached > 0 ? sections[reached] : null;
   return (
     <div className={styles.reader}>
       {sections.length > 0 ? (

@@ -204,6 +204,7 @@ function FoundLesson({
     },
     [loaded.id],
   );
+  const facts = lessonFacts(details);
   return (
     <>
       <PageHead title={lesson.title} description={lesson.description} />
@@ -226,7 +227,7 @@ function FoundLesson({
           </>
         ) : null}
       </p>
-      {lessonFacts(details) ? <p className={styles.facts}>{lessonFacts(details)}</p> : null}
+      {facts ? <p className={styles.facts}>{facts}</p> : null}
       <ErrorBoundary label="the checkout status">
         <CheckoutReturn
           query={checkout}
