@@ -138,7 +138,9 @@ begin
   update public.checkout_sessions set synced_at = pg_catalog.now() where id = p_session ->> 'id';
   -- paid but refused before anything was stored (its metadata cannot be read, or names a
   -- learner or lesson the shop does not have): kept so that the attention list shows it
-  perform private.record_unmatched_session(p_session, v_outcome);
+  if v_outcome like 'rejected:%' then
+    perform private.record_unmatched_session(p_session, v_outcome);
+  end if;
   return v_outcome;
 end;
 $function$;
