@@ -283,7 +283,12 @@ from (
         where e.payment_intent_id = s.stripe_payment_intent_id and e.payment_fact like 'dispute_%'
       )
     ) as since,
-    'refund_dispute:' || s.id as id,
+    -- the situation is part of the id: a dispute resolved while open that is then lost is a
+    -- new item
+    'refund_dispute:' || s.id || ':' || case
+      when s.amount_refunded > s.amount_paid then 'over_charge'
+      else 'dispute_' || s.dispute_status
+    end as id,
     case
       when s.amount_refunded > s.amount_paid
         then 'Refunds add up to ' || s.amount_refunded || ', more than the ' || s.amount_paid || ' charged'

@@ -2,7 +2,8 @@
 --
 -- payments_needing_attention lists what an operator must act on (usually: refund it), one row
 -- per item, each with a stable id an operator names (`source:reference`, e.g.
--- 'checkout_session:cs_test_a1…'), what happened in words, the learner's email when the
+-- 'checkout_session:cs_test_a1…'; a contradiction by its own number, a refund/dispute item with
+-- its situation: 'refund_dispute:cs_test_a1…:dispute_open'), what happened in words, the learner's email when the
 -- learner is known, the amount, since when, and what to do. Its sources, one union arm each:
 --   * checkout_session: paid Checkout Sessions that were rejected or that charged a learner for
 --     a lesson they already owned;
@@ -212,7 +213,12 @@ from (
         where e.payment_intent_id = s.stripe_payment_intent_id and e.payment_fact like 'dispute_%'
       )
     ) as since,
-    'refund_dispute:' || s.id as id,
+    -- the situation is part of the id: a dispute resolved while open that is then lost is a
+    -- new item
+    'refund_dispute:' || s.id || ':' || case
+      when s.amount_refunded > s.amount_paid then 'over_charge'
+      else 'dispute_' || s.dispute_status
+    end as id,
     case
       when s.amount_refunded > s.amount_paid
         then 'Refunds add up to ' || s.amount_refunded || ', more than the ' || s.amount_paid || ' charged'

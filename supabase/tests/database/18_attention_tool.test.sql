@@ -4,7 +4,7 @@
 -- refund/dispute contradictions and unmatched paid sessions join the list; attention_summary
 -- counts it.
 begin;
-select plan(59);
+select plan(64);
 
 \set joins '00000000-0000-4000-8000-000000000002'
 
@@ -150,18 +150,32 @@ select is_empty($$select 1 from public.payments_needing_attention where referenc
 select is(public.handle_stripe_event(tests.event('evt_att_d2', 'charge.dispute.created', tests.dispute('pi_att_d'), 1700000200)),
   'ignored:no_change', 'then the card holder disputes it anyway');
 select results_eq($$select id, reason, what, email, amount_total, since from public.payments_needing_attention where reference = 'cs_test_att_d'$$,
-  $$values ('refund_dispute:cs_test_att_d', 'refunded_and_dispute_open', 'Disputed after a full refund', 'att_di@example.com',
+  $$values ('refund_dispute:cs_test_att_d:dispute_open', 'refunded_and_dispute_open', 'Disputed after a full refund', 'att_di@example.com',
     1200::bigint, to_timestamp(1700000200))$$,
   'a dispute of a payment refunded in full is listed, since the dispute');
 select is(public.handle_stripe_event(tests.event('evt_att_d3', 'charge.dispute.closed', tests.dispute('pi_att_d', 'won'), 1700000300)),
   'ignored:no_change', 'the shop wins it with the refund as evidence');
 select is_empty($$select 1 from public.payments_needing_attention where reference = 'cs_test_att_d'$$,
   'a dispute won leaves the list by itself');
-select is(public.handle_stripe_event(tests.event('evt_att_d4', 'charge.dispute.closed', tests.dispute('pi_att_d', 'lost'), 1700000400)),
-  'ignored:no_change', 'a later event says it was lost');
-select results_eq($$select reason, suggested_action from public.payments_needing_attention where reference = 'cs_test_att_d'$$,
-  $$values ('refunded_and_dispute_lost', 'Ask the learner or the card issuer to return the second repayment; then resolve it')$$,
-  'a dispute lost after a full refund: the learner was repaid twice');
+
+-- resolved while open, then lost: a new item
+select is(pg_temp.buy(:'cy', 'f'), 'already_owned', 'cy pays again for the lesson');
+select is(public.handle_stripe_event(tests.event('evt_att_f1', 'charge.refunded', tests.refunded_charge('pi_att_f', 1200, 1200), 1700000100)),
+  'ignored:no_change', 'the second payment is refunded in full');
+select is(public.handle_stripe_event(tests.event('evt_att_f2', 'charge.dispute.created', tests.dispute('pi_att_f'), 1700000200)),
+  'ignored:no_change', 'and disputed anyway');
+select tests.authenticate_as_service_role();
+select lives_ok($$select public.resolve_attention('refund_dispute:cs_test_att_f:dispute_open', 'evidence sent', 'maria')$$,
+  'the operator answers the dispute and resolves the item');
+select tests.clear_authentication();
+select is_empty($$select 1 from public.payments_needing_attention where reference = 'cs_test_att_f'$$,
+  'it leaves the list');
+select is(public.handle_stripe_event(tests.event('evt_att_f3', 'charge.dispute.closed', tests.dispute('pi_att_f', 'lost'), 1700000400)),
+  'ignored:no_change', 'then the dispute is lost');
+select results_eq($$select id, reason, suggested_action from public.payments_needing_attention where reference = 'cs_test_att_f'$$,
+  $$values ('refund_dispute:cs_test_att_f:dispute_lost', 'refunded_and_dispute_lost',
+    'Ask the learner or the card issuer to return the second repayment; then resolve it')$$,
+  'a dispute lost after a full refund is a new item, whatever was resolved before: the learner was repaid twice');
 
 -- refunds adding up to more than was charged
 select is(pg_temp.buy(:'ada', 'e'), 'recorded', 'ada buys the lesson');
