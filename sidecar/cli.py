@@ -1,9 +1,12 @@
 """`uv run sidecar` serves the app; `uv run sidecar reconcile --since 72h` repairs purchases;
-`uv run sidecar prune --older-than 30d` clears old Stripe event payloads (buyers' details)."""
+`uv run sidecar prune --older-than 30d` clears old Stripe event payloads (buyers' details);
+`uv run sidecar attention` lists what needs an operator and `uv run sidecar resolve <id> --note …`
+resolves one item."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from collections.abc import Sequence
@@ -14,6 +17,7 @@ import stripe
 import uvicorn
 from litestar import Litestar
 
+from sidecar import attention
 from sidecar.app import create_app, open_database
 from sidecar.db import Database
 from sidecar.logging import configure_logging
@@ -45,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
         type=parse_since,
         help="clear events processed longer ago than this, e.g. 30d, 12h (default 30d)",
     )
+    listing = commands.add_parser(
+        "attention", help="list the payments that need an operator, oldest first"
+    )
+    listing.add_argument("--json", action="store_true", help="print the items as JSON")
+    resolving = commands.add_parser(
+        "resolve", help="resolve one attention item by its id, saying why"
+    )
+    resolving.add_argument("item_id", metavar="ID", help="the item's id, as `attention` lists it")
+    resolving.add_argument("--note", required=True, help="why it is resolved (required)")
+    resolving.add_argument(
+        "--by",
+        default=None,
+        help="who resolves it (default: the operating system user running the command)",
+    )
     return parser
 
 
@@ -63,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "prune":
         configure_logging("WARNING", stream=sys.stderr)
         return anyio.run(_prune, settings, args.older_than)
+    if args.command in ("attention", "resolve"):
+        return _attention(settings, args)
     try:
         workers = worker_count(os.environ.get("SIDECAR_WORKERS"))
     except ValueError as exc:
@@ -143,6 +163,25 @@ async def _prune(settings: Settings, older_than: timedelta) -> int:
     finally:
         await database.close()
     print(f"pruned {cleared} Stripe event payloads processed over {older_than} ago")
+    return 0
+
+
+def _attention(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.database_url:
+        print(
+            f"sidecar {args.command}: set DATABASE_URL (a service-role connection)", file=sys.stderr
+        )
+        return 2
+    if args.command == "attention":
+        print(attention.render(attention.list_items(settings.database_url), as_json=args.json))
+        return 0
+    resolved_by = args.by if args.by is not None else getpass.getuser()
+    try:
+        resolution = attention.resolve(settings.database_url, args.item_id, args.note, resolved_by)
+    except attention.AttentionError as exc:
+        print(f"sidecar resolve: {exc}", file=sys.stderr)
+        return 1
+    print(f"resolved {resolution['item_id']} by {resolution['resolved_by']}: {resolution['note']}")
     return 0
 
 

@@ -3,7 +3,9 @@
 Two passes over Stripe, since a point in time, every page:
 
 1. Checkout Sessions: each complete and paid one goes to `sync_checkout_session`, the same SQL
-   path as the return from Checkout: a purchase whose webhook never came is recorded.
+   path as the return from Checkout: a purchase whose webhook never came is recorded. One it
+   must refuse (metadata it cannot read, a learner or lesson the shop lacks) is kept by SQL in
+   `unmatched_checkout_sessions`, so that `sidecar attention` lists it.
 2. Events of the types the webhook handles (Stripe keeps 30 days of them): each goes to
    `handle_stripe_event`, exactly as if delivered, so a refund or dispute that never arrived
    still ends access. Events already stored answer `duplicate`.

@@ -225,7 +225,14 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
     )
     ledger.sessions[session["id"]] = session
     ledger.line_items[session["id"]] = items
-    _discounts(ledger, session, params)
+    try:
+        _discounts(ledger, session, params)
+    except StripeError:
+        # a refused coupon or code (another currency, used up): Stripe answers 400 and
+        # creates nothing, so the session must not stay listed
+        del ledger.sessions[session["id"]]
+        del ledger.line_items[session["id"]]
+        raise
     ledger.intent_data[session["id"]] = for_intent
     if invoice_data is not None:
         ledger.invoice_data[session["id"]] = invoice_data

@@ -1381,6 +1381,11 @@ begin
   -- a session we never attached (its attach failed) is validated and recorded like any other
   v_outcome := private.apply_checkout_session(p_session, pg_catalog.now(), 'sync');
   update public.checkout_sessions set synced_at = pg_catalog.now() where id = p_session ->> 'id';
+  -- paid but refused before anything was stored (its metadata cannot be read, or names a
+  -- learner or lesson the shop does not have): kept so that the attention list shows it
+  if v_outcome like 'rejected:%' then
+    perform private.record_unmatched_session(p_session, v_outcome);
+  end if;
   return v_outcome;
 end;
 $$;

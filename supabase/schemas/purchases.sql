@@ -134,7 +134,8 @@ create table public.checkout_session_contradictions (
   -- disputes end the session's access too
   payment_intent_id text,
   received_at timestamptz not null default now(),
-  -- set by an operator once the contradiction is dealt with; it then leaves the attention list
+  -- set by resolve_attention (`sidecar resolve`) once an operator has dealt with it; it then
+  -- leaves the attention list
   resolved_at timestamptz,
   constraint checkout_session_contradictions_once unique (checkout_session_id, claimed)
 );

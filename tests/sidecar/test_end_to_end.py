@@ -6,6 +6,7 @@ so these tests prove the sidecar and SQL together, not a hand-made event.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -441,6 +442,87 @@ def test_reconcile_exits_1_when_a_paid_session_needs_attention(
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"attention {tampered.id}: paid but rejected:amount_mismatch" in result.stdout
     assert purchase_status(database_url, learner, LESSON_JOINS) is None
+
+
+def test_reconcile_keeps_a_paid_session_with_unreadable_metadata_for_the_attention_list(
+    database_url: str, standin: StandIn
+) -> None:
+    # Paid on Stripe, but its metadata names nobody the shop can read: nothing can be recorded,
+    # and the session must not stay a line in reconcile's output only.
+    unreadable = standin.stripe_client().v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 1200,
+                        "product_data": {"name": "Joins without fear"},
+                    },
+                }
+            ],
+            "metadata": {"user_id": "learner-42", "lesson_id": str(LESSON_JOINS)},
+            "client_reference_id": "learner-42",
+            "success_url": "https://shop.test/ok",
+            "cancel_url": "https://shop.test/no",
+        }
+    )
+    standin.control.pay(unreadable.id)
+    paid_with = standin.stripe_client().v1.checkout.sessions.retrieve(unreadable.id).payment_intent
+    settings = sidecar_settings(database_url, standin)
+    env = {
+        **os.environ,
+        "STRIPE_SECRET_KEY": standin.api_key,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": standin.api_base,
+        "SITE_URL": "http://shop.test:3000",
+        "DATABASE_URL": settings.database_url or "",
+        "SUPABASE_JWT_SECRET": "unused-here",
+    }
+
+    def sidecar(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sidecar.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    first = sidecar("reconcile", "--since", "1h")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert f"attention {unreadable.id}: paid but rejected:bad_metadata" in first.stdout
+    assert sidecar("reconcile", "--since", "1h").returncode == 1
+
+    # kept, and listed exactly once: under the session, or under its checkout.session.completed
+    # event when reconcile's replay of Stripe's events stored that event too (the event's item
+    # takes precedence, as a webhook's would)
+    assert query(
+        database_url,
+        "select reason, payment_intent_id, amount_total from public.unmatched_checkout_sessions"
+        " where id = %s",
+        (unreadable.id,),
+    ) == [("bad_metadata", paid_with, 1200)]
+    events = {
+        row[0]
+        for row in query(
+            database_url,
+            "select id from public.stripe_events where checkout_session_id = %s",
+            (unreadable.id,),
+        )
+    }
+    listed = [
+        item
+        for item in json.loads(sidecar("attention", "--json").stdout)
+        if item["reference"] == unreadable.id or item["reference"] in events
+    ]
+    assert len(listed) == 1, listed
+    assert listed[0]["id"] in {f"unmatched_session:{unreadable.id}"} | {
+        f"stripe_event:{evt}" for evt in events
+    }
+    assert "metadata names no learner or lesson the shop can read" in listed[0]["what"]
+    assert listed[0]["suggested_action"]
 
 
 def test_cli_names_a_missing_variable_and_exits_2() -> None:

@@ -9,6 +9,27 @@ export type Json =
 export type Database = {
   public: {
     Tables: {
+      attention_resolutions: {
+        Row: {
+          item_id: string
+          note: string
+          resolved_at: string
+          resolved_by: string
+        }
+        Insert: {
+          item_id: string
+          note: string
+          resolved_at?: string
+          resolved_by: string
+        }
+        Update: {
+          item_id?: string
+          note?: string
+          resolved_at?: string
+          resolved_by?: string
+        }
+        Relationships: []
+      }
       checkout_session_contradictions: {
         Row: {
           checkout_session_id: string
@@ -518,6 +539,36 @@ export type Database = {
         }
         Relationships: []
       }
+      unmatched_checkout_sessions: {
+        Row: {
+          amount_total: number | null
+          claimed: NonNullable<Json>
+          currency: string | null
+          first_seen_at: string
+          id: string
+          payment_intent_id: string | null
+          reason: string
+        }
+        Insert: {
+          amount_total?: number | null
+          claimed: NonNullable<Json>
+          currency?: string | null
+          first_seen_at?: string
+          id: string
+          payment_intent_id?: string | null
+          reason: string
+        }
+        Update: {
+          amount_total?: number | null
+          claimed?: NonNullable<Json>
+          currency?: string | null
+          first_seen_at?: string
+          id?: string
+          payment_intent_id?: string | null
+          reason?: string
+        }
+        Relationships: []
+      }
     }
     Views: {
       media_needing_attention: {
@@ -559,13 +610,17 @@ export type Database = {
         Row: {
           amount_total: number | null
           currency: string | null
+          email: string | null
+          id: string | null
           lesson_id: string | null
           reason: string | null
           reference: string | null
           since: string | null
           source: string | null
           stripe_payment_intent_id: string | null
+          suggested_action: string | null
           user_id: string | null
+          what: string | null
         }
         Relationships: []
       }
@@ -597,6 +652,10 @@ export type Database = {
     }
     Functions: {
       attach_checkout_session: { Args: { p_session: Json }; Returns: Json }
+      attention_summary: {
+        Args: Record<PropertyKey, never>
+        Returns: Record<string, unknown>
+      }
       begin_checkout: {
         Args: { p_lesson_id: string; p_user_id: string }
         Returns: Json
@@ -651,6 +710,10 @@ export type Database = {
       record_purchase: {
         Args: { p_event?: Json; p_session: Json }
         Returns: string
+      }
+      resolve_attention: {
+        Args: { p_item_id: string; p_note: string; p_resolved_by: string }
+        Returns: Json
       }
       revoke_purchase: {
         Args: { p_event: Json; p_object: Json }

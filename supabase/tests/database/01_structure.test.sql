@@ -6,7 +6,8 @@ select plan(75);
 
 select tables_are('public',
   array['lessons', 'lesson_content', 'purchased_lessons', 'checkout_sessions', 'stripe_events',
-        'checkout_session_contradictions', 'lesson_media', 'lesson_progress', 'promotion_codes'],
+        'checkout_session_contradictions', 'lesson_media', 'lesson_progress', 'promotion_codes',
+        'attention_resolutions', 'unmatched_checkout_sessions'],
   'public holds exactly the shop''s tables');
 
 select columns_are('public', 'lessons',

@@ -208,3 +208,23 @@ def test_discounts_at_creation_apply_a_coupon_and_exclude_the_code_field(
     with pytest.raises(stripe.InvalidRequestError) as raised:
         create_session(client, discounts=[{"coupon": coupon.id}], allow_promotion_codes=True)
     assert raised.value.param == "discounts"
+
+
+def test_a_coupon_in_another_currency_is_refused_at_creation_and_creates_nothing(
+    client: stripe.StripeClient,
+) -> None:
+    # An amount_off coupon discounts only a purchase in its own currency (the hosted page says
+    # "This code is invalid." for its promotion code, above); given in `discounts`, the request
+    # fails and, as with any 400 from Stripe, no session exists afterwards.
+    euros = client.v1.coupons.create(params={"amount_off": 500, "currency": "eur"})
+    before = [s.id for s in client.v1.checkout.sessions.list(params={"limit": 100}).data]
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        create_session(client, discounts=[{"coupon": euros.id}])
+    assert raised.value.http_status == 400
+    assert raised.value.param == "discounts[0][coupon]"
+    after = [s.id for s in client.v1.checkout.sessions.list(params={"limit": 100}).data]
+    assert after == before
+    assert client.v1.coupons.retrieve(euros.id).times_redeemed == 0
+    # the same coupon in the session's currency applies
+    dollars = client.v1.coupons.create(params={"amount_off": 500, "currency": "usd"})
+    assert create_session(client, discounts=[{"coupon": dollars.id}]).amount_total == 1499
