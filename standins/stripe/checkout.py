@@ -225,6 +225,7 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
     )
     ledger.sessions[session["id"]] = session
     ledger.line_items[session["id"]] = items
+    ledger.prices.update((item["price"]["id"], item["price"]) for item in items)
     _discounts(ledger, session, params)
     ledger.intent_data[session["id"]] = for_intent
     if invoice_data is not None:
