@@ -82,7 +82,7 @@ class Scale:
         return sum((self.rounds + 1) * n for n in self.purchases.values())
 
 
-FULL = Scale(rounds=5, purchases={8: 200, 32: 400})
+FULL = Scale(rounds=7, purchases={8: 300, 32: 600})
 QUICK = Scale(rounds=2, purchases={8: 40, 32: 80})
 
 
@@ -174,11 +174,11 @@ def version_installed(scratch: Path, package: str) -> str:
 def node_url(url: str) -> str:
     """A libpq connection string as the URL node-postgres' `connectionString` takes."""
     params = conninfo.conninfo_to_dict(url)
-    user = quote(str(params.get("user", "postgres")))
+    user = quote(str(params.get("user", "postgres")), safe="")
     password = params.get("password")
-    auth = f"{user}:{quote(str(password))}" if password else user
+    auth = f"{user}:{quote(str(password), safe='')}" if password else user
     host, port = params.get("host", "127.0.0.1"), params.get("port", 5432)
-    return f"postgresql://{auth}@{host}:{port}/{quote(str(params['dbname']))}"
+    return f"postgresql://{auth}@{host}:{port}/{quote(str(params['dbname']), safe='')}"
 
 
 def migrate_theirs(scratch: Path, url: str) -> None:
