@@ -412,7 +412,12 @@ def check_exactly_once(ours: System, theirs: System, delivered: list[Purchase]) 
             "select count(*) from public.purchased_lessons where lesson_id = %s", (LESSON_JOINS,)
         ).fetchone()[0]  # type: ignore[index]
     with psycopg.connect(theirs.url) as conn:
-        for table_name in ("checkout_sessions", "payment_intents", "checkout_session_line_items"):
+        for table_name in (
+            "checkout_sessions",
+            "payment_intents",
+            "checkout_session_line_items",
+            "prices",  # one made from price_data per session
+        ):
             their[f"stripe.{table_name} (whole table)"] = conn.execute(
                 f"select count(*) from stripe.{table_name}"  # noqa: S608 - fixed names
             ).fetchone()[0]  # type: ignore[index]
