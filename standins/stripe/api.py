@@ -98,7 +98,9 @@ async def retrieve_customer(
 
 
 @get("/v1/prices/{price_id:str}", operation_id="retrievePrice")
-async def retrieve_price(request: AnyRequest, ledger: LedgerDep, price_id: PathId) -> Response[bytes]:
+async def retrieve_price(
+    request: AnyRequest, ledger: LedgerDep, price_id: PathId
+) -> Response[bytes]:
     """Retrieve a Price (here: the inactive ones Checkout made from `price_data`)."""
     return await run_get(ledger, request, lambda _p: ledger.get(ledger.prices, "price", price_id))
 
