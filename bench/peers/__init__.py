@@ -329,11 +329,15 @@ async def measure(
         events_per_round = 2 * count
 
         def per_event(side: Side) -> dict[str, float]:
+            cpu = {
+                "process_cpu_ms": statistics.median(side.cpu_ms),
+                "postgres_cpu_ms": statistics.median(side.db_cpu_ms),
+                "stripe_standin_cpu_ms": statistics.median(side.standin_cpu_ms),
+            }
             return {
                 "wall_ms": round(1e3 / statistics.median(side.rates), 3),
-                "process_cpu_ms": round(statistics.median(side.cpu_ms), 3),
-                "postgres_cpu_ms": round(statistics.median(side.db_cpu_ms), 3),
-                "stripe_standin_cpu_ms": round(statistics.median(side.standin_cpu_ms), 3),
+                **{key: round(value, 3) for key, value in cpu.items()},
+                "total_cpu_ms": round(sum(cpu.values()), 3),
             }
 
         rows.append(
