@@ -364,8 +364,10 @@ async def measure(
             )
         )
 
-    # Stripe redelivers: the last round's events twice over, all at once, to both
-    again = [body for p in delivered[-scale.purchases[32] :] for body in p.events] * 2
+    # Stripe redelivers: the last round's events again, each twice side by side (so both copies
+    # are in flight together), to both
+    last = delivered[-scale.purchases[32] :]
+    again = [body for p in last for body in p.events for _copy in range(2)]
     for system in (ours, theirs):
         run, *_ = await deliver(system, standin, again, 32)
         expect_all(run, system, "redelivery", system.duplicate_words)
