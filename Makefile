@@ -19,7 +19,7 @@ APT_INSTALL_MISSING = if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-.PHONY: help install install-system install-python install-cli install-node install-browser test test-sql test-py test-web e2e audit lint migration dev bench reliability clean
+.PHONY: help install install-system install-python install-cli install-node install-browser test test-sql test-py test-web e2e audit lint migration dev bench bench-peers reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -86,6 +86,11 @@ dev: install ## the whole shop offline: Postgres, the stand-ins, sidecar, Next.j
 
 bench: install-python install-cli ## the goals table: each row a ratio to a baseline measured in the same run (< 10 min)
 	@$(UV) run python -m bench
+
+# Not part of `make test` or `make bench`: npm ci of bench/peers/package-lock.json into the
+# git-ignored bench/results/peers-node (only when the lock changed), then both systems side by side.
+bench-peers: install-python install-cli ## ours vs stripe-sync-engine (pinned, from npm) on the same signed webhooks; writes bench/results/peers.json
+	@$(UV) run python -m bench.peers
 
 reliability: install-python install-cli ## webhook storm, database outage, crash, slow database at full size (a few minutes)
 	@RELIABILITY_SCALE=full $(UV) run pytest tests/reliability -m reliability -s -q

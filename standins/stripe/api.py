@@ -97,6 +97,14 @@ async def retrieve_customer(
     )
 
 
+@get("/v1/prices/{price_id:str}", operation_id="retrievePrice")
+async def retrieve_price(
+    request: AnyRequest, ledger: LedgerDep, price_id: PathId
+) -> Response[bytes]:
+    """Retrieve a Price (here: the inactive ones Checkout made from `price_data`)."""
+    return await run_get(ledger, request, lambda _p: ledger.get(ledger.prices, "price", price_id))
+
+
 @post("/v1/refunds", operation_id="createRefund")
 async def create_refund(request: AnyRequest, ledger: LedgerDep) -> Response[bytes]:
     """Refund a charge, fully or in part."""
@@ -250,6 +258,7 @@ ROUTES = [
     expire_checkout_session,
     create_customer,
     retrieve_customer,
+    retrieve_price,
     create_refund,
     create_coupon,
     retrieve_coupon,

@@ -233,6 +233,7 @@ def create_session(ledger: Ledger, params: dict[str, Any], context: RequestConte
         del ledger.sessions[session["id"]]
         del ledger.line_items[session["id"]]
         raise
+    ledger.prices.update((item["price"]["id"], item["price"]) for item in items)
     ledger.intent_data[session["id"]] = for_intent
     if invoice_data is not None:
         ledger.invoice_data[session["id"]] = invoice_data

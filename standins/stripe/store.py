@@ -59,6 +59,8 @@ class Ledger:
         self.clock_offset = 0
         self.sessions: dict[str, Obj] = {}
         self.line_items: dict[str, list[Obj]] = {}
+        # the inline prices sessions' `price_data` made, retrievable as on Stripe
+        self.prices: dict[str, Obj] = {}
         # payment_intent_data given at session creation, applied when the learner pays
         self.intent_data: dict[str, Obj] = {}
         self.customers: dict[str, Obj] = {}

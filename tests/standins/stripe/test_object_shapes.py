@@ -85,6 +85,8 @@ def test_every_emitted_object_has_every_field_of_stripes_fixture(
     )
 
     auth = {"Authorization": f"Bearer {standin.api_key}"}
+    price = client.v1.checkout.sessions.line_items.list(sessions[0].id).data[0].price
+    assert price is not None
     answers: list[dict[str, Any]] = [dispute]
     for path in (
         "/v1/events?limit=100",
@@ -92,6 +94,7 @@ def test_every_emitted_object_has_every_field_of_stripes_fixture(
         f"/v1/checkout/sessions/{sessions[0].id}?expand[]=line_items&expand[]=customer",
         f"/v1/checkout/sessions/{sessions[0].id}/line_items",
         f"/v1/customers/{customer.id}",
+        f"/v1/prices/{price.id}",
         "/v1/webhook_endpoints",
     ):
         response = httpx.get(standin.api_base + path, headers=auth)

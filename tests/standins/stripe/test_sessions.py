@@ -61,6 +61,22 @@ def test_create_session_computes_totals_and_keeps_nested_params(
     ]
 
 
+def test_prices_made_from_price_data_are_retrievable(client: stripe.StripeClient) -> None:
+    """Stripe keeps the inline price each line item's `price_data` made (inactive) and answers
+    `GET /v1/prices/{id}` for it, as stripe-sync-engine calls it after listing line items."""
+    session = create_session(client)
+    item = client.v1.checkout.sessions.line_items.list(session.id).data[0]
+    assert item.price is not None
+    price = client.v1.prices.retrieve(item.price.id)
+    assert (price.object, price.id, price.active) == ("price", item.price.id, False)
+    assert (price.unit_amount, price.currency) == (item.price.unit_amount, item.price.currency)
+
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.prices.retrieve("price_nope")
+    assert missing.value.http_status == 404
+    assert missing.value.code == "resource_missing"
+
+
 def test_retrieve_returns_the_same_session_and_expands_line_items(
     client: stripe.StripeClient,
 ) -> None:
