@@ -8,7 +8,7 @@
 -- payment record's amount_refunded), and come back if that refund fails or is canceled. A
 -- refund or dispute of a payment nobody knows ('deferred') is listed once it has waited an
 -- hour for its purchase (Stripe delivers a purchase's events within seconds, and reconcile
--- runs hourly).
+-- runs hourly). Early fraud warnings the shop did not act on by itself are listed too.
 
 -- =============================================================================================
 -- views
@@ -69,7 +69,48 @@ select
   c.received_at as since
 from public.checkout_session_contradictions as c
 inner join public.checkout_sessions as s on c.checkout_session_id = s.id
-where c.resolved_at is null;
+where c.resolved_at is null
+union all
+-- early fraud warnings an operator must decide (fraud_warnings.sql): listed ones (not
+-- actionable, already refunded or disputed, EFW_AUTO_REFUND off, a payment that granted
+-- nothing, no payment intent) and those whose refund Stripe refused or that failed, until an
+-- operator sets resolved_at. A warning whose payment is unknown waits as its event does
+-- ('deferred', listed above after an hour).
+select
+  'early_fraud_warning' as source,
+  w.id as reference,
+  'early_fraud_warning:' || case
+    when r.refused_code is not null then 'refund_refused:' || r.refused_code
+    when w.action = 'refund' then 'refund_failed'
+    else w.action_reason
+  end as reason,
+  s.user_id,
+  s.lesson_id,
+  s.amount_paid as amount_total,
+  s.currency,
+  w.payment_intent_id as stripe_payment_intent_id,
+  w.received_at as since
+from public.early_fraud_warnings as w
+left join public.early_fraud_warning_refunds as r
+  on w.payment_intent_id = r.payment_intent_id and w.id = r.early_fraud_warning_id
+left join lateral (
+  select s1.user_id, s1.lesson_id, s1.amount_paid, s1.currency
+  from public.checkout_sessions as s1
+  where s1.stripe_payment_intent_id = w.payment_intent_id and s1.payment_status = 'paid'
+  order by s1.paid_at
+  limit 1
+) as s on true
+where
+  w.resolved_at is null
+  and (
+    w.action = 'list'
+    or r.refused_code is not null
+    -- the refund was made and has failed or been canceled since: the money stayed, access ended
+    or exists (
+      select 1 from public.stripe_events as e
+      where e.object_id = r.refund_id and e.refund_status in ('failed', 'canceled')
+    )
+  );
 
 comment on view public.payments_needing_attention is
 'Paid but not granted (rejected, charged twice), failed events, and contradicting claims: each needs an operator.';
