@@ -1,8 +1,9 @@
 """Early fraud warnings through the sidecar and the Stripe stand-in, over real sockets.
 
 The stand-in makes the warnings (`POST /_standin/early_fraud_warnings`) and their events, and
-answers the refunds the sidecar asks for as Stripe does (idempotency keys, `charge_already_refunded`).
-Refunds are counted on the stand-in's own store, not on what the sidecar believes it did.
+answers the refunds the sidecar asks for as Stripe does (idempotency keys,
+`charge_already_refunded`). Refunds are counted on the stand-in's own store, not on what the
+sidecar believes it did.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def standin() -> Iterator[StandIn]:
 
 
 def refunds_at_stripe(standin: StandIn, payment_intent: str) -> list[dict[str, Any]]:
-    """Every refund the stand-in holds for the payment intent (its store, not the sidecar's word)."""
+    """Every refund the stand-in holds for the payment intent (its store, not the sidecar's)."""
     ledger = standin.app.state.ledger
     return [r for r in ledger.refunds.values() if r["payment_intent"] == payment_intent]
 
