@@ -736,77 +736,107 @@ alter table public.purchased_lessons
 alter table public.purchased_lessons
   add constraint purchased_lessons_revoked_reason_not_paid check (((revoked_reason is null) or (status <> 'paid'::text)));
 
-create view public.payments_needing_attention with (security_invoker=true) as  select
-'checkout_session'::text as source,
-    s.id as reference,
-    s.fulfilment as reason,
-    s.user_id,
-    s.lesson_id,
-    s.amount_total,
-    s.currency,
-    s.stripe_payment_intent_id,
-    s.paid_at as since
-   from public.checkout_sessions as s
-  where (s.needs_attention and (s.amount_refunded < s.amount_paid))
+create view public.payments_needing_attention
+with (security_invoker = true)
+as
+select
+  'checkout_session' as source,
+  s.id as reference,
+  s.fulfilment as reason,
+  s.user_id,
+  s.lesson_id,
+  s.amount_total,
+  s.currency,
+  s.stripe_payment_intent_id,
+  s.paid_at as since
+from public.checkout_sessions as s
+where
+  -- paid and not granted (purchases.sql), unless refunded in full (what was charged)
+  s.needs_attention
+  and s.amount_refunded < s.amount_paid
 union all
- select
-'stripe_event'::text as source,
-    e.id as reference,
-    ((coalesce(e.outcome, 'unprocessed'::text) || coalesce((':'::text || e.outcome_reason), ''::text)) || coalesce((': '::text || e.error), ''::text)) as reason,
-    null::uuid as user_id,
-    null::uuid as lesson_id,
-    e.amount_total,
-    e.currency,
-    e.payment_intent_id as stripe_payment_intent_id,
-    e.received_at as since
-   from public.stripe_events as e
-  where (e.unsettled and ((e.outcome = 'error'::text) or ((e.outcome = 'rejected'::text) and (e.outcome_reason <> 'contradiction'::text)) or ((e.outcome = 'deferred'::text) and (e.received_at < (now() - '01:00:00'::interval)))) and (not (exists ( select 1
-           from public.checkout_sessions as s
-          where (((s.id)::text = (e.checkout_session_id)::text) and (s.fulfilment ~~ 'rejected:%'::text))))))
+select
+  'stripe_event' as source,
+  -- the outcome word with its reason, e.g. 'rejected:amount_mismatch', then any error
+  e.id as reference,
+  coalesce(e.outcome, 'unprocessed') || coalesce(':' || e.outcome_reason, '') || coalesce(': ' || e.error, '') as reason,
+  null as user_id,
+  null as lesson_id,
+  e.amount_total,
+  e.currency,
+  e.payment_intent_id,
+  e.received_at as since
+from public.stripe_events as e
+where
+  e.unsettled
+  and (
+    e.outcome = 'error'
+    or (e.outcome = 'rejected' and e.outcome_reason <> 'contradiction')
+    or (e.outcome = 'deferred' and e.received_at < pg_catalog.now() - interval '1 hour')
+  )
+  and not exists (
+    select 1 from public.checkout_sessions as s
+    where s.id = e.checkout_session_id and s.fulfilment like 'rejected:%'
+  )
 union all
- select
-'contradiction'::text as source,
-    c.checkout_session_id as reference,
-    ('contradiction:'::text || array_to_string(c.fields, ','::text)) as reason,
-    s.user_id,
-    s.lesson_id,
-    ((c.claimed ->> 'amount_total'::text))::bigint as amount_total,
-    (c.claimed ->> 'currency'::text) as currency,
-    c.payment_intent_id as stripe_payment_intent_id,
-    c.received_at as since
-   from (public.checkout_session_contradictions as c
-     inner join public.checkout_sessions as s on (((c.checkout_session_id)::text = (s.id)::text)))
-  where (c.resolved_at is null)
+select
+  'contradiction' as source,
+  c.checkout_session_id as reference,
+  'contradiction:' || pg_catalog.array_to_string(c.fields, ',') as reason,
+  s.user_id,
+  s.lesson_id,
+  (c.claimed ->> 'amount_total')::bigint as amount_total,
+  c.claimed ->> 'currency' as currency,
+  c.payment_intent_id as stripe_payment_intent_id,
+  c.received_at as since
+from public.checkout_session_contradictions as c
+inner join public.checkout_sessions as s on c.checkout_session_id = s.id
+where c.resolved_at is null
 union all
- select
-'early_fraud_warning'::text as source,
-    w.id as reference,
-    ('early_fraud_warning:'::text
-        || case
-            when (r.refused_code is not null) then ('refund_refused:'::text || r.refused_code)
-            when (w.action = 'refund'::text) then 'refund_failed'::text
-            else w.action_reason
-        end) as reason,
-    s.user_id,
-    s.lesson_id,
-    s.amount_paid as amount_total,
-    s.currency,
-    w.payment_intent_id as stripe_payment_intent_id,
-    w.received_at as since
-   from ((public.early_fraud_warnings w
-     left join public.early_fraud_warning_refunds as r on (((w.payment_intent_id = r.payment_intent_id) and (w.id = r.early_fraud_warning_id))))
-     left join lateral ( select
-s1.user_id,
-            s1.lesson_id,
-            s1.amount_paid,
-            s1.currency
-           from public.checkout_sessions as s1
-          where ((s1.stripe_payment_intent_id = w.payment_intent_id) and (s1.payment_status = 'paid'::text))
-          order by s1.paid_at
-         limit 1) as s on (true))
-  where ((w.resolved_at is null) and ((w.action = 'list'::text) or (r.refused_code is not null) or (exists ( select 1
-           from public.stripe_events as e
-          where ((e.object_id = r.refund_id) and (e.refund_status = any(array['failed'::text, 'canceled'::text])))))));
+-- early fraud warnings an operator must decide (fraud_warnings.sql): listed ones (not
+-- actionable, already refunded or disputed, EFW_AUTO_REFUND off, a payment that granted
+-- nothing, no payment intent) and those whose refund Stripe refused or that failed, until an
+-- operator sets resolved_at. A warning whose payment is unknown waits as its event does
+-- ('deferred', listed above after an hour).
+select
+  'early_fraud_warning' as source,
+  w.id as reference,
+  'early_fraud_warning:' || case
+    when r.refused_code is not null then 'refund_refused:' || r.refused_code
+    when w.action = 'refund' then 'refund_failed'
+    else w.action_reason
+  end as reason,
+  s.user_id,
+  s.lesson_id,
+  s.amount_paid as amount_total,
+  s.currency,
+  w.payment_intent_id as stripe_payment_intent_id,
+  w.received_at as since
+from public.early_fraud_warnings as w
+left join public.early_fraud_warning_refunds as r
+  on w.payment_intent_id = r.payment_intent_id and w.id = r.early_fraud_warning_id
+left join lateral (
+  select
+    s1.user_id,
+    s1.lesson_id,
+    s1.amount_paid,
+    s1.currency
+  from public.checkout_sessions as s1
+  where s1.stripe_payment_intent_id = w.payment_intent_id and s1.payment_status = 'paid'
+  order by s1.paid_at
+  limit 1
+) as s on true
+where
+  w.resolved_at is null
+  and (
+    w.action = 'list'
+    or r.refused_code is not null
+    -- the refund was made and has failed or been canceled since: the money stayed, access ended
+    or exists (
+      select 1 from public.stripe_events as e
+      where e.object_id = r.refund_id and e.refund_status in ('failed', 'canceled')
+    )
+  );
 
 create index early_fraud_warning_refunds_due_idx on public.early_fraud_warning_refunds using btree (created_at)
   where ((refund_id is null) and (refused_code is null));

@@ -94,7 +94,11 @@ from public.early_fraud_warnings as w
 left join public.early_fraud_warning_refunds as r
   on w.payment_intent_id = r.payment_intent_id and w.id = r.early_fraud_warning_id
 left join lateral (
-  select s1.user_id, s1.lesson_id, s1.amount_paid, s1.currency
+  select
+    s1.user_id,
+    s1.lesson_id,
+    s1.amount_paid,
+    s1.currency
   from public.checkout_sessions as s1
   where s1.stripe_payment_intent_id = w.payment_intent_id and s1.payment_status = 'paid'
   order by s1.paid_at
