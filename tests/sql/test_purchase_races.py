@@ -412,14 +412,17 @@ def final_state(conn: psycopg.Connection[tuple[object, ...]], user: uuid.UUID, t
         "select replace(w.id, %s, ''), w.action, w.action_reason,"
         " replace(r.early_fraud_warning_id, %s, ''), r.amount"
         " from public.early_fraud_warnings as w"
-        " left join public.early_fraud_warning_refunds as r on r.payment_intent_id = w.payment_intent_id"
+        " left join public.early_fraud_warning_refunds as r"
+        " on r.payment_intent_id = w.payment_intent_id"
         " where w.payment_intent_id in ("
-        "   select s.stripe_payment_intent_id from public.checkout_sessions as s where s.user_id = %s)"
+        "   select s.stripe_payment_intent_id from public.checkout_sessions as s"
+        "   where s.user_id = %s)"
         " order by 1",
         (f"_{tag}_", f"_{tag}_", user),
     ).fetchall()
     revoked = conn.execute(
-        "select lesson_id, revoked_reason from public.purchased_lessons where user_id = %s order by 1",
+        "select lesson_id, revoked_reason from public.purchased_lessons"
+        " where user_id = %s order by 1",
         (user,),
     ).fetchall()
     return purchases, sessions, warnings, revoked
