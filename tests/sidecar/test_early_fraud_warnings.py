@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import stripe
 
+from sidecar.reconcile import reconcile
 from standins.stripe import refunds
 from standins.stripe.testing import StandIn, running_standin
 from tests.sidecar.conftest import (
@@ -33,8 +35,10 @@ from tests.sidecar.conftest import (
 from tests.sidecar.test_end_to_end import (
     WEBHOOK_PATH,
     delivered,
+    five_minutes_ago,
     open_checkout,
     payment_intent_of,
+    reconcile_tools,
     sidecar_settings,
 )
 
@@ -272,3 +276,34 @@ def test_a_refund_stripe_refuses_is_recorded_and_listed_not_retried(
         (warning["id"],),
     )
     assert listed == [("early_fraud_warning:refund_refused:charge_disputed",)]
+
+
+def test_reconcile_acts_on_a_warning_whose_webhook_never_came(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    """The endpoint is down when the warning comes: reconcile applies it and asks for the
+    refund, once; a second run finds nothing to do."""
+    settings = sidecar_settings(database_url, standin)
+    with running_sidecar(settings) as base:
+        standin.control.add_webhook_endpoint(base + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+        payment_intent = paid_purchase(base, standin, database_url, learner)
+        standin.control.set_delivery(paused=True)
+        warning = standin.control.early_fraud_warning(payment_intent)
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "paid"
+
+    async def run() -> tuple[list[str], list[str]]:
+        first: list[str] = []
+        second: list[str] = []
+        async with reconcile_tools(settings) as (stripe_client, database):
+            await reconcile(stripe_client, database, five_minutes_ago(), first.append)
+            await reconcile(stripe_client, database, five_minutes_ago(), second.append)
+        return first, second
+
+    first, second = anyio.run(run)
+    made = refunds_at_stripe(standin, payment_intent)
+    assert len(made) == 1
+    assert any("(radar.early_fraud_warning.created): revoked" in line for line in first), first
+    assert f"fixed: refund {made[0]['id']} asked for an early fraud warning" in first
+    assert made[0]["metadata"] == {"early_fraud_warning": warning["id"]}
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "refunded"
+    assert second == [], "a second run finds nothing left to do"
