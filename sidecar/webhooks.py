@@ -59,14 +59,19 @@ EARLY_FRAUD_WARNING_TYPES = (
     "radar.early_fraud_warning.created",
     "radar.early_fraud_warning.updated",
 )
-# After these a refund an early fraud warning decided may be due: the warning's own events, and
-# a paid session landing a purchase a warning waited for. Their redeliveries (`duplicate`) ask
-# again, which is how a refund Stripe failed to make is retried.
-_MAY_OWE_A_FRAUD_REFUND = (
-    *EARLY_FRAUD_WARNING_TYPES,
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-)
+# After a warning's own events (their redeliveries too: that is how a refund Stripe failed to
+# make is asked again) a refund an early fraud warning decided may be due, and after a paid
+# session that a warning waiting for it ended at once (SQL answers 'revoked'). Other events,
+# and every redelivered purchase, cost no extra SQL call.
+_CHECKOUT_PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+
+
+def may_owe_a_fraud_refund(event_type: str, outcome: object) -> bool:
+    """Whether SQL may have a refund for Stripe after this event's outcome."""
+    if event_type in EARLY_FRAUD_WARNING_TYPES:
+        return outcome != "error"
+    return event_type in _CHECKOUT_PAID and outcome == "revoked"
+
 
 _decoder = msgspec.json.Decoder()
 
@@ -264,7 +269,7 @@ class WebhookController(Controller):
             bound.warning("webhook_not_applied", outcome=outcome)
         # the request's one log line carries the event, the session and the outcome
         annotate(outcome=outcome)
-        if event["type"] in _MAY_OWE_A_FRAUD_REFUND and outcome != "error":
+        if may_owe_a_fraud_refund(event["type"], outcome):
             # Stripe failing raises PaymentProviderError: 502, and Stripe redelivers the event
             refunds = await ask_for_fraud_refunds(database, stripe_client, event["id"])
             if refunds:

@@ -874,6 +874,7 @@ $$;
 
 -- Validate a Checkout Session (paid, pending, open or expired) against what is stored (or,
 -- for a session never seen, against the lesson price) and apply it. Returns the outcome word.
+-- A paid session an early fraud warning was waiting for is recorded and ended at once: 'revoked'.
 -- p_source and p_event_id say where the claim came from, for a contradiction's record. The
 -- caller has stored the event (if any) and handles errors.
 create or replace function private.apply_checkout_session(
@@ -1025,6 +1026,14 @@ begin
   end if;
   if v_before.stripe_checkout_session_id is not distinct from v_session_id then
     return 'duplicate';
+  end if;
+  -- an early fraud warning that waited for this purchase ended it at once, and asks for its
+  -- refund: 'revoked' tells the webhook to ask Stripe now (fraud_warnings.sql)
+  if exists (
+    select 1 from public.purchased_lessons as p
+    where p.stripe_checkout_session_id = v_session_id and p.revoked_reason = 'early_fraud_warning'
+  ) then
+    return 'revoked';
   end if;
   return 'recorded';
 end;

@@ -307,3 +307,32 @@ def test_reconcile_acts_on_a_warning_whose_webhook_never_came(
     assert made[0]["metadata"] == {"early_fraud_warning": warning["id"]}
     assert purchase_status(database_url, learner, LESSON_JOINS) == "refunded"
     assert second == [], "a second run finds nothing left to do"
+
+
+def test_a_warning_delivered_before_its_purchase_refunds_when_the_purchase_lands(
+    database_url: str, standin: StandIn, learner: uuid.UUID
+) -> None:
+    """Deliveries reordered after an outage: the warning first (kept, `deferred`), then the
+    completion, which grants nothing, answers `revoked` and has the refund asked for once."""
+    with running_sidecar(sidecar_settings(database_url, standin)) as base:
+        session = open_checkout(base, learner, LESSON_JOINS)
+        assert standin.control.pay(session["id"]).status_code == 303
+        completed = standin.stripe_client().v1.events.list(
+            params={"type": "checkout.session.completed"}
+        )
+        completion = next(
+            e.to_dict(recursive=True) for e in completed.data if e.data.object.id == session["id"]
+        )
+        payment_intent = completion["data"]["object"]["payment_intent"]
+        warning = standin.control.early_fraud_warning(payment_intent)
+        answers = []
+        for evt in (warning_event(standin, warning["id"]), completion, completion):
+            payload, headers = signed(evt)
+            response = httpx.post(base + WEBHOOK_PATH, content=payload, headers=headers, timeout=30)
+            assert response.status_code == 200
+            answers.append(response.json()["outcome"])
+    assert answers == ["deferred", "revoked", "duplicate"]
+    assert purchase_status(database_url, learner, LESSON_JOINS) == "refunded"
+    made = refunds_at_stripe(standin, payment_intent)
+    assert len(made) == 1
+    assert made[0]["metadata"] == {"early_fraud_warning": warning["id"]}

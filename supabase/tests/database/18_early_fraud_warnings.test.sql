@@ -147,7 +147,7 @@ select is(pg_temp.state('a'), 'refunded/early_fraud_warning | refund,refund | 1 
 
 select is(pg_temp.warn('evt_efw_b1', 'b', 'issfr_efw_b1'), 'deferred', 'a warning for a payment nobody knows waits');
 select is(pg_temp.state('b'), 'no purchase | waiting | 0 refund | not listed', 'nothing decided, nothing granted');
-select is(pg_temp.buy(:'b', 'b'), 'recorded', 'the purchase lands');
+select is(pg_temp.buy(:'b', 'b'), 'revoked', 'the purchase lands and is ended at once (revoked: the refund is due)');
 select ok(not pg_temp.can_read(:'b'), 'and never opens the lesson');
 select is(pg_temp.state('b'), 'refunded/early_fraud_warning | refund | 1 refund | not listed', 'the same end state as after it');
 select is((select outcome from public.stripe_events where id = 'evt_efw_b1'), 'applied', 'the waiting event is applied');
