@@ -138,7 +138,12 @@ async def _reconcile(settings: Settings, ago: timedelta) -> int:
     http_client = stripe.HTTPXClient(timeout=20)
     await database.open()
     try:
-        report = await reconcile(make_stripe_client(settings, http_client), database, since)
+        report = await reconcile(
+            make_stripe_client(settings, http_client),
+            database,
+            since,
+            efw_auto_refund=settings.efw_auto_refund,
+        )
     finally:
         await database.close()
         await http_client.close_async()  # type: ignore[no-untyped-call]

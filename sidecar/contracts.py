@@ -165,3 +165,22 @@ class StoredCheckoutSession(msgspec.Struct, frozen=True):
 CHECKOUT_SESSION_FOR_USER: JsonFunction[StoredCheckoutSession | None] = JsonFunction(
     "checkout_session_for_user", StoredCheckoutSession | None
 )
+
+
+# --- claim_early_fraud_warning_refunds: the refunds this caller now asks Stripe for -------------
+
+
+class FraudRefund(msgspec.Struct, frozen=True):
+    """A refund an early fraud warning asks for, claimed by this caller for two minutes."""
+
+    payment_intent: str
+    charge: str
+    early_fraud_warning: str
+    amount: int
+    currency: str
+    idempotency_key: str
+
+
+CLAIM_EARLY_FRAUD_WARNING_REFUNDS: JsonFunction[list[FraudRefund]] = JsonFunction(
+    "claim_early_fraud_warning_refunds", list[FraudRefund]
+)

@@ -7,8 +7,12 @@ Two passes over Stripe, since a point in time, every page:
    must refuse (metadata it cannot read, a learner or lesson the shop lacks) is kept by SQL in
    `unmatched_checkout_sessions`, so that `sidecar attention` lists it.
 2. Events of the types the webhook handles (Stripe keeps 30 days of them): each goes to
-   `handle_stripe_event`, exactly as if delivered, so a refund or dispute that never arrived
-   still ends access. Events already stored answer `duplicate`.
+   SQL exactly as if delivered (sidecar.webhooks.apply_event), so a refund, dispute or early
+   fraud warning that never arrived still ends access. Events already stored answer `duplicate`.
+
+Then every refund an early fraud warning asks for and nobody has asked Stripe for yet (a
+webhook answered 502 and its redeliveries ran out, or a purchase landed by the return page)
+is asked for, once (sidecar.fraud_refunds).
 
 Running it twice, or while webhooks arrive, records nothing twice.
 """
@@ -24,7 +28,10 @@ from datetime import UTC, datetime, timedelta
 import stripe
 
 from sidecar.db import Database
+from sidecar.errors import PaymentProviderError
+from sidecar.fraud_refunds import ask_for_fraud_refunds
 from sidecar.stripe_client import as_json
+from sidecar.webhooks import apply_event
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -48,6 +55,8 @@ HANDLED_EVENT_TYPES = (
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
+    "radar.early_fraud_warning.created",
+    "radar.early_fraud_warning.updated",
 )
 # Event outcomes that changed something in the database.
 _EVENT_FIXES = ("recorded", "revoked", "restored", "pending", "failed", "expired")
@@ -60,12 +69,15 @@ class ReconcileReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     events_listed: int = 0
     event_outcomes: Counter[str] = field(default_factory=Counter)
+    fraud_refunds: list[str] = field(default_factory=list)
+    fraud_failed: bool = False
 
     @property
     def needing_attention(self) -> int:
-        """Paid but rejected, or failing to apply: money an operator must look at."""
+        """Paid but rejected, failing to apply, or a fraud refund Stripe failed to make: money
+        an operator must look at."""
         words = self.outcomes + self.event_outcomes
-        return sum(
+        return int(self.fraud_failed) + sum(
             n for word, n in words.items() if word.startswith("rejected:") or word == "error"
         )
 
@@ -82,6 +94,7 @@ class ReconcileReport:
             f"reconciled since {when}: {self.listed} sessions listed, {self.paid} paid,"
             f" {self.events_listed} events listed, {self.fixed} fixed"
             + (f" ({details})" if details else "")
+            + (f", {len(self.fraud_refunds)} fraud refunds asked for" if self.fraud_refunds else "")
         )
 
 
@@ -91,6 +104,7 @@ async def reconcile(
     since: datetime,
     say: Callable[[str], None] = print,
     page_size: int = 100,
+    efw_auto_refund: bool = True,
 ) -> ReconcileReport:
     """Sync every complete, paid session created at or after `since`; say one line per fix."""
     report = ReconcileReport()
@@ -118,10 +132,18 @@ async def reconcile(
     )
     async for event in events.auto_paging_iter():
         report.events_listed += 1
-        outcome = str(await database.rpc("handle_stripe_event", {"p_event": as_json(event)}))
+        outcome = str(await apply_event(database, as_json(event), efw_auto_refund=efw_auto_refund))
         report.event_outcomes[outcome] += 1
         if outcome in _EVENT_FIXES or outcome.startswith("rejected:") or outcome == "error":
             say(f"applied {event.id} ({event.type}): {outcome}")
+
+    try:
+        report.fraud_refunds = await ask_for_fraud_refunds(database, stripe_client, None)
+    except PaymentProviderError:
+        say("attention: Stripe failed to make a refund an early fraud warning asks for")
+        report.fraud_failed = True
+    for refund_id in report.fraud_refunds:
+        say(f"fixed: refund {refund_id} asked for an early fraud warning")
     return report
 
 

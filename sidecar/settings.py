@@ -103,6 +103,10 @@ class Settings:
     # CHECKOUT_INVOICES: create Checkout Sessions with invoice_creation[enabled]=true, so each
     # payment gets a paid invoice (Stripe charges for these; off by default).
     checkout_invoices: bool = False
+    # EFW_AUTO_REFUND: an actionable early fraud warning on a payment that granted a lesson ends
+    # access and refunds the payment in full (on by default, as Stripe advises); off, it is only
+    # listed in payments_needing_attention and the learner keeps the lesson until an operator acts.
+    efw_auto_refund: bool = True
 
     @property
     def live(self) -> bool:
@@ -240,6 +244,7 @@ class Settings:
             request_body_timeout=number("REQUEST_BODY_TIMEOUT", 30.0),
             checkout_promotion_codes=boolean("CHECKOUT_PROMOTION_CODES", False),
             checkout_invoices=boolean("CHECKOUT_INVOICES", False),
+            efw_auto_refund=boolean("EFW_AUTO_REFUND", True),
             database_prepare_threshold=(
                 None
                 if threshold is None or threshold.lower() == "none"

@@ -3,8 +3,9 @@
 Every signed body ends one of two ways: refused with 400 before anything is stored, or stored
 (with `error` when SQL cannot apply it, listed in `payments_needing_attention` and applied
 again on redelivery or by `sidecar reconcile`). Never a 5xx for the body itself: Stripe would
-redeliver it for three days to the same answer. 5xx means the database cannot be reached, and
-Stripe retrying is then what should happen.
+redeliver it for three days to the same answer. 5xx means the database cannot be reached (503),
+or Stripe failed to make a refund an early fraud warning asks for (502, sidecar.fraud_refunds),
+and Stripe retrying is then what should happen.
 
 The body is read as Postgres will read it: parsed once by a strict parser (no NaN, no
 Infinity, no lone surrogate, no number a float cannot hold, bounded nesting), its event shape
@@ -30,9 +31,11 @@ from sidecar.errors import (
     BadSignature,
     DatabaseUnavailable,
     PayloadTooLarge,
+    PaymentProviderError,
     RequestTimeout,
     error_responses,
 )
+from sidecar.fraud_refunds import ask_for_fraud_refunds
 from sidecar.logging import annotate
 from sidecar.settings import Settings
 from sidecar.stripe_client import STRIPE_API_VERSION
@@ -51,6 +54,24 @@ MAX_ID_LENGTH = 250
 MAX_CREATED = 253_402_300_799
 # Only an api_version of this shape (or a Checkout Session id) is repeated in a log line.
 API_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
+# Early fraud warnings: SQL decides them under EFW_AUTO_REFUND (handle_early_fraud_warning).
+EARLY_FRAUD_WARNING_TYPES = (
+    "radar.early_fraud_warning.created",
+    "radar.early_fraud_warning.updated",
+)
+# After a warning's own events (their redeliveries too: that is how a refund Stripe failed to
+# make is asked again) a refund an early fraud warning decided may be due, and after a paid
+# session that a warning waiting for it ended at once (SQL answers 'revoked'). Other events,
+# and every redelivered purchase, cost no extra SQL call.
+_CHECKOUT_PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+
+
+def may_owe_a_fraud_refund(event_type: str, outcome: object) -> bool:
+    """Whether SQL may have a refund for Stripe after this event's outcome."""
+    if event_type in EARLY_FRAUD_WARNING_TYPES:
+        return outcome != "error"
+    return event_type in _CHECKOUT_PAID and outcome == "revoked"
+
 
 _decoder = msgspec.json.Decoder()
 
@@ -177,7 +198,7 @@ class WebhookController(Controller):
         status_code=200,
         request_max_body_size=MAX_WEBHOOK_BYTES,
         responses=error_responses(
-            BadSignature, RequestTimeout, PayloadTooLarge, DatabaseUnavailable
+            BadSignature, RequestTimeout, PayloadTooLarge, PaymentProviderError, DatabaseUnavailable
         ),
     )
     async def receive_event(
@@ -185,6 +206,7 @@ class WebhookController(Controller):
         request: Request[Any, Any, State],
         settings: NamedDependency[Settings],
         database: NamedDependency[Database],
+        stripe_client: NamedDependency[stripe.StripeClient],
         stripe_signature: Annotated[
             str | None,
             HeaderParameter(
@@ -233,7 +255,9 @@ class WebhookController(Controller):
             bound = bound.bind(session_id=session_id)
             annotate(session_id=session_id)
         try:
-            outcome = await database.rpc("handle_stripe_event", {"p_event": JsonText(text, event)})
+            outcome = await apply_event(
+                database, JsonText(text, event), efw_auto_refund=settings.efw_auto_refund
+            )
         except ArgumentsRefused as exc:
             # store_event could not take it (nothing was written): the same body would be
             # refused again, so it is a 400, not a 5xx for Stripe to retry for days.
@@ -245,4 +269,25 @@ class WebhookController(Controller):
             bound.warning("webhook_not_applied", outcome=outcome)
         # the request's one log line carries the event, the session and the outcome
         annotate(outcome=outcome)
+        if may_owe_a_fraud_refund(event["type"], outcome):
+            # Stripe failing raises PaymentProviderError: 502, and Stripe redelivers the event
+            refunds = await ask_for_fraud_refunds(database, stripe_client, event["id"])
+            if refunds:
+                annotate(fraud_refunds=refunds)
         return WebhookReceipt(received=True, outcome=str(outcome))
+
+
+async def apply_event(
+    database: Database, event: JsonText | dict[str, Any], *, efw_auto_refund: bool
+) -> object:
+    """Store and apply one verified event in SQL; its outcome word.
+
+    Early fraud warnings go through handle_early_fraud_warning, which takes EFW_AUTO_REFUND;
+    everything else through handle_stripe_event. Reconcile replays events the same way.
+    """
+    parsed = event.value if isinstance(event, JsonText) else event
+    if parsed["type"] in EARLY_FRAUD_WARNING_TYPES:
+        return await database.rpc(
+            "handle_early_fraud_warning", {"p_event": event, "p_auto_refund": efw_auto_refund}
+        )
+    return await database.rpc("handle_stripe_event", {"p_event": event})

@@ -35,6 +35,7 @@ const paid: PurchaseInput = {
   amount_discount: 0,
   promotion_code: null,
   invoice_url: null,
+  refund_reason: null,
 };
 
 const STATES: [PaymentState, string, string | null][] = [
@@ -57,6 +58,26 @@ describe("payment states", () => {
     const view = purchaseView({ ...paid, status: state });
     expect(view.state.word).toBe(word);
     expect(view.state.detail).toBe(detail);
+  });
+
+  it("says a refund the card issuer's fraud warning led to in a learner's words", () => {
+    const view = purchaseView({
+      ...paid,
+      status: "refunded",
+      refunded_amount: 1900,
+      refunded_at: "2026-12-04T09:00:00Z",
+      refund_reason: "early_fraud_warning",
+    });
+    expect(view.state.word).toBe("Refunded (flagged by the card issuer)");
+    expect(view.state.detail).toBe(
+      "Your card issuer flagged this payment as possible fraud, so it was refunded in full. Access ended.",
+    );
+    expect(view.refund).toEqual({ amount: "$19.00", at: "2026-12-04T09:00:00Z" });
+  });
+
+  it("says the reason only once the refund is made, and never for a reason it does not know", () => {
+    expect(purchaseView({ ...paid, refund_reason: "early_fraud_warning" }).state.word).toBe("Paid");
+    expect(purchaseView({ ...paid, status: "refunded", refund_reason: "something_new" }).state.word).toBe("Refunded");
   });
 
   it("shows a state it does not know yet plainly instead of failing", () => {

@@ -16,7 +16,11 @@
 --     full and disputed (open: the dispute must be answered with the refund as evidence; lost:
 --     the learner was repaid twice), or refunds adding up to more than was charged;
 --   * unmatched_session: paid sessions reconcile (or the return page) read back from Stripe
---     whose metadata names no learner or lesson this shop knows, so nothing could record them.
+--     whose metadata names no learner or lesson this shop knows, so nothing could record them;
+--   * early_fraud_warning: card issuers' warnings the shop did not act on by itself
+--     (fraud_warnings.sql): not actionable, already refunded or disputed, EFW_AUTO_REFUND off,
+--     a payment that granted nothing, and fraud refunds Stripe refused or that failed since.
+--     A warning whose payment is unknown waits as its event does ('deferred', stripe_event).
 -- Items leave by themselves once settled: a session refunded in full (pending or succeeded:
 -- the payment record's amount_refunded; back if that refund fails), an event applied on
 -- redelivery, a dispute closed as won. Everything else leaves when an operator resolves it
@@ -267,6 +271,63 @@ from (
         and e.payment_fact = 'refund'
         and (e.outcome is null or e.outcome not in ('error', 'rejected'))
     )
+  union all
+  select
+    'early_fraud_warning' as source,
+    w.id as reference,
+    'early_fraud_warning:' || case
+      when r.refused_code is not null then 'refund_refused:' || r.refused_code
+      when w.action = 'refund' then 'refund_failed'
+      else w.action_reason
+    end as reason,
+    s.user_id,
+    s.lesson_id,
+    s.amount_paid as amount_total,
+    s.currency,
+    w.payment_intent_id as stripe_payment_intent_id,
+    w.received_at as since,
+    'early_fraud_warning:' || w.id as id,
+    'The card issuer flagged the payment as fraud (' || coalesce(pg_catalog.replace(w.fraud_type, '_', ' '), 'unknown type') || '): ' || case
+      when r.refused_code is not null then 'Stripe refused its refund (' || r.refused_code || ')'
+      when w.action = 'refund' then 'its refund failed; access stays closed'
+      when w.action_reason = 'not_actionable' then 'not actionable'
+      when w.action_reason = 'already_refunded' then 'already refunded'
+      when w.action_reason = 'already_disputed' then 'already disputed'
+      when w.action_reason = 'auto_refund_off' then 'not refunded, EFW_AUTO_REFUND is off'
+      when w.action_reason = 'not_granted' then 'the payment granted nothing'
+      else pg_catalog.replace(w.action_reason, '_', ' ')
+    end as what,
+    case
+      when w.action_reason = 'already_refunded' then 'Nothing to refund; resolve it once noted'
+      when w.action_reason = 'already_disputed' then 'Answer the dispute in Stripe; then resolve it'
+      when w.action_reason = 'not_actionable' then 'Review the payment in Stripe and refund it if you judge it fraudulent; then resolve it'
+      else 'Refund the payment in Stripe to avoid a dispute and its fee; then resolve it'
+    end as suggested_action
+  from public.early_fraud_warnings as w
+  left join public.early_fraud_warning_refunds as r
+    on w.payment_intent_id = r.payment_intent_id and w.id = r.early_fraud_warning_id
+  left join lateral (
+    select
+      s1.user_id,
+      s1.lesson_id,
+      s1.amount_paid,
+      s1.currency
+    from public.checkout_sessions as s1
+    where s1.stripe_payment_intent_id = w.payment_intent_id and s1.payment_status = 'paid'
+    order by s1.paid_at
+    limit 1
+  ) as s on true
+  where
+    w.resolved_at is null
+    and (
+      w.action = 'list'
+      or r.refused_code is not null
+      -- the refund was made and has failed or been canceled since: the money stayed, access ended
+      or exists (
+        select 1 from public.stripe_events as e
+        where e.object_id = r.refund_id and e.refund_status in ('failed', 'canceled')
+      )
+    )
 ) as i
 left join auth.users as u on i.user_id = u.id
 where not exists (select 1 from public.attention_resolutions as r where r.item_id = i.id);
@@ -339,6 +400,10 @@ begin
     update public.checkout_session_contradictions
     set resolved_at = v_row.resolved_at
     where id = pg_catalog.substr(p_item_id, 15)::bigint;
+  elsif p_item_id like 'early_fraud_warning:%' then
+    update public.early_fraud_warnings
+    set resolved_at = v_row.resolved_at
+    where id = pg_catalog.substr(p_item_id, 21);
   end if;
   return pg_catalog.to_jsonb(v_row);
 end;

@@ -147,7 +147,9 @@ comment on function public.lesson_catalog() is
 -- invoice's page when the session was created with an invoice (CHECKOUT_INVOICES), else null
 -- (the receipt_url rule: https, or the stand-in's own pages in test mode); amount_total is what
 -- was charged, after any promotion code's amount_discount (null without one), promotion_code the
--- code's words (null without one, or while its promotion_code event has not come). id is the Checkout
+-- code's words (null without one, or while its promotion_code event has not come); refund_reason
+-- why the shop itself refunds the payment ('early_fraud_warning': the card issuer flagged it;
+-- null otherwise, a refund an operator or the learner asked for included). id is the Checkout
 -- Session id, cast to text: return query takes the declared column type exactly, not the
 -- public.checkout_session_id domain (the same for receipt_url and invoice_url).
 create or replace function public.purchase_list()
@@ -169,7 +171,8 @@ returns table (
   receipt_url text,
   invoice_url text,
   amount_discount bigint,
-  promotion_code text
+  promotion_code text,
+  refund_reason text
 )
 language plpgsql
 stable
@@ -206,7 +209,8 @@ begin
     s.receipt_url::text,
     s.invoice_url::text,
     nullif(s.amount_discount, 0),
-    (select c.code from public.promotion_codes as c where c.id = s.promotion_code_id)
+    (select c.code from public.promotion_codes as c where c.id = s.promotion_code_id),
+    s.refund_reason
   from public.checkout_sessions as s
   inner join public.lessons as l on s.lesson_id = l.id
   where s.user_id = (select auth.uid()) and (s.payment_status = 'paid' or s.status in ('processing', 'failed'))

@@ -510,8 +510,13 @@ $$;
 
 -- Re-derive the ownership row of one (learner, lesson) from its facts, in Stripe's time order:
 -- paid checkout sessions, full refunds and disputes of their payment intents (the session's
--- own and any a contradiction claimed). The caller holds the learner+lesson lock. Also writes
--- each paid session's fulfilment.
+-- own and any a contradiction claimed), and early fraud warnings of the sessions' own payment
+-- intents. The caller holds the learner+lesson lock. Also writes each paid session's
+-- fulfilment, and decides each warning (fraud_warnings.sql): an actionable one on the granting
+-- payment, while that is neither refunded nor disputed and EFW_AUTO_REFUND was on, ends access
+-- ('early_fraud_warning') and asks for one refund of the payment (early_fraud_warning_refunds,
+-- unclaimed rows following the decision); every other one is listed with its reason. A refund
+-- the sidecar has claimed has been asked of Stripe: its payment's warnings stay 'refund'.
 create or replace function private.settle_purchase(p_user_id uuid, p_lesson_id uuid)
 returns void
 language plpgsql
@@ -532,6 +537,13 @@ declare
   -- the granting payment's payment intents (its own, or one a contradiction claimed) now
   -- refunded in full: access comes back only when no refund of any of them stands
   v_refunded_intents jsonb := '{}'::jsonb;
+  -- an early fraud warning ended the granting payment's access (a failed refund gives none back)
+  v_fraud boolean := false;
+  v_warning public.early_fraud_warnings;
+  -- each warning's decision: warning id → 'refund' or the reason it is listed
+  v_warnings jsonb := '{}'::jsonb;
+  -- sessions whose payment a warning refunds: session id → the deciding (earliest) warning id
+  v_fraud_refunds jsonb := '{}'::jsonb;
 begin
   for v_fact in
     with payments as (
@@ -584,6 +596,15 @@ begin
     from payment_intents as i
     cross join lateral private.refund_timeline(i.payment_intent_id, i.amount_total) as r
     where r.fact is not null
+    union all
+    -- early fraud warnings of a payment's own payment intent (after a refund or dispute of the
+    -- same second, which it then finds)
+    select
+      'early_fraud_warning', greatest(w.created, p.paid_at),
+      case when w.created > p.paid_at then 0 else 3 end,
+      w.id, p.session_id, null, w.payment_intent_id
+    from payments as p
+    join public.early_fraud_warnings as w on w.payment_intent_id = p.payment_intent_id
     order by occurred_at, rank, ref
   loop
     if v_fact.kind = 'payment' then
@@ -595,11 +616,42 @@ begin
         v_disputed_at := null;
         v_disputes := '{}'::jsonb;
         v_refunded_intents := '{}'::jsonb;
+        v_fraud := false;
         update public.checkout_sessions set fulfilment = 'granted'
         where id = v_fact.session_id and fulfilment is distinct from 'granted';
       elsif v_current.id <> v_fact.session_id then
         update public.checkout_sessions set fulfilment = 'already_owned'
         where id = v_fact.session_id and fulfilment is distinct from 'already_owned';
+      end if;
+    elsif v_fact.kind = 'early_fraud_warning' then
+      select * into v_warning from public.early_fraud_warnings as w where w.id = v_fact.ref;
+      v_warnings := v_warnings || pg_catalog.jsonb_build_object(v_fact.ref, case
+        when exists (
+          select 1 from public.early_fraud_warning_refunds as r
+          where
+            r.payment_intent_id = v_fact.payment_intent_id
+            and (r.claimed_at is not null or r.refund_id is not null or r.refused_code is not null)
+        ) then 'refund'
+        when v_current.id <> v_fact.session_id then 'not_granted'
+        when v_fraud then 'refund'
+        when not v_warning.actionable then 'not_actionable'
+        when v_status = 'refunded' then 'already_refunded'
+        when v_status = 'disputed'
+          or exists (select 1 from pg_catalog.jsonb_each_text(v_disputes) as d where d.value in ('open', 'lost'))
+          then 'already_disputed'
+        when not v_warning.auto_refund then 'auto_refund_off'
+        else 'refund'
+      end);
+      if v_warnings ->> v_fact.ref = 'refund' then
+        if not v_fraud_refunds ? v_fact.session_id then
+          v_fraud_refunds := v_fraud_refunds || pg_catalog.jsonb_build_object(v_fact.session_id, v_fact.ref);
+        end if;
+        if v_current.id = v_fact.session_id and v_status <> 'refunded' then
+          v_status := 'refunded';
+          v_refunded_at := v_fact.occurred_at;
+          v_disputed_at := null;
+        end if;
+        v_fraud := v_fraud or v_current.id = v_fact.session_id;
       end if;
     elsif v_fact.kind = 'refund_failed' and v_status = 'paid' and v_current.id <> v_fact.session_id then
       -- the refund of an earlier payment failed after the learner had bought the lesson again:
@@ -617,7 +669,8 @@ begin
         -- the refund failed or was canceled: the money stayed with the shop, so the lesson is
         -- the learner's again (paused instead while a dispute of the payment is open or lost)
         v_refunded_intents := v_refunded_intents - v_fact.payment_intent_id;
-        if v_status = 'refunded' and v_refunded_intents = '{}'::jsonb then
+        -- access an early fraud warning ended stays ended: the refund is listed for an operator
+        if v_status = 'refunded' and v_refunded_intents = '{}'::jsonb and not v_fraud then
           v_refunded_at := null;
           if exists (
             select 1 from pg_catalog.jsonb_each_text(v_disputes) as d where d.value in ('open', 'lost')
@@ -660,6 +713,9 @@ begin
   if v_status is null then
     return;
   end if;
+  if v_warnings <> '{}'::jsonb then
+    perform private.settle_early_fraud_warnings(p_user_id, p_lesson_id, v_warnings, v_fraud_refunds);
+  end if;
   if pg_catalog.cardinality(v_paid_twice) > 0 then
     update public.checkout_sessions set fulfilment = 'already_owned'
     where id = any(v_paid_twice) and fulfilment is distinct from 'already_owned';
@@ -667,12 +723,12 @@ begin
 
   insert into public.purchased_lessons as p (
     user_id, lesson_id, status, amount_total, currency, stripe_checkout_session_id,
-    stripe_payment_intent_id, stripe_customer_id, purchased_at, refunded_at, disputed_at
+    stripe_payment_intent_id, stripe_customer_id, purchased_at, refunded_at, disputed_at, revoked_reason
   )
   values (
     p_user_id, p_lesson_id, v_status, v_current.amount_total, v_current.currency, v_current.id,
     v_current.stripe_payment_intent_id, v_current.stripe_customer_id, v_purchased_at,
-    v_refunded_at, v_disputed_at
+    v_refunded_at, v_disputed_at, case when v_fraud and v_status = 'refunded' then 'early_fraud_warning' end
   )
   on conflict (user_id, lesson_id) do update
   set
@@ -684,16 +740,21 @@ begin
     stripe_customer_id = excluded.stripe_customer_id,
     purchased_at = excluded.purchased_at,
     refunded_at = excluded.refunded_at,
-    disputed_at = excluded.disputed_at
-  where (p.status, p.stripe_checkout_session_id, p.purchased_at, p.refunded_at, p.disputed_at)
+    disputed_at = excluded.disputed_at,
+    revoked_reason = excluded.revoked_reason
+  where (p.status, p.stripe_checkout_session_id, p.purchased_at, p.refunded_at, p.disputed_at, p.revoked_reason)
     is distinct from
     (excluded.status, excluded.stripe_checkout_session_id, excluded.purchased_at,
-     excluded.refunded_at, excluded.disputed_at);
+     excluded.refunded_at, excluded.disputed_at, excluded.revoked_reason);
 
   -- refunds and disputes that waited for this purchase have now been applied
   update public.stripe_events as e
   set
-    outcome = case when e.type = 'charge.dispute.closed' or e.refund_status is not null then 'applied' else 'revoked' end,
+    outcome = case
+      when e.type = 'charge.dispute.closed' or e.refund_status is not null or e.type like 'radar.early_fraud_warning.%'
+        then 'applied'
+      else 'revoked'
+    end,
     processed_at = pg_catalog.now()
   where
     e.outcome = 'deferred'
@@ -813,6 +874,7 @@ $$;
 
 -- Validate a Checkout Session (paid, pending, open or expired) against what is stored (or,
 -- for a session never seen, against the lesson price) and apply it. Returns the outcome word.
+-- A paid session an early fraud warning was waiting for is recorded and ended at once: 'revoked'.
 -- p_source and p_event_id say where the claim came from, for a contradiction's record. The
 -- caller has stored the event (if any) and handles errors.
 create or replace function private.apply_checkout_session(
@@ -964,6 +1026,14 @@ begin
   end if;
   if v_before.stripe_checkout_session_id is not distinct from v_session_id then
     return 'duplicate';
+  end if;
+  -- an early fraud warning that waited for this purchase ended it at once, and asks for its
+  -- refund: 'revoked' tells the webhook to ask Stripe now (fraud_warnings.sql)
+  if exists (
+    select 1 from public.purchased_lessons as p
+    where p.stripe_checkout_session_id = v_session_id and p.revoked_reason = 'early_fraud_warning'
+  ) then
+    return 'revoked';
   end if;
   return 'recorded';
 end;
@@ -1227,6 +1297,8 @@ begin
         private.apply_refund_event(v_type, v_object)
       when v_type = 'invoice.paid' then
         private.apply_invoice_event(v_id, v_object)
+      when v_type in ('radar.early_fraud_warning.created', 'radar.early_fraud_warning.updated') then
+        private.apply_early_fraud_warning(v_object)
       else 'ignored'
     end;
   exception

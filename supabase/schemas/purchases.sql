@@ -81,6 +81,10 @@ create table public.checkout_sessions (
   -- filters on this column, not on fulfilment: granting a paid session changes no indexed
   -- column, and settle_purchase's update is HOT (no new index entries)
   needs_attention boolean generated always as (coalesce(payment_status = 'paid' and fulfilment <> 'granted', false)) stored,
+  -- why the shop itself refunds this payment: 'early_fraud_warning' (the card issuer warned of
+  -- fraud: fraud_warnings.sql), else null. Written by settle_purchase with the decision, so the
+  -- Purchases page can say why; last, as it was added after the others
+  refund_reason text constraint checkout_sessions_refund_reason_check check (refund_reason in ('early_fraud_warning')),
   constraint checkout_sessions_paid_has_time check ((payment_status = 'paid') = (paid_at is not null)),
   constraint checkout_sessions_refunded_has_time check ((amount_refunded > 0) = (refunded_at is not null)),
   constraint checkout_sessions_discount_range check (amount_discount between 0 and amount_total)
@@ -109,9 +113,13 @@ create table public.purchased_lessons (
   refunded_at timestamptz,
   disputed_at timestamptz,
   updated_at timestamptz not null default now(),
+  -- why access ended when no refund or dispute fact ended it yet: 'early_fraud_warning' (the
+  -- card issuer warned of fraud and the shop refunds the payment: fraud_warnings.sql), else null
+  revoked_reason text constraint purchased_lessons_revoked_reason_check check (revoked_reason in ('early_fraud_warning')),
   constraint purchased_lessons_one_per_learner unique (user_id, lesson_id),
   constraint purchased_lessons_refunded_has_time check ((status = 'refunded') = (refunded_at is not null)),
-  constraint purchased_lessons_disputed_has_time check ((status = 'disputed') = (disputed_at is not null))
+  constraint purchased_lessons_disputed_has_time check ((status = 'disputed') = (disputed_at is not null)),
+  constraint purchased_lessons_revoked_reason_not_paid check (revoked_reason is null or status <> 'paid')
 );
 
 comment on table public.purchased_lessons is 'One ownership row per learner and lesson; a repurchase after a refund revives it.';

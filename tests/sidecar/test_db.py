@@ -18,11 +18,13 @@ from sidecar.contracts import (
     ATTACH_CHECKOUT_SESSION,
     BEGIN_CHECKOUT,
     CHECKOUT_SESSION_FOR_USER,
+    CLAIM_EARLY_FRAUD_WARNING_REFUNDS,
     AlreadyAttached,
     Attached,
     AttachRejected,
     CheckoutPlan,
     CreateSession,
+    FraudRefund,
     JsonFunction,
     PlannedLesson,
     RefreshSessions,
@@ -186,6 +188,52 @@ async def test_checkout_session_for_user_decodes_as_the_row_or_none(
         owned=False,
     )
     assert theirs is None
+
+
+async def test_an_early_fraud_warning_refund_is_claimed_once_and_decodes(
+    adapter: Database, learner: uuid.UUID
+) -> None:
+    """A warning on a paid purchase, through handle_early_fraud_warning with its boolean; the
+    refund it decides decodes as a FraudRefund, and a second claim meanwhile gets none."""
+    paid = checkout_session(user_id=learner, lesson_id=LESSON_JOINS)
+    await adapter.rpc("handle_stripe_event", {"p_event": event("checkout.session.completed", paid)})
+    warning = {
+        "id": f"issfr_{secrets.token_hex(8)}",
+        "object": "radar.early_fraud_warning",
+        "actionable": True,
+        "charge": f"ch_{secrets.token_hex(8)}",
+        "created": int(time.time()),
+        "fraud_type": "made_with_stolen_card",
+        "livemode": False,
+        "payment_intent": paid["payment_intent"],
+    }
+    warned = event("radar.early_fraud_warning.created", warning)
+    outcome = await adapter.rpc(
+        "handle_early_fraud_warning", {"p_event": warned, "p_auto_refund": True}
+    )
+    assert outcome == "revoked"
+    claimed = await adapter.call(CLAIM_EARLY_FRAUD_WARNING_REFUNDS, {"p_event_id": warned["id"]})
+    assert claimed == [
+        FraudRefund(
+            payment_intent=paid["payment_intent"],
+            charge=warning["charge"],
+            early_fraud_warning=warning["id"],
+            amount=1200,
+            currency="usd",
+            idempotency_key=f"efw-refund-{warning['id']}",
+        )
+    ]
+    claim = {"p_event_id": warned["id"]}
+    assert await adapter.call(CLAIM_EARLY_FRAUD_WARNING_REFUNDS, claim) == []
+    finish = {"p_payment_intent": paid["payment_intent"], "p_refund_id": None}
+    released = await adapter.rpc(
+        "finish_early_fraud_warning_refund", finish | {"p_refused_code": None}
+    )
+    assert released == "released"
+    assert await adapter.call(CLAIM_EARLY_FRAUD_WARNING_REFUNDS, claim) == claimed
+    # leave nothing due for other tests' reconcile: Stripe "refused" it
+    refused = {"p_refused_code": "charge_disputed"}
+    assert await adapter.rpc("finish_early_fraud_warning_refund", finish | refused) == "refused"
 
 
 @pytest.fixture

@@ -293,3 +293,11 @@ def test_promotion_codes_are_off_unless_turned_on() -> None:
     ).checkout_promotion_codes
     with pytest.raises(SettingsError, match="CHECKOUT_PROMOTION_CODES"):
         Settings.from_env({**COMPLETE, "CHECKOUT_PROMOTION_CODES": "maybe"})
+
+
+def test_early_fraud_warnings_are_refunded_unless_turned_off() -> None:
+    assert Settings.from_env(COMPLETE).efw_auto_refund is True
+    assert Settings.from_env({**COMPLETE, "EFW_AUTO_REFUND": "false"}).efw_auto_refund is False
+    assert Settings.from_env({**COMPLETE, "EFW_AUTO_REFUND": "true"}).efw_auto_refund is True
+    with pytest.raises(SettingsError, match="EFW_AUTO_REFUND"):
+        Settings.from_env({**COMPLETE, "EFW_AUTO_REFUND": "sometimes"})

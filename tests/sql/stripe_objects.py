@@ -79,6 +79,22 @@ def dispute(payment_intent: str, status: str = "needs_response") -> JsonObject:
     }
 
 
+def early_fraud_warning(
+    warning_id: str, payment_intent: str, created: int, actionable: bool = True
+) -> JsonObject:
+    """A card issuer's warning on the payment intent's charge, shaped like Stripe's example."""
+    return {
+        "id": warning_id,
+        "object": "radar.early_fraud_warning",
+        "actionable": actionable,
+        "charge": "ch_" + payment_intent.removeprefix("pi_"),
+        "created": created,
+        "fraud_type": "made_with_stolen_card",
+        "livemode": False,
+        "payment_intent": payment_intent,
+    }
+
+
 def event(event_id: str, event_type: str, obj: JsonObject, created: int) -> JsonObject:
     return {
         "id": event_id,

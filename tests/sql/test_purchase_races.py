@@ -30,13 +30,19 @@ from tests.sql.stripe_objects import (
     charge_refunded,
     checkout_session,
     dispute,
+    early_fraud_warning,
     event,
     refund,
 )
 
 
 def handle(conn: psycopg.Connection[tuple[object, ...]], evt: JsonObject) -> str:
-    row = conn.execute("select public.handle_stripe_event(%s)", (Jsonb(evt),)).fetchone()
+    """Hand a verified event to SQL as the webhook does (warnings with EFW_AUTO_REFUND on)."""
+    if evt["type"].startswith("radar.early_fraud_warning."):
+        query = "select public.handle_early_fraud_warning(%s, true)"
+    else:
+        query = "select public.handle_stripe_event(%s)"
+    row = conn.execute(query, (Jsonb(evt),)).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -216,13 +222,22 @@ def story(rng: random.Random, lesson: uuid.UUID, tag: str, contradict: bool) -> 
             if field == "payment_intent" and rng.random() < 0.5:
                 full = charge_refunded(f"{pi}x", amount, amount)
                 steps.append(Step(f"{pi}x_r", "event", "charge.refunded", full, later(at_least=1)))
-        alphabet = ["partial", "refund", "dispute", "refund_lifecycle"]
-        afterwards = rng.sample(alphabet, k=rng.randint(0, 2))
+        alphabet = ["partial", "refund", "dispute", "refund_lifecycle", "warning", "warning_again"]
+        afterwards = rng.sample(alphabet, k=rng.randint(0, 3))
         if "refund_lifecycle" in afterwards:  # Stripe refunds no more than the charge, no dispute
-            afterwards = ["refund_lifecycle"]
+            afterwards = [
+                w for w in afterwards if w in ("refund_lifecycle", "warning", "warning_again")
+            ]
         for i, what in enumerate(afterwards):
             at = later(at_least=1 if i == 0 else 0)
-            if what == "refund_lifecycle":
+            if what.startswith("warning"):
+                # the card issuer's early fraud warning, actionable or not (several may come)
+                wid = f"issfr_{pi.removeprefix('pi_')}_{what}"
+                obj = early_fraud_warning(wid, pi, at, actionable=rng.random() < 0.7)
+                steps.append(
+                    Step(f"{pi}_{what}", "event", "radar.early_fraud_warning.created", obj, at)
+                )
+            elif what == "refund_lifecycle":
                 steps += refund_lifecycle(rng, pi, amount, at, later)
             elif what == "partial":
                 partial = charge_refunded(pi, amount, amount // 2)
@@ -388,11 +403,29 @@ def final_state(conn: psycopg.Connection[tuple[object, ...]], user: uuid.UUID, t
         (f"_{tag}_", user),
     ).fetchall()
     sessions = conn.execute(
-        "select replace(id, %s, ''), status, payment_status, fulfilment"
+        "select replace(id, %s, ''), status, payment_status, fulfilment, refund_reason"
         " from public.checkout_sessions where user_id = %s order by 1",
         (f"_{tag}_", user),
     ).fetchall()
-    return purchases, sessions
+    # early fraud warnings: each one's decision, and the refunds they ask for (one a payment)
+    warnings = conn.execute(
+        "select replace(w.id, %s, ''), w.action, w.action_reason,"
+        " replace(r.early_fraud_warning_id, %s, ''), r.amount"
+        " from public.early_fraud_warnings as w"
+        " left join public.early_fraud_warning_refunds as r"
+        " on r.payment_intent_id = w.payment_intent_id"
+        " where w.payment_intent_id in ("
+        "   select s.stripe_payment_intent_id from public.checkout_sessions as s"
+        "   where s.user_id = %s)"
+        " order by 1",
+        (f"_{tag}_", f"_{tag}_", user),
+    ).fetchall()
+    revoked = conn.execute(
+        "select lesson_id, revoked_reason from public.purchased_lessons"
+        " where user_id = %s order by 1",
+        (user,),
+    ).fetchall()
+    return purchases, sessions, warnings, revoked
 
 
 def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
@@ -402,7 +435,10 @@ def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
     dispute of the granting payment revokes; a dispute won restores a disputed purchase. A
     payment whose refunds Stripe reports one by one (refund.* events) is refunded in full while
     the refunds not failed or canceled (pending ones too) add up to its amount, and given back
-    when a failure makes them no longer do; its charge.refunded events add nothing to that.
+    when a failure makes them no longer do; its charge.refunded events add nothing to that. An
+    actionable early fraud warning on the granting payment while it is paid (neither refunded
+    nor disputed) ends access for good: the shop refunds it, and no failure gives it back. A
+    warning comes after a refund or dispute of the same second.
     """
     status: dict[str, str] = {}
     granted_by: dict[str, str] = {}
@@ -414,7 +450,9 @@ def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
     }
     live: dict[str, dict[str, int]] = {}  # payment intent → refund id → amount
     failed: set[str] = set()
-    for evt in sorted(events, key=lambda e: e["created"]):
+    flagged: set[str] = set()  # payment intents an early fraud warning refunds
+    ordered = sorted(events, key=lambda e: (e["created"], e["type"].startswith("radar.")))
+    for evt in ordered:
         obj = evt["data"]["object"]
         if obj["object"] == "checkout.session":
             lesson = obj["metadata"]["lesson_id"]
@@ -435,11 +473,15 @@ def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
             full = sum(live.get(pi, {}).values()) >= amounts[pi]
             if full and not was_full and current in ("paid", "disputed"):
                 status[lesson] = "refunded"
-            elif was_full and not full and current == "refunded":
+            elif was_full and not full and current == "refunded" and pi not in flagged:
                 status[lesson] = "paid"
         elif evt["type"] == "charge.refunded":
             if pi not in by_refund and obj["refunded"] and current in ("paid", "disputed"):
                 status[lesson] = "refunded"
+        elif obj["object"] == "radar.early_fraud_warning":
+            if obj["actionable"] and current == "paid":
+                status[lesson] = "refunded"
+                flagged.add(pi)
         elif evt["type"] == "charge.dispute.created" and current == "paid":
             status[lesson] = "disputed"
         elif (
@@ -559,6 +601,8 @@ class Tally:
     replays: int = 0
     prunes: int = 0
     refund_events: int = 0
+    warnings: int = 0
+    actionable_warnings: int = 0
 
 
 def test_random_interleavings_keep_the_rules_after_every_delivery(
@@ -568,7 +612,8 @@ def test_random_interleavings_keep_the_rules_after_every_delivery(
 ) -> None:
     """200 random stories per run (each delivered in Stripe's order and shuffled, with replays
     and payload prunes between deliveries; refunds reported by charge.refunded alone or by
-    refund.created/updated/failed, pending, failing, canceled or adding up from partial refunds):
+    refund.created/updated/failed, pending, failing, canceled or adding up from partial refunds;
+    early fraud warnings, actionable or not, one or two a payment, before, between or after them):
     a fully refunded or lost-dispute payment never
     leaves its lesson readable, checked after every delivery; stories without contradictions
     also end as a replay in Stripe's order."""
@@ -591,6 +636,10 @@ def test_random_interleavings_keep_the_rules_after_every_delivery(
             tally.syncs += sum(s.kind == "sync" for s in steps)
             tally.attaches += sum(s.kind == "attach" for s in steps)
             tally.refund_events += sum(s.type.startswith("refund.") for s in steps)
+            tally.warnings += sum(s.type.startswith("radar.") for s in steps)
+            tally.actionable_warnings += sum(
+                s.type.startswith("radar.") and s.obj["actionable"] for s in steps
+            )
 
             in_order_users = (make_user(), make_user())
             shuffled_users = (make_user(), make_user())
@@ -662,6 +711,7 @@ def test_random_interleavings_keep_the_rules_after_every_delivery(
             f" {tally.deliveries} deliveries ({tally.contradictions} contradicting claims,"
             f" {tally.syncs} read-backs, {tally.attaches} attaches, {tally.replays} replays,"
             f" {tally.refund_events} refund.created/updated/failed,"
+            f" {tally.warnings} early fraud warnings ({tally.actionable_warnings} actionable),"
             f" {tally.prunes} payload prunes),"
             f" invariant checked {tally.checks} times"
         )

@@ -51,8 +51,23 @@ export const PAYMENT_STATE_WORDS: Record<PaymentState, StateWords> = {
   },
 };
 
-/** A payment state in words; an unknown one (a newer database) is still shown, plainly. */
-export function stateWords(status: string): StateWords {
+// Why the shop itself refunded a payment (purchase_list().refund_reason), said instead of the
+// plain "Refunded" once the refund is made. An early fraud warning is the card issuer telling
+// Stripe the payment looks like fraud: the learner reads who flagged it and what it means.
+export const REFUND_REASON_WORDS: Record<string, StateWords> = {
+  early_fraud_warning: {
+    word: "Refunded (flagged by the card issuer)",
+    detail: "Your card issuer flagged this payment as possible fraud, so it was refunded in full. Access ended.",
+    tone: "neutral",
+  },
+};
+
+/** A payment state in words; an unknown one (a newer database) is still shown, plainly. A
+ * refund the shop made for a reason of its own says why. */
+export function stateWords(status: string, refundReason: string | null = null): StateWords {
+  if (status === "refunded" && refundReason && REFUND_REASON_WORDS[refundReason]) {
+    return REFUND_REASON_WORDS[refundReason];
+  }
   return (
     PAYMENT_STATE_WORDS[status as PaymentState] ?? {
       word: status.replaceAll("_", " "),
@@ -201,7 +216,7 @@ export function purchaseView(row: PurchaseInput): PurchaseView {
     href: `/lessons/${encodeURIComponent(row.slug)}`,
     occurredAt: row.occurred_at,
     amount: formatMoney(row.amount_total, row.currency),
-    state: stateWords(row.status),
+    state: stateWords(row.status, row.refund_reason),
     method: paymentMethodWords(row.payment_method_type, row.payment_method_brand, row.payment_method_last4),
     reference: row.payment_reference || null,
     refund: refunded > 0 ? { amount: formatMoney(refunded, row.currency), at: row.refunded_at } : null,

@@ -105,6 +105,7 @@ export type Database = {
           payment_status: string
           promotion_code_id: string | null
           receipt_url: string | null
+          refund_reason: string | null
           refunded_at: string | null
           status: string
           stripe_customer_id: string | null
@@ -137,6 +138,7 @@ export type Database = {
           payment_status?: string
           promotion_code_id?: string | null
           receipt_url?: string | null
+          refund_reason?: string | null
           refunded_at?: string | null
           status?: string
           stripe_customer_id?: string | null
@@ -169,6 +171,7 @@ export type Database = {
           payment_status?: string
           promotion_code_id?: string | null
           receipt_url?: string | null
+          refund_reason?: string | null
           refunded_at?: string | null
           status?: string
           stripe_customer_id?: string | null
@@ -187,6 +190,104 @@ export type Database = {
             referencedColumns: ["id"]
           },
         ]
+      }
+      early_fraud_warning_refunds: {
+        Row: {
+          amount: number
+          attempts: number
+          charge_id: string
+          claimed_at: string | null
+          created_at: string
+          currency: string
+          early_fraud_warning_id: string
+          idempotency_key: string | null
+          payment_intent_id: string
+          refund_id: string | null
+          refused_code: string | null
+          requested_at: string | null
+        }
+        Insert: {
+          amount: number
+          attempts?: number
+          charge_id: string
+          claimed_at?: string | null
+          created_at?: string
+          currency: string
+          early_fraud_warning_id: string
+          idempotency_key?: never
+          payment_intent_id: string
+          refund_id?: string | null
+          refused_code?: string | null
+          requested_at?: string | null
+        }
+        Update: {
+          amount?: number
+          attempts?: number
+          charge_id?: string
+          claimed_at?: string | null
+          created_at?: string
+          currency?: string
+          early_fraud_warning_id?: string
+          idempotency_key?: never
+          payment_intent_id?: string
+          refund_id?: string | null
+          refused_code?: string | null
+          requested_at?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "early_fraud_warning_refunds_early_fraud_warning_id_fkey"
+            columns: ["early_fraud_warning_id"]
+            isOneToOne: false
+            referencedRelation: "early_fraud_warnings"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      early_fraud_warnings: {
+        Row: {
+          action: string | null
+          action_reason: string | null
+          actionable: boolean
+          auto_refund: boolean
+          charge_id: string
+          created: string
+          decided_at: string | null
+          fraud_type: string | null
+          id: string
+          payment_intent_id: string | null
+          received_at: string
+          resolved_at: string | null
+        }
+        Insert: {
+          action?: string | null
+          action_reason?: string | null
+          actionable: boolean
+          auto_refund: boolean
+          charge_id: string
+          created: string
+          decided_at?: string | null
+          fraud_type?: string | null
+          id: string
+          payment_intent_id?: string | null
+          received_at?: string
+          resolved_at?: string | null
+        }
+        Update: {
+          action?: string | null
+          action_reason?: string | null
+          actionable?: boolean
+          auto_refund?: boolean
+          charge_id?: string
+          created?: string
+          decided_at?: string | null
+          fraud_type?: string | null
+          id?: string
+          payment_intent_id?: string | null
+          received_at?: string
+          resolved_at?: string | null
+        }
+        Relationships: []
       }
       lesson_content: {
         Row: {
@@ -392,6 +493,7 @@ export type Database = {
           lesson_id: string
           purchased_at: string
           refunded_at: string | null
+          revoked_reason: string | null
           status: string
           stripe_checkout_session_id: string
           stripe_customer_id: string | null
@@ -407,6 +509,7 @@ export type Database = {
           lesson_id: string
           purchased_at: string
           refunded_at?: string | null
+          revoked_reason?: string | null
           status: string
           stripe_checkout_session_id: string
           stripe_customer_id?: string | null
@@ -422,6 +525,7 @@ export type Database = {
           lesson_id?: string
           purchased_at?: string
           refunded_at?: string | null
+          revoked_reason?: string | null
           status?: string
           stripe_checkout_session_id?: string
           stripe_customer_id?: string | null
@@ -664,6 +768,22 @@ export type Database = {
         Args: { p_session_id: string; p_user_id: string }
         Returns: Json
       }
+      claim_early_fraud_warning_refunds: {
+        Args: { p_event_id?: string }
+        Returns: Json
+      }
+      finish_early_fraud_warning_refund: {
+        Args: {
+          p_payment_intent: string
+          p_refund_id?: string
+          p_refused_code?: string
+        }
+        Returns: string
+      }
+      handle_early_fraud_warning: {
+        Args: { p_auto_refund?: boolean; p_event: Json }
+        Returns: string
+      }
       handle_stripe_event: { Args: { p_event: Json }; Returns: string }
       lesson_catalog: {
         Args: Record<PropertyKey, never>
@@ -700,6 +820,7 @@ export type Database = {
           payment_reference: string
           promotion_code: string
           receipt_url: string
+          refund_reason: string
           refunded_amount: number
           refunded_at: string
           slug: string

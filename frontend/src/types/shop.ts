@@ -15,7 +15,8 @@ export type LessonAccess = Database["public"]["Enums"]["lesson_access"];
 
 /** One row of purchase_list(): a payment on the Purchases page. */
 // postgres-meta types a function's columns as never null; these are null until Stripe has
-// reported a charge (method, receipt) or a refund, or before a PaymentIntent exists.
+// reported a charge (method, receipt) or a refund, or before a PaymentIntent exists;
+// refund_reason is null unless the shop itself refunded the payment (an early fraud warning).
 type NullUntilReported =
   | "payment_method_type"
   | "payment_method_brand"
@@ -25,7 +26,8 @@ type NullUntilReported =
   | "refunded_at"
   | "receipt_url"
   | "invoice_url"
-  | "promotion_code";
+  | "promotion_code"
+  | "refund_reason";
 type PurchaseListRow = Functions["purchase_list"]["Returns"][number];
 export type PurchaseRow = Omit<PurchaseListRow, NullUntilReported> & {
   [Column in NullUntilReported]: PurchaseListRow[Column] | null;

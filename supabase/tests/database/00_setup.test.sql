@@ -215,6 +215,30 @@ as $$
   ));
 $$;
 
+-- An early fraud warning on a payment intent's charge as radar.early_fraud_warning.* carries it,
+-- shaped like Stripe's example (fixtures3.json), with the charge's payment_intent.
+create or replace function tests.early_fraud_warning(
+  p_id text,
+  p_payment_intent text,
+  p_actionable boolean default true,
+  p_created bigint default 1700000100
+)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', p_id,
+    'object', 'radar.early_fraud_warning',
+    'actionable', p_actionable,
+    'charge', 'ch_' || substr(p_payment_intent, 4),
+    'created', p_created,
+    'fraud_type', 'made_with_stolen_card',
+    'livemode', false,
+    'payment_intent', p_payment_intent
+  );
+$$;
+
 -- Nothing here may write for an API role: the role switchers only change the caller's own
 -- session, and the Stripe-shaped builders only build JSON.
 revoke all on all functions in schema tests from public;

@@ -1,13 +1,14 @@
 -- Structure and privileges: tables, columns, RLS, policies, function security and who may call what.
 begin;
-select plan(75);
+select plan(93);
 
 -- tables and columns ------------------------------------------------------------------------
 
 select tables_are('public',
   array['lessons', 'lesson_content', 'purchased_lessons', 'checkout_sessions', 'stripe_events',
         'checkout_session_contradictions', 'lesson_media', 'lesson_progress', 'promotion_codes',
-        'attention_resolutions', 'unmatched_checkout_sessions'],
+        'attention_resolutions', 'unmatched_checkout_sessions', 'early_fraud_warnings',
+        'early_fraud_warning_refunds'],
   'public holds exactly the shop''s tables');
 
 select columns_are('public', 'lessons',
@@ -18,13 +19,13 @@ select columns_are('public', 'lesson_content', array['lesson_id', 'body', 'updat
 select columns_are('public', 'purchased_lessons',
   array['id', 'user_id', 'lesson_id', 'status', 'amount_total', 'currency',
         'stripe_checkout_session_id', 'stripe_payment_intent_id', 'stripe_customer_id',
-        'purchased_at', 'refunded_at', 'disputed_at', 'updated_at']);
+        'purchased_at', 'refunded_at', 'disputed_at', 'updated_at', 'revoked_reason']);
 select columns_are('public', 'checkout_sessions',
   array['id', 'user_id', 'lesson_id', 'amount_total', 'currency', 'status', 'payment_status', 'url',
         'stripe_payment_intent_id', 'stripe_customer_id', 'expires_at', 'paid_at', 'synced_at', 'fulfilment',
         'created_at', 'updated_at', 'payment_method_type', 'card_brand', 'card_last4', 'receipt_url',
         'amount_refunded', 'refunded_at', 'dispute_status', 'invoice_id', 'invoice_url', 'amount_discount',
-        'promotion_code_id', 'coupon_id', 'amount_paid', 'needs_attention']);
+        'promotion_code_id', 'coupon_id', 'amount_paid', 'needs_attention', 'refund_reason']);
 select columns_are('public', 'stripe_events',
   array['id', 'type', 'created', 'livemode', 'api_version', 'received_at', 'processed_at', 'outcome',
         'outcome_reason', 'error', 'checkout_session_id', 'payment_intent_id', 'payload', 'object_id', 'payment_fact',
@@ -34,6 +35,14 @@ select columns_are('public', 'stripe_events',
 select columns_are('public', 'checkout_session_contradictions',
   array['id', 'checkout_session_id', 'stripe_event_id', 'source', 'fields', 'claimed', 'payment_intent_id',
         'received_at', 'resolved_at']);
+select columns_are('public', 'early_fraud_warnings',
+  array['id', 'charge_id', 'payment_intent_id', 'actionable', 'fraud_type', 'created', 'auto_refund', 'received_at',
+        'action', 'action_reason', 'decided_at', 'resolved_at']);
+select columns_are('public', 'early_fraud_warning_refunds',
+  array['payment_intent_id', 'early_fraud_warning_id', 'charge_id', 'amount', 'currency', 'idempotency_key',
+        'claimed_at', 'attempts', 'refund_id', 'requested_at', 'refused_code', 'created_at']);
+select col_is_pk('public', 'early_fraud_warning_refunds', 'payment_intent_id',
+  'one early-fraud-warning refund per payment intent, however many warnings name it');
 
 -- keys and constraints ----------------------------------------------------------------------
 
@@ -85,6 +94,9 @@ select policies_are('public', 'stripe_events', array[]::name[], 'stripe_events h
 select policies_are('public', 'promotion_codes', array['learners read the promotion codes they used']);
 select policies_are('public', 'checkout_session_contradictions', array[]::name[],
   'checkout_session_contradictions has no policies: service_role only');
+select policies_are('public', 'early_fraud_warnings', array[]::name[], 'early_fraud_warnings has no policies: service_role only');
+select policies_are('public', 'early_fraud_warning_refunds', array[]::name[],
+  'early_fraud_warning_refunds has no policies: service_role only');
 
 select policy_cmd_is('public', 'purchased_lessons', 'learners read their own purchases', 'select', 'learners only select purchases');
 select policy_roles_are('public', 'purchased_lessons', 'learners read their own purchases', array['authenticated']);
@@ -104,6 +116,9 @@ $$, 'every call of auth.uid() in a policy is wrapped in a subselect (evaluated o
 select is_definer('public', 'record_purchase', array['jsonb', 'jsonb']);
 select is_definer('public', 'revoke_purchase', array['jsonb', 'jsonb']);
 select is_definer('public', 'handle_stripe_event', array['jsonb']);
+select is_definer('public', 'handle_early_fraud_warning', array['jsonb', 'boolean']);
+select is_definer('public', 'claim_early_fraud_warning_refunds', array['text']);
+select is_definer('public', 'finish_early_fraud_warning_refund', array['text', 'text', 'text']);
 select is_definer('public', 'sync_checkout_session', array['jsonb']);
 select is_definer('public', 'begin_checkout', array['uuid', 'uuid']);
 select is_definer('public', 'attach_checkout_session', array['jsonb']);
@@ -128,6 +143,12 @@ select function_privs_are('public', 'revoke_purchase', array['jsonb', 'jsonb'], 
 select function_privs_are('public', 'handle_stripe_event', array['jsonb'], 'anon', array[]::text[]);
 select function_privs_are('public', 'handle_stripe_event', array['jsonb'], 'authenticated', array[]::text[]);
 select function_privs_are('public', 'handle_stripe_event', array['jsonb'], 'service_role', array['EXECUTE']);
+select function_privs_are('public', 'handle_early_fraud_warning', array['jsonb', 'boolean'], 'authenticated', array[]::text[]);
+select function_privs_are('public', 'handle_early_fraud_warning', array['jsonb', 'boolean'], 'service_role', array['EXECUTE']);
+select function_privs_are('public', 'claim_early_fraud_warning_refunds', array['text'], 'authenticated', array[]::text[]);
+select function_privs_are('public', 'claim_early_fraud_warning_refunds', array['text'], 'service_role', array['EXECUTE']);
+select function_privs_are('public', 'finish_early_fraud_warning_refund', array['text', 'text', 'text'], 'anon', array[]::text[]);
+select function_privs_are('public', 'finish_early_fraud_warning_refund', array['text', 'text', 'text'], 'service_role', array['EXECUTE']);
 select function_privs_are('public', 'begin_checkout', array['uuid', 'uuid'], 'authenticated', array[]::text[]);
 select function_privs_are('public', 'begin_checkout', array['uuid', 'uuid'], 'service_role', array['EXECUTE']);
 select function_privs_are('public', 'lesson_catalog', array[]::text[], 'anon', array['EXECUTE']);
@@ -167,6 +188,10 @@ select table_privs_are('public', 'stripe_events', 'authenticated', array[]::text
 select table_privs_are('public', 'stripe_events', 'anon', array[]::text[]);
 select table_privs_are('public', 'checkout_session_contradictions', 'authenticated', array[]::text[]);
 select table_privs_are('public', 'checkout_session_contradictions', 'anon', array[]::text[]);
+select table_privs_are('public', 'early_fraud_warnings', 'authenticated', array[]::text[]);
+select table_privs_are('public', 'early_fraud_warnings', 'anon', array[]::text[]);
+select table_privs_are('public', 'early_fraud_warning_refunds', 'authenticated', array[]::text[]);
+select table_privs_are('public', 'early_fraud_warning_refunds', 'anon', array[]::text[]);
 select table_privs_are('public', 'lessons', 'authenticated', array['SELECT']);
 select table_privs_are('public', 'lesson_content', 'anon', array['SELECT']);
 
