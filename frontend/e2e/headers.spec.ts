@@ -1,16 +1,13 @@
 // The production build's response headers on every page, prerendered or rendered on demand:
-// the security set, and a CSP that lets scripts run from this site's files and, inline, only
-// what the build wrote (Turbopack's bootstrap, by hash): no nonce, no 'unsafe-inline', the same
-// policy on every response, so static pages can stay static.
-import { createHash } from "node:crypto";
-
+// the security set, and a CSP that lets scripts run from this site's own files alone: no nonce,
+// no 'unsafe-inline', the same policy on every response, so static pages can stay static.
 import type { APIResponse, Response } from "@playwright/test";
 
 import { expect, test, FREE, JOINS, newEmail, signUp, stack } from "./support";
 
 type Answer = Response | APIResponse;
 
-function expectSecurityHeaders(answer: Answer, where: string): string[] {
+function expectSecurityHeaders(answer: Answer, where: string) {
   const headers = answer.headers();
   const csp = headers["content-security-policy"] ?? "";
   const directives = new Map(
@@ -23,25 +20,24 @@ function expectSecurityHeaders(answer: Answer, where: string): string[] {
   expect(directives.get("object-src"), where).toEqual(["'none'"]);
   expect(directives.get("base-uri"), where).toEqual(["'none'"]);
   expect(directives.get("connect-src"), where).toEqual(["'self'", new URL(stack.supabase).origin]);
-  expect(directives.get("style-src"), where).toEqual(["'self'"]);
-  const scripts = directives.get("script-src") ?? [];
-  expect(scripts[0], where).toBe("'self'");
-  // the rest: hashes of what the build wrote inline, nothing that lets any other inline script run
-  for (const source of scripts.slice(1)) expect(source, where).toMatch(/^'sha256-[A-Za-z0-9+/]+=*'$/);
+  const styles = directives.get("style-src") ?? [];
+  expect(styles[0], where).toBe("'self'");
+  // the rest: the hashes of the build's own CSS (inlined by the router on navigation), nothing else
+  for (const source of styles.slice(1)) expect(source, where).toMatch(/^'sha256-[A-Za-z0-9+/]+=*'$/);
+  expect(directives.get("script-src"), where).toEqual(["'self'"]);
   expect(headers["x-content-type-options"], where).toBe("nosniff");
   expect(headers["referrer-policy"], where).toBe("strict-origin-when-cross-origin");
   expect(headers["permissions-policy"], where).toContain("camera=()");
   // served over http here: no HSTS (a browser ignores it on http anyway)
   expect(headers["strict-transport-security"], where).toBeUndefined();
-  return scripts.slice(1);
 }
 
 /**
- * Every script the server wrote runs from this site's own files, or is JSON (__NEXT_DATA__,
- * never run), or is inline with its hash in the CSP; the browser configuration's script comes
- * first, so it runs before Next's (all deferred).
+ * Every script the server wrote runs from this site's own files or is JSON (__NEXT_DATA__, never
+ * run): nothing inline that the CSP would block. The browser configuration's script comes first,
+ * so it runs before Next's (all deferred).
  */
-async function expectScriptsAllowed(answer: Answer, hashes: string[], where: string) {
+async function expectScriptsAllowed(answer: Answer, where: string) {
   const html = await answer.text();
   const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
   const external = scripts.map(([, attributes]) => /\bsrc="([^"]*)"/.exec(attributes ?? "")?.[1]).filter(Boolean);
@@ -51,11 +47,10 @@ async function expectScriptsAllowed(answer: Answer, hashes: string[], where: str
     if (src) {
       expect(src, where).toMatch(/^\/(?!\/)/);
       expect(attributes, where).toMatch(/\bdefer\b/);
-    } else if (/type="application\/json"/.test(attributes)) {
-      expect(attributes, where).toContain('id="__NEXT_DATA__"');
     } else {
-      const digest = createHash("sha256").update(body, "utf8").digest("base64");
-      expect(hashes, `${where}: an inline script the CSP allows by hash`).toContain(`'sha256-${digest}'`);
+      expect(attributes, `${where}: an inline script other than __NEXT_DATA__: ${body.slice(0, 80)}`).toMatch(
+        /id="__NEXT_DATA__" type="application\/json"/,
+      );
     }
   }
 }
@@ -80,8 +75,8 @@ test("every page carries the security headers, and runs no script the CSP did no
   for (const path of PAGES) {
     const first = await page.goto(path);
     expect(first, path).not.toBeNull();
-    const hashes = expectSecurityHeaders(first!, path);
-    await expectScriptsAllowed(first!, hashes, path);
+    expectSecurityHeaders(first!, path);
+    await expectScriptsAllowed(first!, path);
     // nothing in the policy is made per response
     const second = await request.get(path);
     expect(second.headers()["content-security-policy"], path).toBe(first!.headers()["content-security-policy"]);
@@ -114,8 +109,8 @@ test("signed in: the Purchases page carries the set, and the auth cookie is Lax 
   await signUp(page, newEmail("headers"));
   const profile = await page.goto("/profile");
   expect(profile?.status()).toBe(200);
-  const hashes = expectSecurityHeaders(profile!, "/profile");
-  await expectScriptsAllowed(profile!, hashes, "/profile");
+  expectSecurityHeaders(profile!, "/profile");
+  await expectScriptsAllowed(profile!, "/profile");
   const auth = (await context.cookies()).filter((c) => /^sb-.*-auth-token(\.\d+)?$/.test(c.name));
   expect(auth.length).toBeGreaterThan(0);
   for (const cookie of auth) {

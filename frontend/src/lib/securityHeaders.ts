@@ -1,15 +1,16 @@
 // The headers every response carries (set by src/proxy.ts). Scripts run only from this site's
-// own files, and inline only Turbopack's bootstrap, allowed by its hash (lib/bootstrapScripts.ts;
-// __NEXT_DATA__ is JSON, which never runs, and the browser's configuration is a file,
-// /api/runtime-config): no nonce, so prerendered pages carry the same policy as rendered ones.
-// The browser may connect
+// own files: the production build writes no inline script that runs (__NEXT_DATA__ is JSON, and
+// the browser's configuration is a file, /api/runtime-config), so no nonce is needed and
+// prerendered pages carry the same policy as rendered ones. Styles come from the site's files,
+// or inline with the text of one of them (lib/styleHashes.ts: the router inlines a page's CSS on
+// a client-side navigation). The browser may connect
 // only to this site and the Supabase project (the sidecar is called by the server alone, so
 // the browser needs no way to it), and load lesson media (images, audio, video, captions)
 // from the project's Storage. `next dev` adds only what its HMR needs.
 
 export type HeaderInput = {
-  /** CSP sources ('sha256-…') of the inline scripts the build writes. */
-  scriptHashes?: readonly string[];
+  /** CSP sources ('sha256-…') of the CSS texts the router may inline (lib/styleHashes.ts). */
+  styleHashes?: readonly string[];
   supabaseUrl: string | null;
   https: boolean;
   dev: boolean;
@@ -25,14 +26,14 @@ function originOf(url: string | null): string | null {
   }
 }
 
-export function contentSecurityPolicy({ scriptHashes = [], supabaseUrl, https, dev }: HeaderInput): string {
+export function contentSecurityPolicy({ styleHashes = [], supabaseUrl, https, dev }: HeaderInput): string {
   const supabase = originOf(supabaseUrl);
   const directives: Record<string, string[]> = {
     "default-src": ["'self'"],
     // React's dev build evaluates code to rebuild server stacks: dev only
-    "script-src": ["'self'", ...scriptHashes, ...(dev ? ["'unsafe-eval'"] : [])],
+    "script-src": ["'self'", ...(dev ? ["'unsafe-eval'"] : [])],
     // the dev server injects CSS as <style> tags; the build serves files
-    "style-src": ["'self'", ...(dev ? ["'unsafe-inline'"] : [])],
+    "style-src": ["'self'", ...(dev ? ["'unsafe-inline'"] : styleHashes)],
     // lesson media: signed URLs served by Supabase Storage
     "img-src": ["'self'", "data:", "blob:", ...(supabase ? [supabase] : [])],
     "media-src": ["'self'", ...(supabase ? [supabase] : [])],

@@ -2,18 +2,17 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useMemo, useState } from "react";
 
-import { CheckoutReturn } from "@/components/CheckoutReturn";
+import { CheckoutReturnSlot } from "@/components/CheckoutReturnSlot";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonCard } from "@/components/LessonCard";
 import { PageHead } from "@/components/PageHead";
 import { useBuy } from "@/hooks/useBuy";
-import { checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
+import { accessAfterReturn, checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
 import { loadCatalog } from "@/lib/queries";
-import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import styles from "@/styles/Page.module.css";
 import notice from "@/components/Notice.module.css";
-import type { CatalogLesson, ShopUser } from "@/types/shop";
+import type { CatalogLesson, CheckoutSessionState, ShopUser } from "@/types/shop";
 
 type Props = {
   user: ShopUser | null;
@@ -54,7 +53,7 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
       <PageHead title="Lessons" />
       <h1>Lessons</h1>
       <ErrorBoundary label="the checkout status">
-        <CheckoutReturn query={checkout} lessonOf={lessonOf} onSession={onSession} />
+        <CheckoutReturnSlot query={checkout} lessonOf={lessonOf} onSession={onSession} />
       </ErrorBoundary>
       {loadFailed ? (
         <div role="alert" className={notice.alert}>

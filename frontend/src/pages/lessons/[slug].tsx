@@ -3,7 +3,7 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useState } from "react";
 
-import { CheckoutReturn } from "@/components/CheckoutReturn";
+import { CheckoutReturnSlot } from "@/components/CheckoutReturnSlot";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { AccessFooter } from "@/components/LessonCard";
 import { LessonMedia } from "@/components/LessonMedia";
@@ -13,17 +13,16 @@ import { PageHead } from "@/components/PageHead";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
 import { accessWords } from "@/lib/access";
-import { checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
+import { accessAfterReturn, checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
 import { renderDocument, renderMarkdown, type Rendered } from "@/lib/markdown";
 import { mediaTtlSeconds, signLessonMedia, type LessonMedia as Media } from "@/lib/media";
 import { formatPrice } from "@/lib/money";
 import { loadCatalog, loadLesson, loadLessonContent, loadLessonDetails, loadProgress } from "@/lib/queries";
-import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import card from "@/components/LessonCard.module.css";
 import styles from "@/styles/Page.module.css";
-import type { CatalogLesson, LessonDetails, ShopUser } from "@/types/shop";
+import type { CatalogLesson, CheckoutSessionState, LessonDetails, ShopUser } from "@/types/shop";
 
 type Props =
   | {
@@ -229,7 +228,7 @@ function FoundLesson({
       </p>
       {facts ? <p className={styles.facts}>{facts}</p> : null}
       <ErrorBoundary label="the checkout status">
-        <CheckoutReturn
+        <CheckoutReturnSlot
           query={checkout}
           lessonOf={lessonOf}
           onSession={onSession}
