@@ -281,6 +281,8 @@ export type Database = {
       lessons: {
         Row: {
           author: string | null
+          cover_alt: string | null
+          cover_path: string | null
           created_at: string
           currency: string
           description: string
@@ -299,6 +301,8 @@ export type Database = {
         }
         Insert: {
           author?: string | null
+          cover_alt?: string | null
+          cover_path?: string | null
           created_at?: string
           currency?: string
           description?: string
@@ -317,6 +321,8 @@ export type Database = {
         }
         Update: {
           author?: string | null
+          cover_alt?: string | null
+          cover_path?: string | null
           created_at?: string
           currency?: string
           description?: string
