@@ -14,6 +14,8 @@ import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
 import { accessWords } from "@/lib/access";
 import { accessAfterReturn, checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
+import { publicConfig } from "@/lib/config";
+import { COVER_HEIGHT, COVER_WIDTH, coverOf, type Cover } from "@/lib/covers";
 import { renderDocument, renderMarkdown, type Rendered } from "@/lib/markdown";
 import { mediaTtlSeconds, signLessonMedia, type LessonMedia as Media } from "@/lib/media";
 import { formatPrice } from "@/lib/money";
@@ -30,6 +32,7 @@ type Props =
       state: "found";
       lesson: CatalogLesson;
       details: LessonDetails;
+      cover: Cover | null;
       /** The body, rendered on the server, when RLS lets the caller read it. */
       body: Rendered | null;
       previewHtml: string | null;
@@ -102,6 +105,7 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
       state: "found" as const,
       lesson,
       details: details.value,
+      cover: coverOf(publicConfig().supabaseUrl, details.value),
       body,
       previewHtml,
       progress,
@@ -180,6 +184,7 @@ export default function LessonPage(props: Props) {
 function FoundLesson({
   lesson: loaded,
   details,
+  cover,
   body,
   previewHtml,
   progress,
@@ -206,11 +211,22 @@ function FoundLesson({
   const facts = lessonFacts(details);
   return (
     <>
-      <PageHead title={lesson.title} description={lesson.description} />
+      <PageHead title={lesson.title} description={lesson.description} image={cover} />
       <p>
         <Link href="/lessons">← All lessons</Link>
       </p>
       <h1>{lesson.title}</h1>
+      {cover ? (
+        // eslint-disable-next-line @next/next/no-img-element -- a fixed-size file from Storage: next/image's loader adds nothing
+        <img
+          className={styles.cover}
+          src={cover.url}
+          alt={cover.alt}
+          width={COVER_WIDTH}
+          height={COVER_HEIGHT}
+          fetchPriority="high"
+        />
+      ) : null}
       <p className={styles.lead}>
         {lesson.description}
         {body ? (
