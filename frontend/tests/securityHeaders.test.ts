@@ -62,7 +62,7 @@ describe("securityHeaders", () => {
 
   it("relaxes only what next dev's HMR needs", () => {
     const csp = securityHeaders({ ...base, dev: true })["Content-Security-Policy"];
-    expect(csp).toContain("'unsafe-eval'");
+    expect(csp).toContain("script-src 'self' 'unsafe-eval' 'unsafe-inline';");
     expect(csp).toContain("style-src 'self' 'unsafe-inline'");
     expect(csp).toContain("connect-src 'self' https://abc.supabase.co ws: wss:");
     expect(csp).toMatch(/frame-ancestors 'none'/);

@@ -30,8 +30,9 @@ export function contentSecurityPolicy({ styleHashes = [], supabaseUrl, https, de
   const supabase = originOf(supabaseUrl);
   const directives: Record<string, string[]> = {
     "default-src": ["'self'"],
-    // React's dev build evaluates code to rebuild server stacks: dev only
-    "script-src": ["'self'", ...(dev ? ["'unsafe-eval'"] : [])],
+    // dev only: React's dev build evaluates code to rebuild server stacks, and the dev server
+    // writes an inline script for HMR (`__nextHmrInitialVersion`)
+    "script-src": ["'self'", ...(dev ? ["'unsafe-eval'", "'unsafe-inline'"] : [])],
     // the dev server injects CSS as <style> tags; the build serves files
     "style-src": ["'self'", ...(dev ? ["'unsafe-inline'"] : styleHashes)],
     // lesson media: signed URLs served by Supabase Storage
