@@ -172,7 +172,9 @@ def prepare_database(env: dict[str, str], cluster: PrivateCluster) -> str:
         cluster.start()
         url = cluster.url
         print(f"devstack: private Postgres running on port {cluster.port} ({cluster.data_dir})")
-    applied = database.build(url)
+    # one currency per storefront; SEED_CURRENCIES=multi adds the tests' euros and yen
+    currencies = env.get("SEED_CURRENCIES") or os.environ.get("SEED_CURRENCIES", "one")
+    applied = database.build(url, currencies=currencies)
     for path in applied:
         print(f"devstack: applied {path.name}")
     with psycopg.connect(url, autocommit=True) as conn:

@@ -20,6 +20,10 @@ ROOT = supabase_cli.ROOT
 PLATFORM_SQL = ROOT / "standins" / "supabase" / "platform.sql"
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 SEED_SQL = ROOT / "supabase" / "seed.sql"
+# the storefront's currencies: "one" (seed.sql's US dollars) or "multi" (two lessons in euros
+# and yen on top, which the tests sell)
+MULTI_CURRENCY_SQL = ROOT / "supabase" / "seeds" / "multi_currency.sql"
+CURRENCIES = ("one", "multi")
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -61,7 +65,7 @@ def applied_versions(url: str) -> set[str]:
         return {str(r[0]) for r in rows}
 
 
-def build(url: str, *, seed: bool = True) -> list[Path]:
+def build(url: str, *, seed: bool = True, currencies: str = "one") -> list[Path]:
     """Bring `url` up to date and return the migrations applied.
 
     The platform shim (unless Supabase made the database), then `supabase db push`, the
@@ -69,7 +73,10 @@ def build(url: str, *, seed: bool = True) -> list[Path]:
     in name order, each in its own transaction with its row in
     supabase_migrations.schema_migrations, then the seed on a database that has not had it
     (the CLI records the seed's hash and never runs it twice). Safe to run again.
+    `currencies="multi"` then prices two of the seeded lessons in euros and yen.
     """
+    if currencies not in CURRENCIES:
+        raise ValueError(f"currencies must be one of {', '.join(CURRENCIES)}, not {currencies!r}")
     try:
         if not is_supabase(url):
             run_sql_file(url, PLATFORM_SQL)
@@ -79,6 +86,8 @@ def build(url: str, *, seed: bool = True) -> list[Path]:
             f"building the database failed at {PLATFORM_SQL.relative_to(ROOT)}: {exc}"
         ) from exc
     supabase_cli.push(url, seed=seed)
+    if seed and currencies == "multi":
+        run_sql_file(url, MULTI_CURRENCY_SQL)
     return [p for p in migration_files() if version_of(p) not in done]
 
 
@@ -108,16 +117,21 @@ def drop(admin_url: str, url: str) -> None:
 
 @contextmanager
 def throwaway(
-    admin_url: str = DEFAULT_ADMIN_URL, *, seed: bool = True, built: bool = True
+    admin_url: str = DEFAULT_ADMIN_URL,
+    *,
+    seed: bool = True,
+    built: bool = True,
+    currencies: str = "multi",
 ) -> Iterator[str]:
     """A freshly built database for the length of the block, dropped afterwards.
 
-    `built=False` leaves it empty for a caller that builds it itself.
+    `built=False` leaves it empty for a caller that builds it itself. The tests' databases sell
+    in several currencies unless `currencies="one"`.
     """
     url = create_throwaway(admin_url)
     try:
         if built:
-            build(url, seed=seed)
+            build(url, seed=seed, currencies=currencies)
         yield url
     finally:
         drop(admin_url, url)

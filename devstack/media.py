@@ -1,10 +1,12 @@
-"""The demo lessons' media: made here in code, uploaded to Storage with the secret key.
+"""The demo lessons' media and covers: made here in code, uploaded to Storage with the secret key.
 
 Nothing binary is committed: a two-second tone (WAV), its WebVTT captions, a diagram (PNG) and
 a one-page PDF are generated on each run (about 40 kB in all), uploaded to the private bucket
 `lesson-media` at `<lesson_id>/<file>` through supabase-py's storage client, and listed in
-`lesson_media` through PostgREST, as an operator with the secret key would do it. Safe to run
-again: uploads upsert, rows upsert on their object path.
+`lesson_media` through PostgREST, as an operator with the secret key would do it. Each
+published lesson's cover (a 960x540 PNG, a few kB) goes to the public bucket `lesson-covers`,
+and the lesson's `cover_path` and `cover_alt` are set through PostgREST. Safe to run again:
+uploads upsert, rows upsert on their object path, covers are set again.
 
     uv run python -m devstack.media   # against $SUPABASE_URL with $SUPABASE_SECRET_KEY
 """
@@ -26,6 +28,7 @@ from storage3.exceptions import StorageApiError
 from supabase import ClientOptions, create_client
 
 BUCKET = "lesson-media"
+COVERS_BUCKET = "lesson-covers"
 FREE = "00000000-0000-4000-8000-000000000001"
 JOINS = "00000000-0000-4000-8000-000000000002"
 RLS = "00000000-0000-4000-8000-000000000003"
@@ -95,6 +98,80 @@ def venn_png(width: int = 240, height: int = 140) -> bytes:
         + _chunk(b"IDAT", zlib.compress(bytes(rows), 9))
         + _chunk(b"IEND", b"")
     )
+
+
+COVER_SIZE = (960, 540)  # 16:9, wide enough for a 2x screen's card and a link preview
+
+
+def cover_png(background: tuple[int, int, int], columns: int, rows: int) -> bytes:
+    """A cover: `rows` by `columns` light cards, evenly spaced, on a plain background."""
+    width, height = COVER_SIZE
+    card = (246, 247, 250)
+    margin, gap = 96, 32
+    card_w = (width - 2 * margin - (columns - 1) * gap) // columns
+    card_h = (height - 2 * margin - (rows - 1) * gap) // rows
+    plain = b"\0" + bytes(background) * width
+    cards = bytearray(b"\0")
+    for x in range(width):
+        inside = x >= margin and (x - margin) % (card_w + gap) < card_w
+        inside = inside and (x - margin) // (card_w + gap) < columns
+        cards += bytes(card if inside else background)
+    lines = bytearray()
+    for y in range(height):
+        in_card = y >= margin and (y - margin) % (card_h + gap) < card_h
+        in_card = in_card and (y - margin) // (card_h + gap) < rows
+        lines += cards if in_card else plain
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(bytes(lines), 9))
+        + _chunk(b"IEND", b"")
+    )
+
+
+# lesson id: (background, columns, rows, what the cover shows)
+COVERS: dict[str, tuple[tuple[int, int, int], int, int, str]] = {
+    FREE: (
+        (29, 78, 137),
+        3,
+        3,
+        "Nine white cards in three rows on deep blue, like the rows of a table",
+    ),
+    JOINS: (
+        (20, 110, 90),
+        2,
+        3,
+        "Two columns of white cards side by side on green, paired row by row",
+    ),
+    RLS: ((120, 40, 60), 4, 2, "Eight white cards in two rows on dark red, each one set apart"),
+    "00000000-0000-4000-8000-000000000004": (
+        (60, 50, 120),
+        1,
+        3,
+        "Three white cards stacked on violet, like events arriving one after another",
+    ),
+    "00000000-0000-4000-8000-000000000005": (
+        (150, 90, 20),
+        2,
+        2,
+        "Four white cards in a square on amber, two of them side by side at once",
+    ),
+    "00000000-0000-4000-8000-000000000006": (
+        (40, 40, 40),
+        5,
+        2,
+        "Ten white cards in two sorted rows on charcoal, like the pages of an index",
+    ),
+}
+
+
+def demo_covers() -> list[tuple[str, str, bytes]]:
+    """(lesson id, cover path, PNG) for each published demo lesson."""
+    return [
+        (lesson, f"{lesson}/cover.png", cover_png(background, columns, rows))
+        for lesson, (background, columns, rows, _) in COVERS.items()
+    ]
 
 
 def notes_pdf(title: str, lines: list[str]) -> bytes:
@@ -236,9 +313,17 @@ def seed(supabase_url: str, secret_key: str) -> int:
                 media.path, media.data, {"content-type": media.content_type, "upsert": "true"}
             )
         client.table("lesson_media").upsert(full_rows, on_conflict="object_path").execute()
+        covers = client.storage.from_(COVERS_BUCKET)
+        for lesson, path, png in demo_covers():
+            # public and unchanging for a day: browsers and link previews may keep it
+            covers.upload(
+                path, png, {"content-type": "image/png", "cache-control": "86400", "upsert": "true"}
+            )
+            cover = {"cover_path": path, "cover_alt": COVERS[lesson][3]}
+            client.table("lessons").update(cover).eq("id", lesson).execute()
     except (StorageApiError, APIError, httpx.HTTPError) as exc:
         raise RuntimeError(f"uploading the demo media failed: {exc}") from exc
-    return len(files)
+    return len(files) + len(COVERS)
 
 
 def main() -> int:

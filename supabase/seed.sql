@@ -1,8 +1,10 @@
 -- Demo lessons for local development and tests (`supabase db reset`, the devstack).
 -- Nothing here is something a production database must have.
 --
--- A small SQL school: one free lesson to start with, five paid ones (in three currencies, to
--- show that each lesson carries its own), and one not yet published.
+-- A small SQL school: one free lesson to start with, five paid ones, all in US dollars (one
+-- currency per storefront), and one not yet published. The tests sell two of them in euros and
+-- yen too (supabase/seeds/multi_currency.sql). Covers are files: devstack/media.py makes them,
+-- uploads them to the public bucket lesson-covers and sets each lesson's cover and alt text.
 
 insert into public.lessons
   (id, slug, title, description, price_cents, currency, published,
@@ -36,16 +38,16 @@ level security puts the rule next to the data, so a forgotten `where` cannot lea
 
 A webhook is a stranger knocking. Before anything else, check that Stripe signed the exact
 bytes you received, and store the event before acting on it.$md$),
-  ('00000000-0000-4000-8000-000000000005', 'transactions-en-euros', 'Transactions and isolation',
-   'Read committed, repeatable read and serializable, each shown with a real anomaly.', 1500, 'eur', true,
+  ('00000000-0000-4000-8000-000000000005', 'transactions-and-isolation', 'Transactions and isolation',
+   'Read committed, repeatable read and serializable, each shown with a real anomaly.', 1500, 'usd', true,
    50, array['What a transaction promises', 'Read committed', 'Repeatable read', 'Serializable'],
    30, 'intermediate', 'Ada Lindqvist',
    $md$## What a transaction promises
 
 All of it or none of it, and as if nobody else were there. The second promise has levels,
 and this lesson shows what each level lets through.$md$),
-  ('00000000-0000-4000-8000-000000000006', 'indexes-in-yen', 'Indexes, explained in yen',
-   'B-trees, partial and covering indexes, and how to read a query plan.', 1800, 'jpy', true,
+  ('00000000-0000-4000-8000-000000000006', 'indexes-explained', 'Indexes, explained',
+   'B-trees, partial and covering indexes, and how to read a query plan.', 1800, 'usd', true,
    60, array['How a B-tree finds a row', 'Partial indexes', 'Covering indexes', 'Reading explain'],
    30, 'intermediate', 'Kenji Watanabe',
    $md$## How a B-tree finds a row

@@ -7,9 +7,9 @@ paid lesson signed out, the same lesson signed in after buying it, and `/profile
 `frontend/audit/latest.json` and fails when a page is over `frontend/audit/budgets.json`.
 
     uv run python -m tools.audit
-`make test` runs it holding accessibility, best practices, SEO and layout shift; it reports the
-performance scores (timings, held only here, where a run on an idle machine can be trusted with
-them) and the first-visit JavaScript (over its 120 kB budget today: this command fails on it).
+`make test` runs it holding accessibility, best practices, SEO, layout shift and the first-visit
+JavaScript on /lessons (120 kB gzipped, a property of the build); it reports the performance
+scores (timings, held only here, where a run on an idle machine can be trusted with them).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ LATEST = e2e.FRONTEND / "audit" / "latest.json"
 def run(admin_url: str, gate: str = "all") -> e2e.Outcome:
     """Build, start the stack, audit, stop; never leaves a part running.
 
-    `gate="steady"` (`make test`) holds accessibility, best practices, SEO and layout shift and
-    reports the performance scores and the first-visit JavaScript.
+    `gate="steady"` (`make test`) holds accessibility, best practices, SEO, layout shift and the
+    first-visit JavaScript, and reports the performance scores.
     """
     if (problem := e2e.missing_prerequisites()) is not None:
         print(f"audit: {problem}", flush=True)
@@ -62,7 +62,11 @@ def run(admin_url: str, gate: str = "all") -> e2e.Outcome:
         code = subprocess.run(argv, cwd=e2e.FRONTEND, env=child_env, check=False).returncode  # noqa: S603
     where = LATEST.relative_to(database.ROOT)
     if code == 0:
-        held = "every budget" if gate == "all" else "accessibility, best practices, SEO, CLS"
+        held = (
+            "every budget"
+            if gate == "all"
+            else "accessibility, best practices, SEO, CLS, first-visit JS"
+        )
         return e2e.Outcome(True, f"{held} within budget on every page ({where})")
     return e2e.Outcome(False, f"over budget or failed (exit {code}; {where}, {log_path.name})")
 

@@ -122,4 +122,11 @@ test("the sign-in and sign-up pages send a signed-in learner on", async ({ page 
   await expect(page).toHaveURL(/\/lessons$/);
   await page.goto("/forgot-password");
   await expect(page).toHaveURL(/\/lessons$/);
+  // the pages are prerendered: the browser sends the learner on, and never off the site
+  await page.goto(`/login?next=${encodeURIComponent("//evil.example/x")}`);
+  await expect(page).toHaveURL(`${stack.site}/lessons`);
+  // a prerendered page learns who is signed in from the session cookie
+  await page.goto("/terms");
+  await expect(nav.getByRole("button", { name: "Sign out" })).toBeVisible();
+  await expect(nav.getByRole("link", { name: "Sign in" })).toHaveCount(0);
 });

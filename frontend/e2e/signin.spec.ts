@@ -29,7 +29,7 @@ test("a signed-out Buy returns to its lesson after sign-in", async ({ page }) =>
   await steps.shot("catalogue-signed-out");
 
   await yen.getByRole("button", { name: "Buy" }).click();
-  await expect(page).toHaveURL(/\/login\?next=(\/|%2F)lessons(\/|%2F)indexes-in-yen$/);
+  await expect(page).toHaveURL(/\/login\?next=(\/|%2F)lessons(\/|%2F)indexes-explained$/);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
   await expectAccessible(page, "sign-in");
   await page.getByLabel("Email").fill(email);

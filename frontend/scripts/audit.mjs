@@ -8,10 +8,10 @@
 //
 // Writes audit/latest.json: {page: {form_factor: {performance, accessibility, best-practices,
 // seo, lcp_ms, tbt_ms, cls}}, first_visit_js_kb}, prints a table and exits 1 over audit/budgets.json.
-// AUDIT_GATE=steady (what `make test` uses) holds accessibility, best practices, SEO and layout
-// shift, and reports the performance scores (timings: on a shared, noisy machine a timing is
-// measured, not asserted) and the first-visit JavaScript (over its budget today, which
-// `make audit` says by failing) without failing on them.
+// AUDIT_GATE=steady (what `make test` uses) holds accessibility, best practices, SEO, layout
+// shift and the first-visit JavaScript, and reports the performance scores (timings: on a
+// shared, noisy machine a timing is measured, not asserted) without failing on them
+// (scripts/budgets.mjs).
 // first_visit_js_kb is scripts/first-load-js.mjs's figure for /lessons, from the build itself.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -21,6 +21,7 @@ import { join } from "node:path";
 import lighthouse from "lighthouse";
 
 import { CHROMIUM_FLAGS } from "./chromium.mjs";
+import { overBudget } from "./budgets.mjs";
 import { firstLoadJs } from "./first-load-js.mjs";
 import desktopConfig from "lighthouse/core/config/desktop-config.js";
 import { chromium } from "playwright-core";
@@ -92,27 +93,6 @@ async function buyAsNewLearner(page) {
   await page.getByRole("heading", { level: 1, name: LESSON.title }).waitFor();
 }
 
-function overBudget(results, budgets) {
-  const held = [];
-  const reported = []; // held only when GATE is "all"
-  const either = GATE === "all" ? held : reported;
-  for (const [page, byForm] of Object.entries(results.pages)) {
-    for (const [form, r] of Object.entries(byForm)) {
-      const perf = budgets.performance[form];
-      if (r.performance < perf) either.push(`${page} ${form}: performance ${r.performance} < ${perf}`);
-      for (const id of ["accessibility", "best-practices", "seo"]) {
-        if (r[id] < budgets[id])
-          held.push(`${page} ${form}: ${id} ${r[id]} < ${budgets[id]} (${r.failing_audits.join(", ")})`);
-      }
-      if (r.cls > budgets.cls) held.push(`${page} ${form}: CLS ${r.cls} > ${budgets.cls}`);
-    }
-  }
-  if (results.first_visit_js_kb > budgets.first_visit_js_kb) {
-    either.push(`/lessons first-visit JS ${results.first_visit_js_kb} kB > ${budgets.first_visit_js_kb} kB gzipped`);
-  }
-  return { held, reported };
-}
-
 function table(results) {
   const rows = [["page", "form", "perf", "a11y", "bp", "seo", "LCP ms", "TBT ms", "CLS", "JS kB"]];
   for (const [page, byForm] of Object.entries(results.pages)) {
@@ -172,7 +152,8 @@ try {
 
 writeFileSync(join(HERE, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\n${table(results)}\n`);
-const { held, reported } = overBudget(results, JSON.parse(readFileSync(join(HERE, "budgets.json"), "utf8")));
+const budgets = JSON.parse(readFileSync(join(HERE, "budgets.json"), "utf8"));
+const { held, reported } = overBudget(results, budgets, GATE);
 if (reported.length) {
   console.log(`audit: over budget, reported here and held by \`make audit\`:\n  ${reported.join("\n  ")}`);
 }
@@ -183,5 +164,5 @@ if (held.length) {
 console.log(
   GATE === "all"
     ? "audit: every page within budget"
-    : "audit: accessibility, best practices, SEO and layout shift within budget on every page (AUDIT_GATE=steady)",
+    : "audit: accessibility, best practices, SEO, layout shift and first-visit JS within budget (AUDIT_GATE=steady)",
 );

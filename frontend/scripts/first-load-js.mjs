@@ -1,6 +1,7 @@
 /* eslint-disable no-console -- a command-line report */
 // The JavaScript a first visit to a page loads, gzipped, from the production build's manifest:
-// the page's own chunks, _app's, the runtime and the manifests Next loads with them.
+// the page's own chunks, _app's, the runtime and the manifests Next loads with them. Not the
+// legacy polyfills: Next serves them `<script nomodule>`, which no browser with ES modules loads.
 //   npm run build && npm run size -- /lessons
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +17,6 @@ export function firstLoadJs(page) {
     throw new Error(`${page} is not in .next/build-manifest.json: run \`npm run build\` first`);
   const names = new Set(
     [
-      ...manifest.polyfillFiles,
       ...manifest.rootMainFiles,
       ...manifest.pages["/_app"],
       ...manifest.pages[page],

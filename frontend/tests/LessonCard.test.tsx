@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 
 import { LessonCard } from "@/components/LessonCard";
 import { describeProblem } from "@/lib/checkoutErrors";
+import { coverOf } from "@/lib/covers";
 import type { CatalogLesson } from "@/types/shop";
 
 const joins: CatalogLesson = {
@@ -27,6 +28,34 @@ function card() {
 }
 
 describe("LessonCard", () => {
+  it("shows the lesson's cover with its alt text and its size, so nothing moves when it loads", () => {
+    const cover = coverOf("https://abc.supabase.co", {
+      cover_path: `${joins.id}/cover.png`,
+      cover_alt: "Two columns of cards, paired row by row",
+    });
+    render(<LessonCard lesson={joins} cover={cover} />);
+    const image = within(card()).getByRole("img", { name: "Two columns of cards, paired row by row" });
+    expect(image.getAttribute("src")).toBe(
+      "https://abc.supabase.co/storage/v1/object/public/lesson-covers/00000000-0000-4000-8000-000000000002/cover.png",
+    );
+    expect([image.getAttribute("width"), image.getAttribute("height")]).toEqual(["960", "540"]);
+    expect(image.getAttribute("loading")).toBe("lazy");
+  });
+
+  it("shows no picture for a lesson without a cover, nor one whose cover says nothing", () => {
+    render(
+      <LessonCard lesson={joins} cover={coverOf("https://abc.supabase.co", { cover_path: null, cover_alt: null })} />,
+    );
+    expect(within(card()).queryByRole("img")).toBeNull();
+    expect(coverOf("https://abc.supabase.co", { cover_path: `${joins.id}/a.png`, cover_alt: null })).toBeNull();
+  });
+
+  it("puts a cover's path in its URL segment by segment, encoded", () => {
+    expect(coverOf("https://abc.supabase.co", { cover_path: `${joins.id}/a b#?.png`, cover_alt: "x" })?.url).toBe(
+      `https://abc.supabase.co/storage/v1/object/public/lesson-covers/${joins.id}/a%20b%23%3F.png`,
+    );
+  });
+
   it("is an article named by its title, with description and price", () => {
     render(<LessonCard lesson={joins} />);
     const article = card();

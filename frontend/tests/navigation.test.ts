@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { safeNext, signInPath, signUpPath } from "@/lib/navigation";
-import { accessAfterReturn, phaseOf } from "@/lib/stripe";
+import { accessAfterReturn, phaseOf } from "@/lib/checkoutSession";
 
 describe("safeNext", () => {
   it.each(["/lessons/joins-without-fear", "/profile", "/lessons?checkout=cancelled"])(

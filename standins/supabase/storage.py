@@ -289,8 +289,22 @@ async def _serve(request: AnyRequest, config: ConfigDep) -> Response[Any]:
         found = await _find_object(conn, token_bucket, token_name)
     if found is None:
         raise no_such_key()
+    # a signed URL's response carries its expiry instead of Cache-Control
+    expiry = {"Expires": _http_date(float(payload.get("exp") or 0))}
+    return _render(request, config, token_bucket, token_name, found, expiry)
+
+
+def _render(
+    request: AnyRequest,
+    config: StandInConfig,
+    bucket: str,
+    name: str,
+    found: dict[str, Any],
+    caching: dict[str, str],
+) -> Response[Any]:
+    """storage-api's asset renderer: the object's bytes, with Range and conditional GETs."""
     version = found["version"]
-    relative = f"{token_bucket}/{token_name}" + (f"/{version}" if version else "")
+    relative = f"{bucket}/{name}" + (f"/{version}" if version else "")
     path = storage_files.resolve(_root(config), relative)
     try:
         stat = path.stat()
@@ -317,8 +331,7 @@ async def _serve(request: AnyRequest, config: ConfigDep) -> Response[Any]:
         "ETag": etag,
         "X-Robots-Tag": "none",
         "Last-Modified": _http_date(stat.st_mtime),
-        # a signed URL's response carries its expiry instead of Cache-Control
-        "Expires": _http_date(float(payload.get("exp") or 0)),
+        **caching,
     }
     if "download" in request.query_params:
         headers["Content-Disposition"] = _content_disposition(request.query_params["download"])
@@ -347,6 +360,31 @@ async def signed_object_head(request: AnyRequest, config: ConfigDep) -> Response
     """The headers the GET would answer."""
     answer = await _serve(request, config)
     return Response(content=None, status_code=answer.status_code, headers=dict(answer.headers))
+
+
+@get("/object/public/{path:path}")
+async def public_object(request: AnyRequest, config: ConfigDep) -> Response[Any]:
+    """An object in a public bucket, to anyone, with no token (getPublicObject.ts).
+
+    storage-api looks the bucket up with `isPublic: true`, so a private bucket answers
+    NoSuchBucket as a missing one does; the object's own cacheControl metadata (what the
+    upload's cache-control option set, `max-age=3600` by default) becomes Cache-Control.
+    """
+    bucket, name, _ = object_address(request, "/object/public/")
+    storage_files.must_be_valid_key(name)
+    async with _database(request) as conn:
+        cursor = await conn.execute(
+            "select public from storage.buckets where id = %s", ("" if "\0" in bucket else bucket,)
+        )
+        row = await cursor.fetchone()
+        if row is None or not row[0]:
+            raise no_such_bucket()
+        found = await _find_object(conn, bucket, name)
+    if found is None:
+        raise no_such_key()
+    metadata = found["metadata"] if isinstance(found["metadata"], dict) else {}
+    caching = {"Cache-Control": str(metadata.get("cacheControl") or "max-age=3600")}
+    return _render(request, config, bucket, name, found, caching)
 
 
 # -- uploads -------------------------------------------------------------------------------
@@ -603,6 +641,7 @@ ROUTER = Router(
         sign_object,
         signed_object,
         signed_object_head,
+        public_object,
         create_object,
         update_object,
         list_buckets,

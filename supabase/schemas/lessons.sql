@@ -53,7 +53,18 @@ create table public.lessons (
   level text constraint lessons_level_known check (level in ('beginner', 'intermediate', 'advanced')),
   author text constraint lessons_author_length check (length(btrim(author)) between 1 and 120),
   preview text not null default ''
-    constraint lessons_preview_size check (length(preview) <= 20000)
+    constraint lessons_preview_size check (length(preview) <= 20000),
+  -- the cover's name in the public bucket lesson-covers: `<lesson_id>/<file>`, one level, a file
+  -- name of letters, digits, '.', '_' and '-' not starting with '.'
+  cover_path text
+    constraint lessons_cover_path_format check (
+      cover_path ~ '^[0-9a-f-]{36}/[A-Za-z0-9][A-Za-z0-9._-]{0,199}$'
+      and split_part(cover_path, '/', 1) = id::text
+    ),
+  cover_alt text
+    constraint lessons_cover_alt_length check (length(btrim(cover_alt)) between 1 and 300),
+  -- a cover is an image on the page, so it says what it shows
+  constraint lessons_cover_has_alt check (cover_path is null or cover_alt is not null)
 );
 
 comment on table public.lessons is 'The catalogue. A price of 0 is a free lesson, never sent to Checkout.';
@@ -62,6 +73,9 @@ comment on column public.lessons.display_order is 'Catalogue order: lower first,
 comment on column public.lessons.outline is 'The section titles of the lesson, in order, shown before purchase.';
 comment on column public.lessons.minutes is 'Estimated minutes to read or watch the lesson.';
 comment on column public.lessons.preview is 'Markdown anyone may read: the first section, as a sample.';
+comment on column public.lessons.cover_path is
+'The cover image in the public bucket lesson-covers (<lesson_id>/<file>, 16:9, at least 960 px wide): catalogue card, lesson page and link previews.';
+comment on column public.lessons.cover_alt is 'What the cover shows, for those who cannot see it; required with a cover.';
 
 create table public.lesson_content (
   lesson_id uuid primary key references public.lessons (id) on delete cascade,
@@ -129,3 +143,14 @@ using (
 revoke all on public.lessons, public.lesson_content from anon, authenticated;
 grant select on public.lessons, public.lesson_content to anon, authenticated;
 grant all on public.lessons, public.lesson_content to service_role;
+
+-- =============================================================================================
+-- storage: the public bucket of lesson covers (data, not schema: the migration inserts it;
+-- repeated here so the schema files build a database that has it). Covers are marketing
+-- images, served to anyone at /storage/v1/object/public/lesson-covers/<cover_path>; operators
+-- upload them with the secret key, and no policy lets anyone else write there.
+-- =============================================================================================
+
+insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+values ('lesson-covers', 'lesson-covers', true, 1048576, array['image/png', 'image/jpeg', 'image/webp'])
+on conflict (id) do nothing;

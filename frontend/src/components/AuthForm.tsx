@@ -1,30 +1,31 @@
 import Link from "next/link";
 import { useRouter } from "next/router";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
 import { EmailField, FormError, PasswordField } from "@/components/AccountFields";
 import { useAuth } from "@/context/AuthContext";
 import { useAccountForm } from "@/hooks/useAccountForm";
+import { useSendSignedInOn } from "@/hooks/useSendSignedInOn";
 import { safeNext, signInPath, signUpPath } from "@/lib/navigation";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
 
 /** The sign-in and sign-up form: both return to `?next=` (a path on this site) when done. */
 export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
-  const { signIn, signUp, prepare } = useAuth();
+  const { signIn, signUp } = useAuth();
   const router = useRouter();
   const next = safeNext(router.query.next);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState(false);
   const signingIn = mode === "sign-in";
-  useEffect(() => prepare(), [prepare]);
+  // signed in (now, or before the page opened): on to `next`
+  useSendSignedInOn();
 
   const { working, error, submit } = useAccountForm(
     () => (signingIn ? signIn(email, password) : signUp(email, password)),
-    async (result) => {
+    (result) => {
       if (result.needsConfirmation) setConfirm(true);
-      else await router.push(next);
     },
   );
 

@@ -8,8 +8,8 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { type CheckoutProblem, PAYMENT_SAFE } from "@/lib/checkoutErrors";
-import type { CheckoutReturnQuery } from "@/lib/checkoutSession";
-import { phaseOf, readCheckoutSession, type CheckoutSessionState, type Outcome, type ReturnPhase } from "@/lib/stripe";
+import { phaseOf, RETURN_FIRST_WORDS, type CheckoutReturnQuery, type ReturnPhase } from "@/lib/checkoutSession";
+import { readCheckoutSession, type CheckoutSessionState, type Outcome } from "@/lib/stripe";
 
 import styles from "./Notice.module.css";
 
@@ -123,7 +123,7 @@ export function CheckoutReturn({
   if (query?.kind === "cancelled") {
     return (
       <div role="status" className={styles.neutral}>
-        <p>Checkout cancelled. You have not been charged.</p>
+        <p>{RETURN_FIRST_WORDS.cancelled}</p>
       </div>
     );
   }
@@ -179,7 +179,7 @@ export function CheckoutReturn({
         </div>
       ) : (
         <div role="status" className={styles.status}>
-          <p>Payment received. Unlocking your lesson…</p>
+          <p>{RETURN_FIRST_WORDS.success}</p>
         </div>
       );
   }

@@ -3,6 +3,7 @@ import Link from "next/link";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { accessWords } from "@/lib/access";
 import type { CheckoutProblem } from "@/lib/checkoutErrors";
+import { COVER_HEIGHT, COVER_WIDTH, type Cover } from "@/lib/covers";
 import { formatPrice } from "@/lib/money";
 import type { CatalogLesson } from "@/types/shop";
 
@@ -17,6 +18,9 @@ export type LessonCardProps = {
   problem?: CheckoutProblem | null;
   onBuy?: (lesson: CatalogLesson) => void;
   onRefresh?: () => void;
+  /** The lesson's cover, shown above its title. */
+  cover?: Cover | null;
+  coverLoading?: "eager" | "lazy";
 };
 
 /** The price, what state the lesson is in, and the way forward (buy, read, or see the payment). */
@@ -79,12 +83,33 @@ export function AccessFooter({
   );
 }
 
-export function LessonCard({ lesson, buying = false, busy = false, problem, onBuy, onRefresh }: LessonCardProps) {
+export function LessonCard({
+  lesson,
+  buying = false,
+  busy = false,
+  problem,
+  onBuy,
+  onRefresh,
+  cover = null,
+  coverLoading = "lazy",
+}: LessonCardProps) {
   const headingId = `lesson-${lesson.id}`;
   const href = `/lessons/${lesson.slug}`;
   const { note } = accessWords(lesson);
   return (
     <article className={styles.card} aria-labelledby={headingId}>
+      {cover ? (
+        // eslint-disable-next-line @next/next/no-img-element -- a fixed-size file from Storage: next/image's loader adds nothing
+        <img
+          className={styles.cover}
+          src={cover.url}
+          alt={cover.alt}
+          width={COVER_WIDTH}
+          height={COVER_HEIGHT}
+          loading={coverLoading}
+          decoding="async"
+        />
+      ) : null}
       <h2 id={headingId} className={styles.title}>
         <Link href={href}>{lesson.title}</Link>
       </h2>

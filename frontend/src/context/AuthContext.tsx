@@ -1,11 +1,21 @@
 // Who is signed in, for every component. Pages rendered on the server hand over the learner
 // that Supabase Auth confirmed (pageProps.user); the browser's Supabase client is loaded only
-// when it is needed (the sign-in pages, sign-out), which keeps it out of the JavaScript every
-// page loads first. Once loaded, onAuthStateChange keeps the state current (sign-in, sign-out,
-// token refresh).
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+// when it is needed (the sign-in pages, sign-out, a prerendered page opened with a session
+// cookie), which keeps it out of the JavaScript every page loads first. Once loaded,
+// onAuthStateChange keeps the state current (sign-in, sign-out, token refresh).
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from "react";
 
-import type { PublicConfig } from "@/lib/config";
+import { browserConfig, type PublicConfig } from "@/lib/config";
 import type { ShopClient } from "@/lib/supabase";
 import type { ShopUser } from "@/types/shop";
 
@@ -13,6 +23,8 @@ export type AuthResult = { ok: true; needsConfirmation?: boolean } | { ok: false
 
 export type AuthState = {
   user: ShopUser | null;
+  /** Whether `user` is known: the server confirmed it for this page, or the browser read the session. */
+  checked: boolean;
   /** Load the Supabase client ahead of need (a sign-in form does, on mount). */
   prepare(): void;
   signIn(email: string, password: string): Promise<AuthResult>;
@@ -45,37 +57,48 @@ async function browserClient(config: PublicConfig): Promise<ShopClient> {
   return createBrowserSupabase(config);
 }
 
+// @supabase/ssr's session cookie (`sb-<ref>-auth-token`, or its `.0`, `.1` chunks)
+const SESSION_COOKIE = /(?:^|;\s*)sb-[^=;]*-auth-token(?:\.\d+)?=/;
+
+// the cookie is only read, never watched: a sign-in or sign-out here goes through the client
+const noSubscription = () => () => undefined;
+
 function sameUser(a: ShopUser | null | undefined, b: ShopUser | null | undefined): boolean {
   return (a?.id ?? null) === (b?.id ?? null) && (a?.email ?? null) === (b?.email ?? null);
 }
 
 export function AuthProvider({
-  config,
+  config: given,
   serverUser,
   children,
 }: {
-  config: PublicConfig | null;
+  /** The Supabase project; by default what /api/runtime-config gave the page (lib/config.ts). */
+  config?: PublicConfig | null;
   /** The learner the server confirmed for this page; undefined when the page did not say. */
   serverUser?: ShopUser | null;
   children: ReactNode;
 }) {
   const [user, setUser] = useState<ShopUser | null>(serverUser ?? null);
+  const [checked, setChecked] = useState(serverUser !== undefined);
   const [lastServerUser, setLastServerUser] = useState(serverUser);
   if (serverUser !== undefined && !sameUser(serverUser, lastServerUser)) {
     // a page the server rendered since: it has the final word
     setLastServerUser(serverUser);
     setUser(serverUser);
+    setChecked(true);
   }
 
   const client = useRef<Promise<ShopClient> | null>(null);
   const unsubscribe = useRef<(() => void) | null>(null);
   const connect = useCallback((): Promise<ShopClient> | null => {
+    const config = given === undefined ? browserConfig() : given;
     if (!config) return null;
     if (!client.current) {
       client.current = browserClient(config).then((loaded) => {
         const { data } = loaded.auth.onAuthStateChange((_event, session) => {
           const next = session?.user ? { id: session.user.id, email: session.user.email ?? null } : null;
           setUser((current) => (sameUser(current, next) ? current : next));
+          setChecked(true);
         });
         unsubscribe.current = () => data.subscription.unsubscribe();
         return loaded;
@@ -85,7 +108,25 @@ export function AuthProvider({
       });
     }
     return client.current;
-  }, [config]);
+  }, [given]);
+
+  // A prerendered page (no learner from the server): a session cookie means someone may be
+  // signed in, so the client reads it (onAuthStateChange then says who); without one, nobody is.
+  // The cookie is read after hydration (null until then, as on the server).
+  const [prerendered] = useState(serverUser === undefined);
+  const hasSessionCookie = useSyncExternalStore(
+    noSubscription,
+    () => SESSION_COOKIE.test(document.cookie),
+    () => null,
+  );
+  useEffect(() => {
+    if (!prerendered || !hasSessionCookie) return;
+    Promise.resolve(connect()).then(
+      (loaded) => loaded ?? setChecked(true),
+      () => setChecked(true),
+    );
+  }, [connect, hasSessionCookie, prerendered]);
+  const known = checked || (prerendered && hasSessionCookie === false);
 
   useEffect(() => () => unsubscribe.current?.(), []);
 
@@ -102,6 +143,7 @@ export function AuthProvider({
     };
     return {
       user,
+      checked: known,
       prepare() {
         void connect()?.catch(() => undefined);
       },
@@ -143,7 +185,7 @@ export function AuthProvider({
           return { ok: true };
         }),
     };
-  }, [connect, user]);
+  }, [connect, known, user]);
 
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -4,9 +4,15 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useAuth } from "@/context/AuthContext";
 import type { CheckoutProblem } from "@/lib/checkoutErrors";
 import { signInPath } from "@/lib/navigation";
-import { startCheckout } from "@/lib/stripe";
 
 type Buyable = { id: string; slug: string };
+
+const UNLOADED: CheckoutProblem = {
+  status: 0,
+  code: "network_error",
+  message: "We couldn't reach the payment service. Please try again in a moment.",
+  next: "retry",
+};
 
 /**
  * Buying a lesson from a page: signed out → sign in and come back; signed in → one request
@@ -46,7 +52,11 @@ export function useBuy() {
         delete rest[lesson.id];
         return rest;
       });
-      const problem = await startCheckout(lesson.id);
+      // the code that talks to Checkout loads on the first Buy, not with the page
+      const problem = await import("@/lib/stripe").then(
+        ({ startCheckout }) => startCheckout(lesson.id),
+        () => UNLOADED,
+      );
       if (problem) {
         inFlight.current = false;
         setBuying(null);

@@ -1,3 +1,5 @@
+import type { CheckoutSessionState, LessonAccess } from "@/types/shop";
+
 // What a Stripe Checkout Session id looks like: `cs_` then letters, digits and underscores
 // (cs_test_a1…, cs_live_b1…). The sidecar and SQL hold the same pattern; all of them are tested
 // against ../tests/cases/checkout_session_ids.json. An id from a query string is checked here
@@ -20,4 +22,36 @@ export function checkoutReturnQuery(query: Record<string, string | string[] | un
   }
   if (query.checkout === "cancelled") return { kind: "cancelled" };
   return null;
+}
+
+/** What the return notice says first, before it has read the session back. */
+export const RETURN_FIRST_WORDS = {
+  success: "Payment received. Unlocking your lesson…",
+  cancelled: "Checkout cancelled. You have not been charged.",
+} as const;
+
+export type ReturnPhase = "confirming" | "processing" | "owned" | "failed" | "expired";
+
+/** Where a returned-from session stands, in the words the page shows. */
+export function phaseOf(session: CheckoutSessionState): ReturnPhase {
+  if (session.owned) return "owned";
+  if (session.status === "failed") return "failed";
+  if (session.status === "expired") return "expired";
+  if (session.status === "processing") return "processing";
+  if (session.status === "complete" && session.payment_status !== "paid") return "processing";
+  return "confirming";
+}
+
+/**
+ * What the catalogue shows for a lesson while the learner is back from Checkout, before the
+ * next read of lesson_catalog(): owned once the sidecar says so, payment processing while the
+ * session is confirming or processing, failed (the learner was not charged; Try again) as
+ * lesson_catalog() says it, else available to buy again (expired).
+ */
+export function accessAfterReturn(session: CheckoutSessionState): LessonAccess {
+  const phase = phaseOf(session);
+  if (phase === "owned") return "owned";
+  if (phase === "processing" || phase === "confirming") return "processing";
+  if (phase === "failed") return "failed";
+  return "available";
 }

@@ -1,5 +1,7 @@
 // Configuration read when the server runs (`next start`), not baked in at build time, so one
-// production build serves any stack. Only PublicConfig ever reaches the browser.
+// production build serves any stack. Only PublicConfig ever reaches the browser: every page,
+// static or not, loads /api/runtime-config (pages/api/runtime-config.ts, written per request)
+// before Next's own scripts, and the browser reads it here.
 
 export type PublicConfig = {
   supabaseUrl: string;
@@ -34,4 +36,23 @@ export function publicConfig(): PublicConfig {
     supabaseUrl: required("SUPABASE_URL").replace(/\/+$/, ""),
     supabaseAnonKey: publishableKey(),
   };
+}
+
+declare global {
+  interface Window {
+    /** Set by /api/runtime-config, which every page loads before its own scripts. */
+    __SHOP_CONFIG__?: PublicConfig;
+  }
+}
+
+/** The configuration /api/runtime-config handed this page, or null (not in a browser, or it failed to load). */
+export function browserConfig(): PublicConfig | null {
+  if (typeof window === "undefined") return null;
+  const config = window.__SHOP_CONFIG__;
+  return config && typeof config.supabaseUrl === "string" && typeof config.supabaseAnonKey === "string" ? config : null;
+}
+
+/** The body of /api/runtime-config: one assignment of JSON (valid JavaScript as it stands). */
+export function runtimeConfigScript(config: PublicConfig): string {
+  return `window.__SHOP_CONFIG__ = ${JSON.stringify(config)};\n`;
 }

@@ -1,5 +1,5 @@
 // The shop's own pages' words, Markdown under content/ so an operator edits them without
-// touching code. Server only (getServerSideProps): node:fs never reaches the browser.
+// touching code. Read at build (getStaticProps): node:fs never reaches the browser.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 

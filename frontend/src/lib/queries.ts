@@ -23,6 +23,19 @@ export async function loadLesson(client: ShopClient, slug: string): Promise<Load
   return { ok: true, value: data };
 }
 
+/** The covers of the published lessons that have one (lesson id → its columns). */
+export async function loadCovers(
+  client: ShopClient,
+): Promise<Loaded<Map<string, Pick<LessonDetails, "cover_path" | "cover_alt">>>> {
+  const { data, error } = await client
+    .from("lessons")
+    .select("id, cover_path, cover_alt")
+    .eq("published", true)
+    .not("cover_path", "is", null);
+  if (error) return { ok: false, reason: `lessons: ${error.code} ${error.message}` };
+  return { ok: true, value: new Map(data.map(({ id, ...cover }) => [id, cover])) };
+}
+
 /** A lesson's gated content, or null when RLS does not let the caller read it (free or owned only). */
 export async function loadLessonContent(client: ShopClient, lessonId: string): Promise<Loaded<LessonContent | null>> {
   const { data, error } = await client.from("lesson_content").select("body").eq("lesson_id", lessonId).maybeSingle();
@@ -55,7 +68,7 @@ export async function loadPurchases(client: ShopClient): Promise<Loaded<Purchase
 export async function loadLessonDetails(client: ShopClient, lessonId: string): Promise<Loaded<LessonDetails | null>> {
   const { data, error } = await client
     .from("lessons")
-    .select("outline, minutes, level, author, preview")
+    .select("outline, minutes, level, author, preview, cover_path, cover_alt")
     .eq("id", lessonId)
     .maybeSingle();
   if (error) return { ok: false, reason: `lessons: ${error.code} ${error.message}` };

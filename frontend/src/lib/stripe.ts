@@ -3,7 +3,7 @@
 // to Stripe's page; read a session back when they return. Every refusal becomes a CheckoutProblem
 // a learner can act on. The sidecar's address never reaches the browser: only our API route.
 import { describeProblem, UNREACHABLE, type CheckoutProblem } from "@/lib/checkoutErrors";
-import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody, LessonAccess } from "@/types/shop";
+import type { CheckoutSessionLink, CheckoutSessionState, ErrorBody } from "@/types/shop";
 
 export type { CheckoutSessionState };
 
@@ -71,30 +71,4 @@ export async function readCheckoutSession(sessionId: string, origin = ""): Promi
   }
   if (!response.ok) return { ok: false, problem: await problemFrom(response) };
   return { ok: true, value: (await response.json()) as CheckoutSessionState };
-}
-
-export type ReturnPhase = "confirming" | "processing" | "owned" | "failed" | "expired";
-
-/** Where a returned-from session stands, in the words the page shows. */
-export function phaseOf(session: CheckoutSessionState): ReturnPhase {
-  if (session.owned) return "owned";
-  if (session.status === "failed") return "failed";
-  if (session.status === "expired") return "expired";
-  if (session.status === "processing") return "processing";
-  if (session.status === "complete" && session.payment_status !== "paid") return "processing";
-  return "confirming";
-}
-
-/**
- * What the catalogue shows for a lesson while the learner is back from Checkout, before the
- * next read of lesson_catalog(): owned once the sidecar says so, payment processing while the
- * session is confirming or processing, failed (the learner was not charged; Try again) as
- * lesson_catalog() says it, else available to buy again (expired).
- */
-export function accessAfterReturn(session: CheckoutSessionState): LessonAccess {
-  const phase = phaseOf(session);
-  if (phase === "owned") return "owned";
-  if (phase === "processing" || phase === "confirming") return "processing";
-  if (phase === "failed") return "failed";
-  return "available";
 }

@@ -1,4 +1,4 @@
-import type { GetServerSideProps } from "next";
+import type { GetStaticPaths, GetStaticProps } from "next";
 
 import { PageHead } from "@/components/PageHead";
 import { shopPageHtml } from "@/lib/content";
@@ -7,9 +7,14 @@ import prose from "@/styles/Prose.module.css";
 
 type Props = { page: ShopPage; html: string };
 
-// Terms, privacy, refunds and contact: content/<page>.md, rendered on the server. Any other
-// one-segment address is the 404 page.
-export const getServerSideProps: GetServerSideProps<Props> = async ({ params }) => {
+// Terms, privacy, refunds and contact: content/<page>.md, rendered at build (they change with
+// a deploy, like the code). Any other one-segment address is the 404 page.
+export const getStaticPaths: GetStaticPaths = () => ({
+  paths: Object.keys(SHOP_PAGES).map((page) => ({ params: { page } })),
+  fallback: false,
+});
+
+export const getStaticProps: GetStaticProps<Props> = async ({ params }) => {
   const page = params?.page;
   if (!isShopPage(page)) return { notFound: true };
   return { props: { page, html: await shopPageHtml(page) } };

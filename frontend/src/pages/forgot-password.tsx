@@ -1,16 +1,14 @@
 import Head from "next/head";
 import Link from "next/link";
 import { useRouter } from "next/router";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
 import { EmailField, FormError } from "@/components/AccountFields";
 import { useAuth } from "@/context/AuthContext";
 import { useAccountForm } from "@/hooks/useAccountForm";
-import { sendSignedInOn } from "@/lib/signedIn";
+import { useSendSignedInOn } from "@/hooks/useSendSignedInOn";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
-
-export const getServerSideProps = sendSignedInOn;
 
 // why the reset link did not sign the learner in (/api/auth/confirm sends them here)
 const LINK_PROBLEMS: Record<string, string> = {
@@ -21,13 +19,13 @@ const LINK_PROBLEMS: Record<string, string> = {
 };
 
 export default function ForgotPasswordPage() {
-  const { requestPasswordReset, prepare } = useAuth();
+  const { requestPasswordReset } = useAuth();
   const router = useRouter();
   const linkProblem =
     typeof router.query.error === "string" ? (LINK_PROBLEMS[router.query.error] ?? LINK_PROBLEMS.invalid_link) : null;
   const [email, setEmail] = useState("");
   const [sentTo, setSentTo] = useState<string | null>(null);
-  useEffect(() => prepare(), [prepare]);
+  useSendSignedInOn();
   const { working, error, submit } = useAccountForm(
     () => requestPasswordReset(email),
     () => setSentTo(email),

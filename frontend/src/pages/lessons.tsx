@@ -2,22 +2,25 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useMemo, useState } from "react";
 
-import { CheckoutReturn } from "@/components/CheckoutReturn";
+import { CheckoutReturnSlot } from "@/components/CheckoutReturnSlot";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { LessonCard } from "@/components/LessonCard";
 import { PageHead } from "@/components/PageHead";
 import { useBuy } from "@/hooks/useBuy";
-import { checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
-import { loadCatalog } from "@/lib/queries";
-import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
+import { accessAfterReturn, checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
+import { publicConfig } from "@/lib/config";
+import { coverOf, type Cover } from "@/lib/covers";
+import { loadCatalog, loadCovers } from "@/lib/queries";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import styles from "@/styles/Page.module.css";
 import notice from "@/components/Notice.module.css";
-import type { CatalogLesson, ShopUser } from "@/types/shop";
+import type { CatalogLesson, CheckoutSessionState, ShopUser } from "@/types/shop";
 
 type Props = {
   user: ShopUser | null;
   lessons: CatalogLesson[];
+  /** Each lesson's cover by lesson id (lessons without one are absent). */
+  covers: Record<string, Cover>;
   loadFailed: boolean;
   checkout: CheckoutReturnQuery;
 };
@@ -25,19 +28,28 @@ type Props = {
 export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res, query }) => {
   const supabase = createServerSupabase(req, res);
   const user = await currentUser(supabase);
-  const catalog = await loadCatalog(supabase);
+  const [catalog, found] = await Promise.all([loadCatalog(supabase), loadCovers(supabase)]);
   if (!catalog.ok) console.error("catalogue failed", catalog.reason);
+  // a cover that did not load leaves a card without its picture, nothing more
+  if (!found.ok) console.error("covers failed", found.reason);
+  const covers: Record<string, Cover> = {};
+  const { supabaseUrl } = publicConfig();
+  for (const [id, columns] of found.ok ? found.value : []) {
+    const cover = coverOf(supabaseUrl, columns);
+    if (cover) covers[id] = cover;
+  }
   return {
     props: {
       user,
       lessons: catalog.ok ? catalog.value : [],
+      covers,
       loadFailed: !catalog.ok,
       checkout: checkoutReturnQuery(query),
     },
   };
 };
 
-export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: Props) {
+export default function LessonsPage({ lessons: loaded, covers, loadFailed, checkout }: Props) {
   const router = useRouter();
   const { buy, buying, problems, refresh } = useBuy();
   // What the return from Checkout learns about one lesson, over what the server rendered.
@@ -54,7 +66,7 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
       <PageHead title="Lessons" />
       <h1>Lessons</h1>
       <ErrorBoundary label="the checkout status">
-        <CheckoutReturn query={checkout} lessonOf={lessonOf} onSession={onSession} />
+        <CheckoutReturnSlot query={checkout} lessonOf={lessonOf} onSession={onSession} />
       </ErrorBoundary>
       {loadFailed ? (
         <div role="alert" className={notice.alert}>
@@ -72,10 +84,13 @@ export default function LessonsPage({ lessons: loaded, loadFailed, checkout }: P
       ) : (
         <ErrorBoundary label="the lessons">
           <ul className={styles.grid}>
-            {lessons.map((lesson) => (
+            {lessons.map((lesson, index) => (
               <li key={lesson.id}>
                 <LessonCard
                   lesson={lesson}
+                  cover={covers[lesson.id] ?? null}
+                  // the first row's covers are in the first screen; the rest load as they near it
+                  coverLoading={index < 2 ? "eager" : "lazy"}
                   buying={buying === lesson.id}
                   busy={buying !== null}
                   problem={problems[lesson.id] ?? null}

@@ -1,10 +1,8 @@
 import Head from "next/head";
 
 import { AuthForm } from "@/components/AuthForm";
-import { sendSignedInOn } from "@/lib/signedIn";
 
-export const getServerSideProps = sendSignedInOn;
-
+// prerendered at build; AuthForm sends a signed-in learner on
 export default function LoginPage() {
   return (
     <>

@@ -1,26 +1,20 @@
 import Head from "next/head";
 import Link from "next/link";
-import { useState } from "react";
-import type { GetServerSideProps } from "next";
+import { useEffect, useState } from "react";
 
 import { FormError, PasswordField } from "@/components/AccountFields";
 import { useAuth } from "@/context/AuthContext";
 import { useAccountForm } from "@/hooks/useAccountForm";
-import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import styles from "@/styles/Page.module.css";
-import type { ShopUser } from "@/types/shop";
-
-type Props = { user: ShopUser | null };
 
 // The reset link (through /api/auth/confirm) signs the learner in; here they choose the new
 // password. Without that session there is nothing to change: the page says how to get a link.
-export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }) => ({
-  props: { user: await currentUser(createServerSupabase(req, res)) },
-});
-
-export default function ResetPasswordPage({ user }: Props) {
-  const { updatePassword } = useAuth();
+// Prerendered: the browser's Supabase client reads the session the link left in the cookie
+// (Auth itself checks it again when the password is saved).
+export default function ResetPasswordPage() {
+  const { user, checked, prepare, updatePassword } = useAuth();
+  useEffect(() => prepare(), [prepare]);
   const [password, setPassword] = useState("");
   const [done, setDone] = useState(false);
   const { working, error, submit } = useAccountForm(
@@ -34,7 +28,9 @@ export default function ResetPasswordPage({ user }: Props) {
         <title>Choose a new password · Lesson shop</title>
       </Head>
       <h1>Choose a new password</h1>
-      {!user ? (
+      {!checked ? (
+        <p role="status">Checking your reset link…</p>
+      ) : !user ? (
         <div role="alert" className={notice.alert}>
           <p>
             Open this page from the link in your reset email. <Link href="/forgot-password">Get a new link</Link>

@@ -403,6 +403,8 @@ export type Database = {
       lessons: {
         Row: {
           author: string | null
+          cover_alt: string | null
+          cover_path: string | null
           created_at: string
           currency: string
           description: string
@@ -421,6 +423,8 @@ export type Database = {
         }
         Insert: {
           author?: string | null
+          cover_alt?: string | null
+          cover_path?: string | null
           created_at?: string
           currency?: string
           description?: string
@@ -439,6 +443,8 @@ export type Database = {
         }
         Update: {
           author?: string | null
+          cover_alt?: string | null
+          cover_path?: string | null
           created_at?: string
           currency?: string
           description?: string

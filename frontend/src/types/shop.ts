@@ -34,7 +34,10 @@ export type PurchaseRow = Omit<PurchaseListRow, NullUntilReported> & {
 };
 
 /** What a lesson's page shows to anyone: its outline, estimated time, level, author and preview. */
-export type LessonDetails = Pick<Tables<"lessons">, "outline" | "minutes" | "level" | "author" | "preview">;
+export type LessonDetails = Pick<
+  Tables<"lessons">,
+  "outline" | "minutes" | "level" | "author" | "preview" | "cover_path" | "cover_alt"
+>;
 
 /** The gated part of a lesson, readable when RLS allows. */
 export type LessonContent = Pick<Tables<"lesson_content">, "body">;

@@ -14,7 +14,7 @@ select tables_are('public',
 select columns_are('public', 'lessons',
   array['id', 'slug', 'title', 'description', 'price_cents', 'currency', 'published',
         'stripe_price_id', 'created_at', 'updated_at', 'display_order', 'outline', 'minutes', 'level',
-        'author', 'preview']);
+        'author', 'preview', 'cover_path', 'cover_alt']);
 select columns_are('public', 'lesson_content', array['lesson_id', 'body', 'updated_at']);
 select columns_are('public', 'purchased_lessons',
   array['id', 'user_id', 'lesson_id', 'status', 'amount_total', 'currency',

@@ -20,8 +20,8 @@ select enum_has_labels('public', 'lesson_access',
 -- a visitor: the free lesson is free, every other one is available
 select tests.authenticate_as_anon();
 select results_eq('select slug, access::text from public.lesson_catalog() order by slug',
-  $$values ('indexes-in-yen', 'available'), ('joins-without-fear', 'available'), ('row-level-security', 'available'),
-    ('stripe-webhooks', 'available'), ('transactions-en-euros', 'available'), ('welcome-to-sql', 'free')$$,
+  $$values ('indexes-explained', 'available'), ('joins-without-fear', 'available'), ('row-level-security', 'available'),
+    ('stripe-webhooks', 'available'), ('transactions-and-isolation', 'available'), ('welcome-to-sql', 'free')$$,
   'a visitor sees the free lesson free and the rest available');
 select throws_ok('select * from public.purchase_list()', '42501', null, 'a visitor has no Purchases page to read');
 select tests.clear_authentication();
@@ -42,11 +42,11 @@ values
 
 select tests.authenticate_as(:'learner');
 select results_eq('select slug, access::text, owned, pending from public.lesson_catalog() order by slug',
-  $$values ('indexes-in-yen', 'available', false, false), ('joins-without-fear', 'owned', true, false),
+  $$values ('indexes-explained', 'available', false, false), ('joins-without-fear', 'owned', true, false),
     ('row-level-security', 'refunded', false, false), ('stripe-webhooks', 'processing', false, true),
-    ('transactions-en-euros', 'available', false, true), ('welcome-to-sql', 'free', false, false)$$,
+    ('transactions-and-isolation', 'available', false, true), ('welcome-to-sql', 'free', false, false)$$,
   'paid is owned, refunded says so (Buy again), a processing payment is processing, open and expired sessions leave Buy');
-select is((select access::text from public.lesson_catalog() where slug = 'transactions-en-euros'), 'available',
+select is((select access::text from public.lesson_catalog() where slug = 'transactions-and-isolation'), 'available',
   'an open session is not processing: the learner may have walked away from it');
 select is((select access::text from public.lesson_catalog() where slug = 'stripe-webhooks'), 'processing',
   'a delayed payment awaiting the bank holds the lesson as processing');

@@ -99,7 +99,7 @@ select is(public.handle_stripe_event(tests.event('evt_rec_4d', 'charge.dispute.c
   'revoked', 'a dispute pauses access');
 select tests.authenticate_as(:'payer');
 select is((select status::text from public.purchase_list() where id = 'cs_test_rec_4'), 'disputed', 'the row is disputed');
-select results_eq($$select access::text, access_changed_at, owned from public.lesson_catalog() where slug = 'transactions-en-euros'$$,
+select results_eq($$select access::text, access_changed_at, owned from public.lesson_catalog() where slug = 'transactions-and-isolation'$$,
   $$values ('disputed', to_timestamp(1700000800), false)$$, 'the lesson is disputed since the dispute opened: no Buy');
 select tests.clear_authentication();
 select is(public.begin_checkout(:'payer', :'euros'), '{"action": "refuse", "reason": "payment_disputed"}'::jsonb,
@@ -107,7 +107,7 @@ select is(public.begin_checkout(:'payer', :'euros'), '{"action": "refuse", "reas
 select public.handle_stripe_event(tests.event('evt_rec_4w', 'charge.dispute.closed', tests.dispute('pi_rec_4', 'won'), 1700000900));
 select tests.authenticate_as(:'payer');
 select is((select status::text from public.purchase_list() where id = 'cs_test_rec_4'), 'dispute_won', 'a dispute won is dispute_won');
-select results_eq($$select access::text, owned from public.lesson_catalog() where slug = 'transactions-en-euros'$$,
+select results_eq($$select access::text, owned from public.lesson_catalog() where slug = 'transactions-and-isolation'$$,
   $$values ('owned', true)$$, 'and the lesson is owned again');
 select tests.clear_authentication();
 select is(public.begin_checkout(:'payer', :'euros') ->> 'reason', 'already_owned', 'so checkout refuses it as owned');
@@ -121,7 +121,7 @@ select is(public.begin_checkout(:'payer', :'yen') ->> 'reason', 'payment_dispute
 select public.handle_stripe_event(tests.event('evt_rec_5l', 'charge.dispute.closed', tests.dispute('pi_rec_5', 'lost'), 1700001200));
 select tests.authenticate_as(:'payer');
 select is((select status::text from public.purchase_list() where id = 'cs_test_rec_5'), 'dispute_lost', 'a dispute lost is dispute_lost');
-select results_eq($$select access::text, access_changed_at, owned from public.lesson_catalog() where slug = 'indexes-in-yen'$$,
+select results_eq($$select access::text, access_changed_at, owned from public.lesson_catalog() where slug = 'indexes-explained'$$,
   $$values ('dispute_lost', to_timestamp(1700001100), false)$$, 'the lesson says dispute lost: access ended');
 select tests.clear_authentication();
 select is(public.begin_checkout(:'payer', :'yen') ->> 'action', 'create', 'and Buy again is offered');

@@ -10,6 +10,7 @@ the bound is the TTL the reader asks for (600 s by default), measured here as ex
 from __future__ import annotations
 
 import json
+import struct
 import time
 import uuid
 
@@ -31,7 +32,27 @@ WELCOME = f"{media.FREE}/welcome.wav"
 
 @pytest.fixture(scope="module")
 def seeded(api: StandIn) -> None:
-    assert media.seed(api.url, api.secret_key) == len(FILES)
+    assert media.seed(api.url, api.secret_key) == len(FILES) + len(media.COVERS)
+
+
+def test_the_seed_gives_every_published_lesson_a_public_cover_with_alt_text(
+    api: StandIn, seeded: None, database_url: str
+) -> None:
+    rows = query(
+        database_url,
+        "select id::text, cover_path, cover_alt from public.lessons where published order by id",
+    )
+    assert rows, "the seed publishes lessons"
+    for lesson, path, alt in rows:
+        assert path == f"{lesson}/cover.png"
+        assert alt == media.COVERS[lesson][3]
+        # anyone fetches it, with no key, as an <img> or a link preview does
+        answer = httpx.get(f"{api.url}/storage/v1/object/public/{media.COVERS_BUCKET}/{path}")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "image/png"
+        assert answer.headers["cache-control"] == "max-age=86400"
+        width, height = struct.unpack(">II", answer.content[16:24])  # the PNG's IHDR
+        assert (width, height) == media.COVER_SIZE
 
 
 def buy(database_url: str, learner: Learner, lesson: str) -> str:

@@ -239,3 +239,45 @@ def test_a_row_naming_a_path_outside_the_directory_is_never_served(
     assert status == 400
     assert b"InvalidKey" in body
     assert b"root:" not in body
+
+
+def test_a_public_buckets_objects_are_served_to_anyone_at_get_public_url(
+    api: StandIn, bucket: str, database_url: str
+) -> None:
+    """supabase-py's get_public_url, fetched with no key at all, as an <img> or a link preview
+    fetches it; a private bucket's object at the same kind of address is NoSuchBucket."""
+    public = f"covers-{uuid.uuid4().hex[:8]}"
+    query(
+        database_url,
+        "insert into storage.buckets (id, name, public) values (%s, %s, true)",
+        (public, public),
+    )
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    service = client(api, api.service_role_key)
+    service.storage.from_(public).upload(
+        "lesson/cover.png", png, {"content-type": "image/png", "cache-control": "86400"}
+    )
+    url = service.storage.from_(public).get_public_url("lesson/cover.png")
+    assert url == f"{api.url}/storage/v1/object/public/{public}/lesson/cover.png"
+
+    answer = httpx.get(url)
+    assert answer.status_code == 200
+    assert answer.content == png
+    assert answer.headers["content-type"] == "image/png"
+    assert answer.headers["cache-control"] == "max-age=86400"
+    part = httpx.get(url, headers={"Range": "bytes=0-7"})
+    assert (part.status_code, part.content) == (206, png[:8])
+
+    missing = httpx.get(f"{api.url}/storage/v1/object/public/{public}/lesson/none.png")
+    assert missing.status_code == 400
+    assert missing.json()["error"] == "not_found"
+
+    upload(api, bucket, "secret/intro.mp4")
+    private = httpx.get(f"{api.url}/storage/v1/object/public/{bucket}/secret/intro.mp4")
+    assert private.status_code == 400
+    assert private.json() == {
+        "statusCode": "404",
+        "code": "NoSuchBucket",
+        "error": "Bucket not found",
+        "message": "Bucket not found",
+    }

@@ -108,7 +108,7 @@ def test_exact_counts_reach_supabase_js_with_head_and_ranges(
 
 def test_in_like_ilike_or_and_not_filters(api: StandIn, database_url: str) -> None:
     seen = supabase_js(api, "filters")
-    assert seen["in"]["data"] == ["indexes-in-yen", "welcome-to-sql"]
+    assert seen["in"]["data"] == ["indexes-explained", "welcome-to-sql"]
     assert seen["ilike"]["data"] == slugs(database_url, "title ilike '%%join%%'")
     assert seen["like"]["data"] == slugs(database_url, "slug like '%%-in-%%'")
     assert seen["or"]["data"] == slugs(
@@ -116,7 +116,7 @@ def test_in_like_ilike_or_and_not_filters(api: StandIn, database_url: str) -> No
     )
     assert seen["orNested"]["data"] == slugs(
         database_url,
-        "((currency = 'eur' and price_cents > 1000) or slug in ('indexes-in-yen', 'x,y'))",
+        "((currency = 'eur' and price_cents > 1000) or slug in ('indexes-explained', 'x,y'))",
     )
     assert seen["notIn"]["data"] == slugs(database_url, "currency not in ('usd', 'eur')")
     assert seen["notEq"]["data"] == slugs(database_url, "not price_cents > 0")
@@ -181,7 +181,7 @@ def test_rpc_results_take_select_filters_order_limit_and_counts(
     assert seen["filtered"]["data"] == [
         {"slug": slug, "price_cents": price} for slug, price in expected
     ]
-    assert seen["get"]["data"] == [{"slug": "indexes-in-yen"}]
+    assert seen["get"]["data"] == [{"slug": "indexes-explained"}]
     single = seen["single"]["data"]
     assert single["slug"] == "welcome-to-sql"
     assert {"owned", "pending", "price_cents"} <= set(single)

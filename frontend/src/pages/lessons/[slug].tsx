@@ -3,7 +3,7 @@ import { useRouter } from "next/router";
 import type { GetServerSideProps } from "next";
 import { useCallback, useState } from "react";
 
-import { CheckoutReturn } from "@/components/CheckoutReturn";
+import { CheckoutReturnSlot } from "@/components/CheckoutReturnSlot";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { AccessFooter } from "@/components/LessonCard";
 import { LessonMedia } from "@/components/LessonMedia";
@@ -13,17 +13,18 @@ import { PageHead } from "@/components/PageHead";
 import { ProblemNotice } from "@/components/ProblemNotice";
 import { useBuy } from "@/hooks/useBuy";
 import { accessWords } from "@/lib/access";
-import { checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
+import { accessAfterReturn, checkoutReturnQuery, type CheckoutReturnQuery } from "@/lib/checkoutSession";
+import { publicConfig } from "@/lib/config";
+import { COVER_HEIGHT, COVER_WIDTH, coverOf, type Cover } from "@/lib/covers";
 import { renderDocument, renderMarkdown, type Rendered } from "@/lib/markdown";
 import { mediaTtlSeconds, signLessonMedia, type LessonMedia as Media } from "@/lib/media";
 import { formatPrice } from "@/lib/money";
 import { loadCatalog, loadLesson, loadLessonContent, loadLessonDetails, loadProgress } from "@/lib/queries";
-import { accessAfterReturn, type CheckoutSessionState } from "@/lib/stripe";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 import notice from "@/components/Notice.module.css";
 import card from "@/components/LessonCard.module.css";
 import styles from "@/styles/Page.module.css";
-import type { CatalogLesson, LessonDetails, ShopUser } from "@/types/shop";
+import type { CatalogLesson, CheckoutSessionState, LessonDetails, ShopUser } from "@/types/shop";
 
 type Props =
   | {
@@ -31,6 +32,7 @@ type Props =
       state: "found";
       lesson: CatalogLesson;
       details: LessonDetails;
+      cover: Cover | null;
       /** The body, rendered on the server, when RLS lets the caller read it. */
       body: Rendered | null;
       previewHtml: string | null;
@@ -103,6 +105,7 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
       state: "found" as const,
       lesson,
       details: details.value,
+      cover: coverOf(publicConfig().supabaseUrl, details.value),
       body,
       previewHtml,
       progress,
@@ -181,6 +184,7 @@ export default function LessonPage(props: Props) {
 function FoundLesson({
   lesson: loaded,
   details,
+  cover,
   body,
   previewHtml,
   progress,
@@ -207,11 +211,22 @@ function FoundLesson({
   const facts = lessonFacts(details);
   return (
     <>
-      <PageHead title={lesson.title} description={lesson.description} />
+      <PageHead title={lesson.title} description={lesson.description} image={cover} />
       <p>
         <Link href="/lessons">← All lessons</Link>
       </p>
       <h1>{lesson.title}</h1>
+      {cover ? (
+        // eslint-disable-next-line @next/next/no-img-element -- a fixed-size file from Storage: next/image's loader adds nothing
+        <img
+          className={styles.cover}
+          src={cover.url}
+          alt={cover.alt}
+          width={COVER_WIDTH}
+          height={COVER_HEIGHT}
+          fetchPriority="high"
+        />
+      ) : null}
       <p className={styles.lead}>
         {lesson.description}
         {body ? (
@@ -229,7 +244,7 @@ function FoundLesson({
       </p>
       {facts ? <p className={styles.facts}>{facts}</p> : null}
       <ErrorBoundary label="the checkout status">
-        <CheckoutReturn
+        <CheckoutReturnSlot
           query={checkout}
           lessonOf={lessonOf}
           onSession={onSession}

@@ -61,12 +61,12 @@ const scenarios = {
     const slugs = (query) => query.order('slug').then((r) => ({ ...seen(r), data: r.data && r.data.map((x) => x.slug) }))
     const lessons = () => anon().from('lessons').select('slug')
     return {
-      in: await slugs(lessons().in('slug', ['welcome-to-sql', 'indexes-in-yen', 'a,"b"(c)'])),
+      in: await slugs(lessons().in('slug', ['welcome-to-sql', 'indexes-explained', 'a,"b"(c)'])),
       ilike: await slugs(lessons().ilike('title', '%JOIN%')),
       like: await slugs(lessons().like('slug', '%-in-%')),
       or: await slugs(lessons().or('price_cents.eq.0,slug.eq.stripe-webhooks')),
       orNested: await slugs(
-        lessons().or('and(currency.eq.eur,price_cents.gt.1000),slug.in.(indexes-in-yen,"x,y")'),
+        lessons().or('and(currency.eq.eur,price_cents.gt.1000),slug.in.(indexes-explained,"x,y")'),
       ),
       notIn: await slugs(lessons().not('currency', 'in', '(usd,eur)')),
       notEq: await slugs(lessons().not('price_cents', 'gt', 0)),
@@ -119,7 +119,7 @@ const scenarios = {
           .limit(2),
       ),
       get: seen(
-        await client.rpc('lesson_catalog', {}, { get: true }).select('slug').eq('slug', 'indexes-in-yen'),
+        await client.rpc('lesson_catalog', {}, { get: true }).select('slug').eq('slug', 'indexes-explained'),
       ),
       single: seen(await client.rpc('lesson_catalog').eq('slug', 'welcome-to-sql').single()),
       head: seen(await client.rpc('lesson_catalog', {}, { head: true, count: 'exact' })),
