@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import msgspec
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from sidecar.db import Database
@@ -65,7 +66,7 @@ def webhook_route(
     (the lifespan opens it after the app is built)."""
 
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != ScopeType.HTTP or scope["path"] != PATH or scope["method"] != "POST":
             await app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -100,7 +101,7 @@ def webhook_route(
                     extra_header = _CLOSE
                 log_sidecar_error(exc)
                 status, body = exc.status_code, _encode(ErrorBody(error=exc.detail))
-            except Exception as exc:  # noqa: BLE001 - answered 500 like Litestar's handler
+            except Exception as exc:  # answered 500, as Litestar's handler answers it
                 log_unexpected(exc)
                 status, body = 500, _encode(ErrorBody(error=SidecarError().detail))
             headers = [
@@ -153,5 +154,6 @@ async def read_body(receive: Receive, length_header: bytes | None, seconds: floa
                 elif message["type"] == "http.disconnect":
                     raise ClientDisconnected()
     except TimeoutError:
-        raise RequestTimeout(f"The request body did not arrive within {seconds:g} seconds.") from None
+        late = f"The request body did not arrive within {seconds:g} seconds."
+        raise RequestTimeout(late) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,4 +1,4 @@
-"""`uv run sidecar` with SIDECAR_WORKERS: how many processes serve the port, and on which sockets."""
+"""`uv run sidecar` with SIDECAR_WORKERS: how many processes serve the port, on which sockets."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def test_reuse_port_is_available_on_linux() -> None:
 @pytest.mark.skipif(not reuse_port_available(), reason="the platform has no SO_REUSEPORT")
 def test_each_worker_gets_its_own_socket_on_the_supervisors_address() -> None:
     supervisor = per_worker_socket("127.0.0.1", 0)
-    workers = [pickle.loads(ForkingPickler.dumps(supervisor)) for _ in range(2)]
+    # as multiprocessing hands it to each worker it spawns
+    workers = [pickle.loads(ForkingPickler.dumps(supervisor)) for _ in range(2)]  # noqa: S301
     try:
         port = supervisor.getsockname()[1]
         assert supervisor.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
