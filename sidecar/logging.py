@@ -87,6 +87,13 @@ def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
     root.setLevel(numeric_level)
     # uvicorn's own access log would duplicate ours (and carry query strings).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx and stripe-python log every Stripe call at INFO (three lines per checkout, each
+    # rendered by the standard library's JSON): the request's own line and the warnings that
+    # carry Stripe's request id say what matters; LOG_LEVEL=DEBUG shows them again.
+    for chatty in ("httpx", "stripe"):
+        logging.getLogger(chatty).setLevel(
+            logging.WARNING if numeric_level >= logging.INFO else logging.NOTSET
+        )
 
 
 def annotate(**fields: object) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import uuid
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import httpx
@@ -201,6 +203,47 @@ def test_logs_are_json_lines_with_the_request_context() -> None:
     assert line["request_id"] == "r-1"
     assert (line["event_id"], line["outcome"], line["level"]) == ("evt_1", "recorded", "info")
     assert "timestamp" in line
+
+
+def test_log_lines_on_a_binary_stream_are_the_same_json_lines() -> None:
+    # stdout has a binary buffer: lines are rendered to bytes and written there directly
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    configure_logging("INFO", stream=stream)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id="r-2"):
+            structlog.get_logger("sidecar.test").info("request", path="/x", status=200, n=1.5)
+        logging.getLogger("psycopg").warning("from the standard library")
+    finally:
+        structlog.reset_defaults()
+    ours, theirs = (json.loads(line) for line in raw.getvalue().decode().splitlines())
+    assert {k: ours[k] for k in ("event", "request_id", "path", "status", "n", "level")} == {
+        "event": "request",
+        "request_id": "r-2",
+        "path": "/x",
+        "status": 200,
+        "n": 1.5,
+        "level": "info",
+    }
+    assert datetime.fromisoformat(ours["timestamp"]).utcoffset() == timedelta(0)
+    assert ours["timestamp"].endswith("Z")
+    assert (theirs["event"], theirs["level"]) == ("from the standard library", "warning")
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_stripe_calls_are_not_logged_line_by_line_at_info(level: str, shown: bool) -> None:
+    stream = io.StringIO()
+    configure_logging(level, stream=stream)
+    try:
+        logging.getLogger("httpx").info('HTTP Request: POST https://api.stripe.com "200 OK"')
+        logging.getLogger("stripe").info("message='Request to Stripe api' method=post")
+        logging.getLogger("stripe").warning("a warning still is")
+    finally:
+        structlog.reset_defaults()
+    logged = stream.getvalue()
+    assert ("HTTP Request" in logged) is shown
+    assert ("Request to Stripe api" in logged) is shown
+    assert "a warning still is" in logged
 
 
 async def test_a_database_error_is_logged_by_sqlstate_never_its_message(
