@@ -38,6 +38,7 @@ from bench.load import Run, http_load, http_request, task_load
 from bench.procs import (
     Server,
     backend_pids,
+    cpu_seconds,
     peak_rss_mb,
     running,
     sidecar_argv,
@@ -143,10 +144,12 @@ class Side:
     latencies: list[float]
     cpu_ms: list[float]
     db_cpu_ms: list[float]
+    # the busiest worker's part of the workers' CPU in each round (1/workers when even)
+    busiest_share: list[float]
 
     @classmethod
     def empty(cls) -> Side:
-        return cls([], [], [], [])
+        return cls([], [], [], [], [])
 
 
 def expect(run: Run, ok_status: int, word: bytes, what: str) -> None:
@@ -219,13 +222,20 @@ async def measure(
                 requests = [webhook_request(sidecar.base, p) for p in payloads()]
                 db_pids = backend_pids(admin, SIDECAR_APP)
                 cpu0, db0 = total_cpu(sidecar.pids), total_cpu(db_pids)
+                worker_pids = sidecar.workers
+                per_worker0 = [cpu_seconds(pid) for pid in worker_pids]
                 run = await http_load(sidecar.base, requests, concurrency)
                 cpu1, db1 = total_cpu(sidecar.pids), total_cpu(db_pids)
+                per_worker = [
+                    cpu_seconds(pid) - t for pid, t in zip(worker_pids, per_worker0, strict=True)
+                ]
                 expect(run, 200, word, f"{name} through the sidecar")
                 if keep:
                     through.rates.append(run.per_second)
                     through.latencies.extend(run.latencies)
                     through.cpu_ms.append((cpu1 - cpu0) * 1e3 / count)
+                    if sum(per_worker) > 0:
+                        through.busiest_share.append(max(per_worker) / sum(per_worker))
                     through.db_cpu_ms.append((db1 - db0) * 1e3 / count)
 
             async def via_pool(keep: bool) -> None:
@@ -273,6 +283,7 @@ async def measure(
                         "postgres_cpu_ms_per_event_direct": round(
                             statistics.median(direct.db_cpu_ms), 3
                         ),
+                        "busiest_worker_cpu_share": [round(v, 2) for v in through.busiest_share],
                     },
                 )
             )

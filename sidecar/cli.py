@@ -94,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Each worker is a fresh process that imports the app factory and reads the same
     # environment (the parent's .env already loaded into it).
     app = "sidecar.cli:worker_app"
-    if not reuse_port_available():  # one socket, shared by the workers
+    if not reuse_port_available() or os.environ.get("SIDECAR_REUSE_PORT", "").strip() == "0":
+        # one socket, shared by the workers (SIDECAR_REUSE_PORT=0 asks for it where the
+        # platform could do better: to compare, or beside another server on the same port)
         uvicorn.run(app, factory=True, workers=workers, **options)
         return 0
     # A listening socket per worker (SO_REUSEPORT), under uvicorn's own supervisor (it restarts

@@ -159,3 +159,23 @@ def test_two_workers_listen_on_their_own_sockets_and_both_answer(
         for client in clients:
             client.close()
         sidecar.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/net/tcp")
+def test_sidecar_reuse_port_0_keeps_one_socket_shared_by_the_workers(
+    database_url: str, tmp_path: Path
+) -> None:
+    sidecar = Sidecar(
+        database_url, tmp_path, SIDECAR_WORKERS="2", DATABASE_POOL_MAX="2", SIDECAR_REUSE_PORT="0"
+    )
+    sidecar.start()
+    try:
+        assert sidecar.process is not None
+        workers = worker_pids(sidecar.process.pid)
+        listening = [inode for state, _, inode in _tcp_sockets(sidecar.port) if state == "0A"]
+        assert len(listening) == 1
+        for pid in workers:  # the supervisor's one socket, inherited by each worker
+            assert listening[0] in _socket_owners([pid])
+        assert httpx.get(f"{sidecar.base}/healthz").status_code == 200
+    finally:
+        sidecar.stop()
