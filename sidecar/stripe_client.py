@@ -4,8 +4,8 @@ Checkout's calls go through `StripeClient.raw_request_async`: the same requests,
 (with the request's idempotency key), errors (`stripe.StripeError` with Stripe's code, param and
 request id) and connection pool as the resource methods, without building a StripeObject that
 would only be turned back into JSON for SQL. Measured against the Stripe stand-in
-(`uv run python -m bench.stripe_calls`, two runs), a create cost the sidecar 1.37–1.61 ms
-CPU as `sessions.create_async` + `to_dict`, 0.93–1.13 ms this way (0.75–0.96 ms for hand-rolled
+(`uv run python -m bench.stripe_calls`, two runs), a create cost the sidecar 1.37-1.61 ms
+CPU as `sessions.create_async` + `to_dict`, 0.93-1.13 ms this way (0.75-0.96 ms for hand-rolled
 httpx, which would give up stripe-python's retries and error mapping).
 """
 

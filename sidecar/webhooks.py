@@ -254,6 +254,8 @@ async def receive_stripe_event(
     obj = event["data"]["object"]
     if obj.get("object") == "checkout.session":
         fields["session_id"] = obj["id"] if is_checkout_session_id(obj["id"]) else "unrecognised"
+    # what the database adapter logs during the call (a timeout, an outage) names the event too
+    bound = structlog.contextvars.bind_contextvars(**fields)
     try:
         outcome = await database.rpc("handle_stripe_event", {"p_event": JsonText(text, event)})
     except ArgumentsRefused as exc:
@@ -263,6 +265,8 @@ async def receive_stripe_event(
             "webhook_refused", **fields, code="invalid_payload", reason=f"sql_{exc.sqlstate}"
         )
         raise InvalidPayload(f"sql_{exc.sqlstate}") from None
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
     if outcome == "error":
         # stored, with SQL's error on the row; payments_needing_attention lists it and a
         # redelivery or `sidecar reconcile` applies it again

@@ -30,6 +30,7 @@ from tests.sidecar.conftest import (
     running_client,
     running_sidecar,
     signature_header,
+    signed,
 )
 
 pytestmark = pytest.mark.anyio
@@ -280,6 +281,40 @@ async def test_a_signed_event_postgres_refuses_is_400_naming_the_sqlstate(
     logged = capsys.readouterr().out
     assert f"reason=sql_{sqlstate}" in logged
     assert paid["id"] in logged
+
+
+class OutageDatabase(ScriptedDatabase):
+    """Logs what the psycopg adapter logs when the database cannot be reached, then raises."""
+
+    async def rpc(self, name: str, args: Mapping[str, object]) -> object:
+        self.calls.append(name)
+        structlog.get_logger("sidecar.db").warning("database_unavailable", function=name)
+        raise DatabaseUnavailable()
+
+
+@pytest.mark.parametrize("path", ["/v1/webhooks/stripe", "/v1/webhooks/stripe/"])
+async def test_what_the_database_logs_during_a_webhook_names_its_event(
+    settings: Settings, path: str
+) -> None:
+    # the plain ASGI route and Litestar's handler (a trailing slash) alike
+    paid = event(
+        "checkout.session.completed", checkout_session(user_id=uuid.uuid4(), lesson_id=LESSON_JOINS)
+    )
+    payload, headers = signed(paid)
+    async with running_client(settings, OutageDatabase(None)) as client:
+        with structlog.testing.capture_logs(
+            processors=[structlog.contextvars.merge_contextvars]
+        ) as lines:
+            response = await client.post(path, content=payload, headers=headers)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+    outage = next(line for line in lines if line["event"] == "database_unavailable")
+    assert outage["event_id"] == paid["id"]
+    assert outage["session_id"] == paid["data"]["object"]["id"]
+    assert outage["request_id"] == response.headers["x-request-id"]
+    request = next(line for line in lines if line["event"] == "request")
+    assert (request["status"], request["event_id"]) == (503, paid["id"])
+    assert "event_id" not in structlog.contextvars.get_contextvars()
 
 
 async def test_a_webhook_logs_one_line_carrying_its_event_session_and_outcome(
