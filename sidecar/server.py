@@ -200,8 +200,17 @@ class PerWorkerSocket(socket.socket):
 
 
 def per_worker_socket(host: str, port: int) -> PerWorkerSocket:
-    """The supervisor's bound, non-listening socket for `host:port` (see PerWorkerSocket)."""
+    """The supervisor's bound, non-listening socket for `host:port` (see PerWorkerSocket).
+
+    OSError when anything already holds the port, as with one shared socket: SO_REUSEPORT
+    alone would let this sidecar share the port (and its connections) with another process
+    of the same user listening there, a previous sidecar's leftover worker say.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # without SO_REUSEPORT
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
     sock = PerWorkerSocket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

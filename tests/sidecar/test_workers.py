@@ -85,6 +85,18 @@ def test_each_worker_gets_its_own_socket_on_the_supervisors_address() -> None:
             sock.close()
 
 
+@pytest.mark.skipif(not reuse_port_available(), reason="the platform has no SO_REUSEPORT")
+def test_a_port_another_process_listens_on_is_refused_even_with_reuse_port() -> None:
+    # a leftover worker of an earlier sidecar listens with SO_REUSEPORT: sharing its port
+    # would silently split the connections between the two
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        with pytest.raises(OSError, match="in use"):
+            per_worker_socket("127.0.0.1", other.getsockname()[1])
+
+
 def _tcp_sockets(port: int) -> list[tuple[str, int, int]]:
     """(state, remote port, inode) of every IPv4 TCP socket whose local port is `port`."""
     found = []
