@@ -8,13 +8,15 @@ import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
 import pytest
 import structlog
+from litestar import Litestar
 
+from sidecar.app import create_app
 from sidecar.contracts import JsonFunction
 from sidecar.db import ArgumentsRefused
 from sidecar.errors import DatabaseUnavailable
@@ -338,3 +340,78 @@ async def test_a_webhook_logs_one_line_carrying_its_event_session_and_outcome(
     assert line["request_id"] == response.headers["x-request-id"]
     # what one request bound ends with it
     assert "event_id" not in structlog.contextvars.get_contextvars()
+
+
+async def asgi_call(
+    app: Litestar, path: str, body: list[bytes], headers: list[tuple[bytes, bytes]], *, ends: bool
+) -> tuple[int, bytes, list[bytes]]:
+    """One POST straight through the ASGI app: `body` in chunks (the last one final when
+    `ends`), then only a disconnect; its status, body and header names."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": not ends or n < len(body) - 1}
+        for n, chunk in enumerate(body)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"sidecar.test"), *headers],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    start, *rest = sent
+    names = sorted(name for name, _ in start["headers"])
+    return int(start["status"]), b"".join(m.get("body", b"") for m in rest), names
+
+
+def webhook_requests() -> dict[str, tuple[list[bytes], list[tuple[bytes, bytes]], bool]]:
+    paid = event(
+        "checkout.session.completed", checkout_session(user_id=uuid.uuid4(), lesson_id=LESSON_JOINS)
+    )
+    payload, headers = signed(paid)
+    signature = (b"stripe-signature", headers["Stripe-Signature"].encode())
+    length = (b"content-length", str(len(payload)).encode())
+    megabyte = b"x" * (1024 * 1024)
+    return {
+        "signed event": ([payload], [signature, length], True),
+        "in chunks, no length": ([payload[:100], payload[100:]], [signature], True),
+        "no signature": ([payload], [length], True),
+        "wrong signature": ([payload], [(b"stripe-signature", b"t=1,v1=00"), length], True),
+        "not json": ([b"nope"], [(b"stripe-signature", signature_header(b"nope").encode())], True),
+        "length over the limit": ([b""], [signature, (b"content-length", b"2000000")], True),
+        "streamed over the limit": ([megabyte, b"xx"], [signature], True),
+        "length not a number": ([payload], [signature, (b"content-length", b"12a")], True),
+        "gone mid-body": ([payload[:100]], [signature], False),
+    }
+
+
+@pytest.mark.parametrize("case", list(webhook_requests()))
+async def test_the_plain_webhook_route_answers_as_litestars_handler(
+    settings: Settings, case: str
+) -> None:
+    # POST /v1/webhooks/stripe is the plain ASGI route; with a trailing slash, Litestar's
+    # handler answers: the same status, body and headers (the request id apart)
+    body, headers, ends = webhook_requests()[case]
+    app = create_app(settings, database=ScriptedDatabase("recorded"))
+    async with app.lifespan():
+        plain = await asgi_call(app, "/v1/webhooks/stripe", body, headers, ends=ends)
+        litestar = await asgi_call(app, "/v1/webhooks/stripe/", body, headers, ends=ends)
+    assert plain == litestar
+    if case == "signed event":
+        assert plain[:2] == (200, b'{"received":true,"outcome":"recorded"}')
