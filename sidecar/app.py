@@ -22,6 +22,7 @@ from sidecar.logging import request_context_middleware
 from sidecar.openapi import ClosedStructSchemaPlugin
 from sidecar.settings import Settings, SettingsError
 from sidecar.stripe_client import make_stripe_client
+from sidecar.webhook_route import webhook_route
 from sidecar.webhooks import WebhookController
 
 
@@ -102,7 +103,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     # Outermost, around Litestar's router too: unknown routes and 405s get a request id and an
     # access log line like everything else (route-level middleware never sees those).
-    app.asgi_handler = request_context_middleware(
-        body_deadline_middleware(app.asgi_handler, settings.request_body_timeout)
+    # Ahead of both: Stripe's webhook, answered by a plain ASGI function with the same steps
+    # (request id and log line, body deadline and limit, verification, errors).
+    app.asgi_handler = webhook_route(
+        request_context_middleware(
+            body_deadline_middleware(app.asgi_handler, settings.request_body_timeout)
+        ),
+        settings,
+        lambda: app.state.database,
+        lambda: app.state.stripe,
     )
     return app

@@ -59,7 +59,12 @@ from sidecar.errors import (
 )
 from sidecar.logging import annotate
 from sidecar.settings import Settings
-from sidecar.stripe_client import as_json
+from sidecar.stripe_client import (
+    StripeJson,
+    create_checkout_session,
+    expire_checkout_session,
+    retrieve_checkout_session,
+)
 from sidecar.stripe_ids import is_checkout_session_id
 
 log = structlog.get_logger("sidecar.checkout")
@@ -210,19 +215,17 @@ async def create_at_stripe(
     learner: Learner,
     plan: CreateSession,
     bound: Any,
-) -> stripe.checkout.Session:
+) -> StripeJson:
     """Create the Checkout Session begin_checkout planned (or get Stripe's replay of it).
 
     A stored customer Stripe no longer knows (deleted, or from another account or mode) must
     not stop the purchase: the session is created again with the learner's email instead.
     """
     params = session_params(settings, learner, plan)
-    sessions = stripe_client.v1.checkout.sessions
     try:
         try:
-            session = await sessions.create_async(
-                params,  # type: ignore[arg-type]
-                {"idempotency_key": idempotency_key(plan.idempotency_key, params)},
+            session = await create_checkout_session(
+                stripe_client, params, idempotency_key(plan.idempotency_key, params)
             )
         except stripe.InvalidRequestError as exc:
             if not (exc.code == "resource_missing" and exc.param == "customer"):
@@ -231,14 +234,12 @@ async def create_at_stripe(
             params = session_params(
                 settings, learner, msgspec.structs.replace(plan, stripe_customer_id=None)
             )
-            session = await sessions.create_async(
-                params,  # type: ignore[arg-type]
-                {"idempotency_key": idempotency_key(plan.idempotency_key, params)},
+            session = await create_checkout_session(
+                stripe_client, params, idempotency_key(plan.idempotency_key, params)
             )
-        response = session.last_response
-        if response is not None and response.headers.get("idempotent-replayed") == "true":
+        if session.headers.get("idempotent-replayed") == "true":
             # a replay is the session as it was created; what matters is what it is now
-            session = await sessions.retrieve_async(session.id)
+            session = await retrieve_checkout_session(stripe_client, session.id)
         return session
     except stripe.StripeError as exc:
         bound.warning(
@@ -254,16 +255,15 @@ async def settle_with_stripe(
     database: Database, stripe_client: stripe.StripeClient, session_id: str
 ) -> None:
     """Expire an open session at Stripe, or read it if it is no longer open; sync the answer."""
-    sessions = stripe_client.v1.checkout.sessions
     try:
         try:
-            session = await sessions.expire_async(session_id)
+            session = await expire_checkout_session(stripe_client, session_id)
         except stripe.InvalidRequestError:  # not open any more: paid, processing or expired
-            session = await sessions.retrieve_async(session_id)
+            session = await retrieve_checkout_session(stripe_client, session_id)
     except stripe.StripeError as exc:
         log.warning("stripe_settle_failed", session_id=session_id, error=type(exc).__name__)
         raise PaymentProviderError() from None
-    outcome = await database.rpc("sync_checkout_session", {"p_session": as_json(session)})
+    outcome = await database.rpc("sync_checkout_session", {"p_session": session.arg()})
     log.info("checkout_settled", session_id=session_id, outcome=outcome)
 
 
@@ -342,14 +342,12 @@ class CheckoutController(Controller):
                 case _:
                     assert_never(plan)
 
-            if session.status != "open":
-                outcome = await database.rpc(
-                    "sync_checkout_session", {"p_session": as_json(session)}
-                )
+            if session.data.get("status") != "open":
+                outcome = await database.rpc("sync_checkout_session", {"p_session": session.arg()})
                 bound.warning("checkout_replayed_closed", session_id=session.id, outcome=outcome)
                 continue
 
-            attached = await database.call(ATTACH_CHECKOUT_SESSION, {"p_session": as_json(session)})
+            attached = await database.call(ATTACH_CHECKOUT_SESSION, {"p_session": session.arg()})
             match attached:
                 case AttachRejected(reason=why):
                     annotate(checkout="created", session_id=session.id, outcome=f"rejected:{why}")
@@ -360,7 +358,7 @@ class CheckoutController(Controller):
                     outcome = "attached" if new else "existing"
                     annotate(checkout="created", session_id=session.id, outcome=outcome)
                     return Response(
-                        CheckoutSessionLink(id=session.id, url=str(session.url)),
+                        CheckoutSessionLink(id=session.id, url=str(session.data.get("url"))),
                         status_code=201 if new else 200,
                     )
                 case _:
@@ -401,7 +399,7 @@ class CheckoutController(Controller):
             return _status(known)  # a polling page must not spend the account's Stripe rate limit
 
         try:
-            session = await stripe_client.v1.checkout.sessions.retrieve_async(session_id)
+            session = await retrieve_checkout_session(stripe_client, session_id)
         except stripe.StripeError as exc:
             log.warning(
                 "stripe_retrieve_failed",
@@ -410,7 +408,7 @@ class CheckoutController(Controller):
                 stripe_request_id=exc.request_id,
             )
             raise PaymentProviderError() from None
-        outcome = await database.rpc("sync_checkout_session", {"p_session": as_json(session)})
+        outcome = await database.rpc("sync_checkout_session", {"p_session": session.arg()})
         annotate(checkout="synced", session_id=session_id, outcome=outcome)
         synced = await database.call(CHECKOUT_SESSION_FOR_USER, args)
         if synced is None:  # pragma: no cover - rows are never deleted
@@ -421,6 +419,6 @@ class CheckoutController(Controller):
 async def _expire_quietly(stripe_client: stripe.StripeClient, session_id: str) -> None:
     """A session the database refused must not take money; failing that, reconcile reports it."""
     try:
-        await stripe_client.v1.checkout.sessions.expire_async(session_id)
+        await expire_checkout_session(stripe_client, session_id)
     except stripe.StripeError as exc:
         log.warning("stripe_expire_failed", session_id=session_id, error=type(exc).__name__)

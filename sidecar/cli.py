@@ -11,18 +11,20 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import stripe
 import uvicorn
 from litestar import Litestar
+from uvicorn.supervisors import Multiprocess
 
 from sidecar import attention
 from sidecar.app import create_app, open_database
 from sidecar.db import Database
 from sidecar.logging import configure_logging
 from sidecar.reconcile import parse_since, reconcile, since_now
-from sidecar.server import http_protocol
+from sidecar.server import http_protocol, per_worker_socket, reuse_port_available
 from sidecar.settings import Settings, SettingsError
 from sidecar.stripe_client import make_stripe_client
 
@@ -89,29 +91,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sidecar: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    # Each worker is a fresh process that imports the app factory and reads the same
-    # environment (the parent's .env already loaded into it); one worker serves in-process.
-    app: Litestar | str = create_app(settings) if workers == 1 else "sidecar.cli:worker_app"
-    uvicorn.run(
-        app,
-        factory=workers > 1,
-        workers=workers if workers > 1 else None,
+    options: dict[str, Any] = {
         # uvicorn restarts a worker that has not answered its supervisor within this; importing
         # the app takes longer than uvicorn's 5 s default on a busy machine
-        timeout_worker_healthcheck=30,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
+        "timeout_worker_healthcheck": 30,
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
         # nothing here reads the client's address, so X-Forwarded-* need not be parsed (it
         # cost about 7% of a redelivered webhook's CPU)
-        proxy_headers=False,
+        "proxy_headers": False,
         # uvloop (uvicorn[standard]); a deadline on request headers (408) over httptools, which
         # uvicorn[standard] installs; the app bounds the body
-        loop="uvloop",
-        http=http_protocol(settings),
-    )
+        "loop": "uvloop",
+        "http": http_protocol(settings),
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Each worker is a fresh process that imports the app factory and reads the same
+    # environment (the parent's .env already loaded into it).
+    app = "sidecar.cli:worker_app"
+    if not reuse_port_available() or os.environ.get("SIDECAR_REUSE_PORT", "").strip() == "0":
+        # one socket, shared by the workers (SIDECAR_REUSE_PORT=0 asks for it where the
+        # platform could do better: to compare, or beside another server on the same port)
+        uvicorn.run(app, factory=True, workers=workers, **options)
+        return 0
+    # A listening socket per worker (SO_REUSEPORT), under uvicorn's own supervisor (it restarts
+    # a worker that dies or stops answering): what uvicorn.run does, with that socket.
+    config = uvicorn.Config(app, factory=True, workers=workers, **options)
+    try:
+        sock = per_worker_socket(settings.host, settings.port)
+    except OSError as exc:
+        print(f"sidecar: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 3  # uvicorn's STARTUP_FAILURE
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:  # pragma: no cover - as uvicorn.run
+        pass
+    finally:
+        sock.close()
     return 0
 
 

@@ -154,9 +154,13 @@ def error_response(
     )
 
 
-def handle_sidecar_error(_: Request[Any, Any, Any], exc: SidecarError) -> Response[ErrorBody]:
+def log_sidecar_error(exc: SidecarError) -> None:
     if exc.status_code >= 500:
         log.warning("request_failed", code=exc.detail.code, status=exc.status_code)
+
+
+def handle_sidecar_error(_: Request[Any, Any, Any], exc: SidecarError) -> Response[ErrorBody]:
+    log_sidecar_error(exc)
     # A client too slow to send its body is not read any further: the server closes.
     headers = {"connection": "close"} if isinstance(exc, RequestTimeout) else None
     return error_response(exc.status_code, exc.detail, headers=headers)
@@ -183,6 +187,12 @@ def handle_http_exception(
 
 
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log_unexpected(exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, SidecarError().detail)
+
+
+def log_unexpected(exc: Exception) -> None:
+    """What an unexpected error leaves in the log (never a database error's message)."""
     sqlstate = _sqlstate(exc)
     if sqlstate is not None:
         # A database error's message, detail and CONTEXT quote the data it choked on (a
@@ -190,7 +200,6 @@ def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[Err
         log.error("unhandled_database_error", exc_type=type(exc).__name__, sqlstate=sqlstate)
     else:
         log.error("unhandled_exception", exc_type=type(exc).__name__, exc_info=exc)
-    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, SidecarError().detail)
 
 
 def _sqlstate(exc: BaseException) -> str | None:

@@ -8,12 +8,13 @@ than X-Request-ID, a body, a token or a secret.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import sys
 import time
 import uuid
-from typing import TextIO
+from typing import Any, TextIO
 
 import msgspec
 import structlog
@@ -22,15 +23,29 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
 # A caller's request id is honoured only when it is short and plain, so it cannot forge log lines.
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 access_log = structlog.get_logger("sidecar.access")
 
+# msgspec renders a log line in a fraction of the standard library's time, as bytes (written
+# as they are when the stream has a binary buffer); anything it does not know is its str()
+_encode_line = msgspec.json.Encoder(enc_hook=str).encode
+_UTC = datetime.UTC
 
-def _json_line(event: object, **_: object) -> str:
-    # msgspec renders a log line in a fraction of the standard library's time; anything it
-    # does not know is written as its str()
-    return msgspec.json.encode(event, enc_hook=str).decode()
+
+def _utc_now(_: Any, __: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
+    # a datetime msgspec writes as RFC 3339 ("2026-12-03T16:39:14.659133Z", as structlog's
+    # TimeStamper(fmt="iso", utc=True) would), without formatting it in Python first
+    event_dict["timestamp"] = datetime.datetime.now(_UTC)
+    return event_dict
+
+
+def _json_bytes(_: Any, __: str, event_dict: structlog.types.EventDict) -> bytes:
+    return _encode_line(event_dict)
+
+
+def _json_text(_: Any, __: str, event_dict: structlog.types.EventDict) -> str:
+    return _encode_line(event_dict).decode()
 
 
 def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
@@ -41,14 +56,23 @@ def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Lines of our own are rendered to bytes and written with one write and flush each (a
+    # line per request is on every request's path); a text-only stream gets str.
+    binary = getattr(stream, "buffer", None)
     structlog.configure(
         processors=[
-            *shared,
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _utc_now,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_json_line),
+            _json_text if binary is None else _json_bytes,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=(
+            structlog.PrintLoggerFactory(stream)
+            if binary is None
+            else structlog.BytesLoggerFactory(binary)
+        ),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(stream)
@@ -63,6 +87,13 @@ def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
     root.setLevel(numeric_level)
     # uvicorn's own access log would duplicate ours (and carry query strings).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx and stripe-python log every Stripe call at INFO (three lines per checkout, each
+    # rendered by the standard library's JSON): the request's own line and the warnings that
+    # carry Stripe's request id say what matters; LOG_LEVEL=DEBUG shows them again.
+    for chatty in ("httpx", "stripe"):
+        logging.getLogger(chatty).setLevel(
+            logging.WARNING if numeric_level >= logging.INFO else logging.NOTSET
+        )
 
 
 def annotate(**fields: object) -> None:
@@ -89,7 +120,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             ),
             "",
         )
-        request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         status = 500
 
         async def send_with_request_id(message: Message) -> None:

@@ -219,62 +219,99 @@ class WebhookController(Controller):
         """Verify a Stripe event and apply it in the database (stored first, once)."""
         # Litestar refuses a Content-Length over request_max_body_size before reading and
         # counts the bytes as they stream in (413, answered as payload_too_large).
+        # (`sidecar.webhook_route` answers POST /v1/webhooks/stripe ahead of Litestar with the
+        # same steps; this handler serves the route's documentation and a trailing slash.)
         raw = await request.body()
+        fields: dict[str, object] = {}
         try:
-            if not stripe_signature:
-                raise BadSignature(
-                    "The Stripe-Signature header is missing.", code="missing_signature"
-                )
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidPayload("not_utf8", "The payload is not UTF-8 JSON.") from None
-            verify_signature(text, stripe_signature, settings.stripe_webhook_secret, time.time())
-            event = parse_event(raw)
-        except BadSignature as exc:
-            reason = getattr(exc, "reason", None)
-            log.warning("webhook_refused", code=exc.detail.code, reason=reason, bytes=len(raw))
-            raise
-        bound = log.bind(event_id=event["id"], event_type=event["type"])
-        annotate(event_id=event["id"], event_type=event["type"])
-        api_version = event.get("api_version")
-        if api_version not in (None, STRIPE_API_VERSION):
-            # payloads follow the endpoint's API version; SQL reads the pinned version's shape
-            bound.warning(
-                "event_api_version_differs",
-                api_version=(
-                    api_version
-                    if isinstance(api_version, str) and API_VERSION.fullmatch(api_version)
-                    else "unrecognised"
-                ),
-                expected=STRIPE_API_VERSION,
+            return await receive_stripe_event(
+                raw,
+                stripe_signature,
+                settings.stripe_webhook_secret,
+                database,
+                fields,
+                stripe_client=stripe_client,
+                efw_auto_refund=settings.efw_auto_refund,
             )
-        obj = event["data"]["object"]
-        if obj.get("object") == "checkout.session":
-            session_id = obj["id"] if is_checkout_session_id(obj["id"]) else "unrecognised"
-            bound = bound.bind(session_id=session_id)
-            annotate(session_id=session_id)
+        finally:
+            if fields:
+                annotate(**fields)
+
+
+async def receive_stripe_event(
+    raw: bytes,
+    signature: str | None,
+    secret: str,
+    database: Database,
+    fields: dict[str, object],
+    *,
+    stripe_client: stripe.StripeClient,
+    efw_auto_refund: bool,
+) -> WebhookReceipt:
+    """Verify `raw`, hand the event to SQL, and say what it did; `fields` gets what identifies
+    it (event, session, outcome) for the request's log line, even when this raises.
+
+    Raises BadSignature (400) for a body that is not a correctly signed Stripe event, and what
+    the database raises (DatabaseUnavailable: 503).
+    """
+    try:
+        if not signature:
+            raise BadSignature("The Stripe-Signature header is missing.", code="missing_signature")
         try:
-            outcome = await apply_event(
-                database, JsonText(text, event), efw_auto_refund=settings.efw_auto_refund
-            )
-        except ArgumentsRefused as exc:
-            # store_event could not take it (nothing was written): the same body would be
-            # refused again, so it is a 400, not a 5xx for Stripe to retry for days.
-            bound.warning("webhook_refused", code="invalid_payload", reason=f"sql_{exc.sqlstate}")
-            raise InvalidPayload(f"sql_{exc.sqlstate}") from None
-        if outcome == "error":
-            # stored, with SQL's error on the row; payments_needing_attention lists it and a
-            # redelivery or `sidecar reconcile` applies it again
-            bound.warning("webhook_not_applied", outcome=outcome)
-        # the request's one log line carries the event, the session and the outcome
-        annotate(outcome=outcome)
-        if may_owe_a_fraud_refund(event["type"], outcome):
-            # Stripe failing raises PaymentProviderError: 502, and Stripe redelivers the event
-            refunds = await ask_for_fraud_refunds(database, stripe_client, event["id"])
-            if refunds:
-                annotate(fraud_refunds=refunds)
-        return WebhookReceipt(received=True, outcome=str(outcome))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidPayload("not_utf8", "The payload is not UTF-8 JSON.") from None
+        verify_signature(text, signature, secret, time.time())
+        event = parse_event(raw)
+    except BadSignature as exc:
+        reason = getattr(exc, "reason", None)
+        log.warning("webhook_refused", code=exc.detail.code, reason=reason, bytes=len(raw))
+        raise
+    fields["event_id"] = event["id"]
+    fields["event_type"] = event["type"]
+    api_version = event.get("api_version")
+    if api_version not in (None, STRIPE_API_VERSION):
+        # payloads follow the endpoint's API version; SQL reads the pinned version's shape
+        log.warning(
+            "event_api_version_differs",
+            **fields,
+            api_version=(
+                api_version
+                if isinstance(api_version, str) and API_VERSION.fullmatch(api_version)
+                else "unrecognised"
+            ),
+            expected=STRIPE_API_VERSION,
+        )
+    obj = event["data"]["object"]
+    if obj.get("object") == "checkout.session":
+        fields["session_id"] = obj["id"] if is_checkout_session_id(obj["id"]) else "unrecognised"
+    # what the database adapter logs during the call (a timeout, an outage) names the event too
+    bound = structlog.contextvars.bind_contextvars(**fields)
+    try:
+        outcome = await apply_event(
+            database, JsonText(text, event), efw_auto_refund=efw_auto_refund
+        )
+    except ArgumentsRefused as exc:
+        # store_event could not take it (nothing was written): the same body would be
+        # refused again, so it is a 400, not a 5xx for Stripe to retry for days.
+        log.warning(
+            "webhook_refused", **fields, code="invalid_payload", reason=f"sql_{exc.sqlstate}"
+        )
+        raise InvalidPayload(f"sql_{exc.sqlstate}") from None
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
+    if outcome == "error":
+        # stored, with SQL's error on the row; payments_needing_attention lists it and a
+        # redelivery or `sidecar reconcile` applies it again
+        log.warning("webhook_not_applied", **fields, outcome=outcome)
+    # the request's one log line carries the event, the session and the outcome
+    fields["outcome"] = outcome
+    if may_owe_a_fraud_refund(event["type"], outcome):
+        # Stripe failing raises PaymentProviderError: 502, and Stripe redelivers the event
+        refunds = await ask_for_fraud_refunds(database, stripe_client, event["id"])
+        if refunds:
+            fields["fraud_refunds"] = refunds
+    return WebhookReceipt(received=True, outcome=str(outcome))
 
 
 async def apply_event(

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
 import pytest
 import structlog
+from litestar import Litestar
 
+from sidecar.app import create_app
 from sidecar.contracts import JsonFunction
 from sidecar.db import ArgumentsRefused
 from sidecar.errors import DatabaseUnavailable
@@ -28,6 +32,7 @@ from tests.sidecar.conftest import (
     running_client,
     running_sidecar,
     signature_header,
+    signed,
 )
 
 pytestmark = pytest.mark.anyio
@@ -203,6 +208,47 @@ def test_logs_are_json_lines_with_the_request_context() -> None:
     assert "timestamp" in line
 
 
+def test_log_lines_on_a_binary_stream_are_the_same_json_lines() -> None:
+    # stdout has a binary buffer: lines are rendered to bytes and written there directly
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    configure_logging("INFO", stream=stream)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id="r-2"):
+            structlog.get_logger("sidecar.test").info("request", path="/x", status=200, n=1.5)
+        logging.getLogger("psycopg").warning("from the standard library")
+    finally:
+        structlog.reset_defaults()
+    ours, theirs = (json.loads(line) for line in raw.getvalue().decode().splitlines())
+    assert {k: ours[k] for k in ("event", "request_id", "path", "status", "n", "level")} == {
+        "event": "request",
+        "request_id": "r-2",
+        "path": "/x",
+        "status": 200,
+        "n": 1.5,
+        "level": "info",
+    }
+    assert datetime.fromisoformat(ours["timestamp"]).utcoffset() == timedelta(0)
+    assert ours["timestamp"].endswith("Z")
+    assert (theirs["event"], theirs["level"]) == ("from the standard library", "warning")
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_stripe_calls_are_not_logged_line_by_line_at_info(level: str, shown: bool) -> None:
+    stream = io.StringIO()
+    configure_logging(level, stream=stream)
+    try:
+        logging.getLogger("httpx").info('HTTP Request: POST https://api.stripe.com "200 OK"')
+        logging.getLogger("stripe").info("message='Request to Stripe api' method=post")
+        logging.getLogger("stripe").warning("a warning still is")
+    finally:
+        structlog.reset_defaults()
+    logged = stream.getvalue()
+    assert ("HTTP Request" in logged) is shown
+    assert ("Request to Stripe api" in logged) is shown
+    assert "a warning still is" in logged
+
+
 async def test_a_database_error_is_logged_by_sqlstate_never_its_message(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -239,6 +285,40 @@ async def test_a_signed_event_postgres_refuses_is_400_naming_the_sqlstate(
     assert paid["id"] in logged
 
 
+class OutageDatabase(ScriptedDatabase):
+    """Logs what the psycopg adapter logs when the database cannot be reached, then raises."""
+
+    async def rpc(self, name: str, args: Mapping[str, object]) -> object:
+        self.calls.append(name)
+        structlog.get_logger("sidecar.db").warning("database_unavailable", function=name)
+        raise DatabaseUnavailable()
+
+
+@pytest.mark.parametrize("path", ["/v1/webhooks/stripe", "/v1/webhooks/stripe/"])
+async def test_what_the_database_logs_during_a_webhook_names_its_event(
+    settings: Settings, path: str
+) -> None:
+    # the plain ASGI route and Litestar's handler (a trailing slash) alike
+    paid = event(
+        "checkout.session.completed", checkout_session(user_id=uuid.uuid4(), lesson_id=LESSON_JOINS)
+    )
+    payload, headers = signed(paid)
+    async with running_client(settings, OutageDatabase(None)) as client:
+        with structlog.testing.capture_logs(
+            processors=[structlog.contextvars.merge_contextvars]
+        ) as lines:
+            response = await client.post(path, content=payload, headers=headers)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+    outage = next(line for line in lines if line["event"] == "database_unavailable")
+    assert outage["event_id"] == paid["id"]
+    assert outage["session_id"] == paid["data"]["object"]["id"]
+    assert outage["request_id"] == response.headers["x-request-id"]
+    request = next(line for line in lines if line["event"] == "request")
+    assert (request["status"], request["event_id"]) == (503, paid["id"])
+    assert "event_id" not in structlog.contextvars.get_contextvars()
+
+
 async def test_a_webhook_logs_one_line_carrying_its_event_session_and_outcome(
     settings: Settings, learner: uuid.UUID
 ) -> None:
@@ -260,3 +340,78 @@ async def test_a_webhook_logs_one_line_carrying_its_event_session_and_outcome(
     assert line["request_id"] == response.headers["x-request-id"]
     # what one request bound ends with it
     assert "event_id" not in structlog.contextvars.get_contextvars()
+
+
+async def asgi_call(
+    app: Litestar, path: str, body: list[bytes], headers: list[tuple[bytes, bytes]], *, ends: bool
+) -> tuple[int, bytes, list[bytes]]:
+    """One POST straight through the ASGI app: `body` in chunks (the last one final when
+    `ends`), then only a disconnect; its status, body and header names."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": not ends or n < len(body) - 1}
+        for n, chunk in enumerate(body)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"sidecar.test"), *headers],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    start, *rest = sent
+    names = sorted(name for name, _ in start["headers"])
+    return int(start["status"]), b"".join(m.get("body", b"") for m in rest), names
+
+
+def webhook_requests() -> dict[str, tuple[list[bytes], list[tuple[bytes, bytes]], bool]]:
+    paid = event(
+        "checkout.session.completed", checkout_session(user_id=uuid.uuid4(), lesson_id=LESSON_JOINS)
+    )
+    payload, headers = signed(paid)
+    signature = (b"stripe-signature", headers["Stripe-Signature"].encode())
+    length = (b"content-length", str(len(payload)).encode())
+    megabyte = b"x" * (1024 * 1024)
+    return {
+        "signed event": ([payload], [signature, length], True),
+        "in chunks, no length": ([payload[:100], payload[100:]], [signature], True),
+        "no signature": ([payload], [length], True),
+        "wrong signature": ([payload], [(b"stripe-signature", b"t=1,v1=00"), length], True),
+        "not json": ([b"nope"], [(b"stripe-signature", signature_header(b"nope").encode())], True),
+        "length over the limit": ([b""], [signature, (b"content-length", b"2000000")], True),
+        "streamed over the limit": ([megabyte, b"xx"], [signature], True),
+        "length not a number": ([payload], [signature, (b"content-length", b"12a")], True),
+        "gone mid-body": ([payload[:100]], [signature], False),
+    }
+
+
+@pytest.mark.parametrize("case", list(webhook_requests()))
+async def test_the_plain_webhook_route_answers_as_litestars_handler(
+    settings: Settings, case: str
+) -> None:
+    # POST /v1/webhooks/stripe is the plain ASGI route; with a trailing slash, Litestar's
+    # handler answers: the same status, body and headers (the request id apart)
+    body, headers, ends = webhook_requests()[case]
+    app = create_app(settings, database=ScriptedDatabase("recorded"))
+    async with app.lifespan():
+        plain = await asgi_call(app, "/v1/webhooks/stripe", body, headers, ends=ends)
+        litestar = await asgi_call(app, "/v1/webhooks/stripe/", body, headers, ends=ends)
+    assert plain == litestar
+    if case == "signed event":
+        assert plain[:2] == (200, b'{"received":true,"outcome":"recorded"}')
