@@ -91,7 +91,7 @@ export type Database = {
           synced_at: string | null
           updated_at: string
           url: string | null
-          user_id: string
+          user_id: string | null
         }
         Insert: {
           amount_discount?: number
@@ -123,7 +123,7 @@ export type Database = {
           synced_at?: string | null
           updated_at?: string
           url?: string | null
-          user_id: string
+          user_id?: string | null
         }
         Update: {
           amount_discount?: number
@@ -155,7 +155,7 @@ export type Database = {
           synced_at?: string | null
           updated_at?: string
           url?: string | null
-          user_id?: string
+          user_id?: string | null
         }
         Relationships: [
           {
