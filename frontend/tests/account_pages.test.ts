@@ -8,6 +8,7 @@ import type { GetServerSidePropsContext } from "next";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { authStorageKey } from "@/lib/authCookies";
+import { getServerSideProps as accountProps } from "@/pages/account";
 import { getServerSideProps as forgotProps } from "@/pages/forgot-password";
 import { getServerSideProps as loginProps } from "@/pages/login";
 import { getServerSideProps as resetProps } from "@/pages/reset-password";
@@ -34,11 +35,16 @@ beforeEach(() => {
 type Result = { props?: { user?: unknown }; redirect?: { destination: string; permanent: boolean } };
 type Page = (context: GetServerSidePropsContext) => Promise<unknown>;
 
-async function render(page: Page, cookie: string, query: Record<string, string> = {}): Promise<Result> {
+async function render(
+  page: Page,
+  cookie: string,
+  query: Record<string, string> = {},
+  resolvedUrl = "/",
+): Promise<Result> {
   const req = new IncomingMessage(new Socket());
   req.headers = { cookie, host: "shop.test" };
   const res = new ServerResponse(req);
-  return (await page({ req, res, query, resolvedUrl: "/" } as unknown as GetServerSidePropsContext)) as Result;
+  return (await page({ req, res, query, resolvedUrl } as unknown as GetServerSidePropsContext)) as Result;
 }
 
 const signedOutPages = [
@@ -78,5 +84,26 @@ describe("/reset-password", () => {
 
   it("renders for nobody without a session (the page then says how to get a link)", async () => {
     expect((await render(resetProps as Page, "")).props).toEqual({ user: null });
+  });
+});
+
+describe("/account", () => {
+  it("is for the signed-in learner", async () => {
+    const cookie = await sessionCookie(auth, LEARNER, "anon-key");
+    expect((await render(accountProps as Page, cookie, {}, "/account")).props).toEqual({
+      user: { id: LEARNER, email: "learner@example.com" },
+    });
+  });
+
+  it("sends anyone else to sign in and back, keeping what a mailed link said", async () => {
+    expect((await render(accountProps as Page, "", {}, "/account")).redirect).toEqual({
+      destination: "/login?next=%2Faccount",
+      permanent: false,
+    });
+    const broken = `${authStorageKey(auth.url)}=base64-eyJ1c2VyIjo1fQ`;
+    expect((await render(accountProps as Page, broken, {}, "/account?email_change=confirmed_one")).redirect).toEqual({
+      destination: "/login?next=%2Faccount%3Femail_change%3Dconfirmed_one",
+      permanent: false,
+    });
   });
 });

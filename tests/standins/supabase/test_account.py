@@ -69,6 +69,8 @@ def test_the_secret_key_deletes_a_user_who_can_no_longer_sign_in_and_whose_payme
 ) -> None:
     learner = sign_up(stack.api)
     payment = a_payment_of(database_url, learner.id)
+    found = admin(stack).get_user_by_id(str(learner.id))
+    assert found.user.email == learner.email
 
     assert admin(stack).delete_user(str(learner.id)) is None
 
@@ -110,6 +112,12 @@ def test_refusals_answer_as_gotrue(stack: Stack) -> None:
     assert as_anon.json()["msg"] == "User not allowed"
     as_self = delete_raw(stack, str(learner.id), stack.api.publishable_key, learner.access_token)
     assert (as_self.status_code, as_self.json()["error_code"]) == (403, "not_admin")
+    read = httpx.get(
+        f"{stack.api.url}/auth/v1/admin/users/{learner.id}",
+        headers={"apikey": stack.api.publishable_key},
+        timeout=5,
+    )
+    assert (read.status_code, read.json()["error_code"]) == (403, "not_admin")
     with pytest.raises(AuthApiError) as from_client:
         client(stack.api).auth.admin.delete_user(str(learner.id))
     assert from_client.value.code == "not_admin"
