@@ -4,7 +4,7 @@
 -- payments that arrive afterwards never grant the lesson to anyone, and money taken is listed
 -- for a refund. Another learner's purchases are untouched.
 begin;
-select plan(24);
+select plan(29);
 
 select tests.create_user('leaving@example.com') as leaving \gset
 select tests.create_user('staying@example.com') as staying \gset
@@ -43,6 +43,9 @@ select tests.authenticate_as(:'leaving');
 insert into public.lesson_progress (lesson_id, section) values (:'joins', 'inner-joins'), (:'free', 'your-first-select');
 select tests.clear_authentication();
 
+select is(public.handle_stripe_event(tests.event('evt_del_early', 'charge.dispute.created', tests.dispute('pi_del_open'), 1700000050)),
+  'deferred', 'a dispute of the open session''s payment intent waits for its purchase');
+
 create temporary table books_before on commit drop as
 select id, lesson_id, amount_total, amount_paid, currency, status, payment_status, paid_at, stripe_payment_intent_id,
   stripe_customer_id, receipt_url, card_last4, amount_refunded, refunded_at, fulfilment, created_at
@@ -50,6 +53,8 @@ from public.checkout_sessions where user_id = :'leaving';
 create temporary table events_before on commit drop as select id, type from public.stripe_events;
 
 select is((select count(*)::int from books_before), 3, 'three payment records before');
+select ok((select payload is not null from public.stripe_events where id = 'evt_del_1'),
+  'a processed event still holds its payload (the buyer''s details) before');
 
 delete from auth.users where id = :'leaving';
 
@@ -66,6 +71,13 @@ select is_empty($$select 1 from public.checkout_sessions
   'and none of them names the learner any more');
 select set_eq($$select id, type from public.stripe_events$$, $$select * from events_before$$,
   'every stored Stripe event stays');
+select is_empty($$select 1 from public.stripe_events
+    where id in ('evt_del_1', 'evt_del_1c', 'evt_del_2') and (payload is not null or payload_cleared_at is null)$$,
+  'the payloads of the learner''s processed events (names, emails) are cleared at once');
+select ok((select payload is not null from public.stripe_events where id = 'evt_del_early'),
+  'an event still waiting to apply keeps its payload');
+select ok((select payload is not null from public.stripe_events where id = 'evt_del_s'),
+  'another learner''s events keep theirs');
 
 -- what goes: access and progress -------------------------------------------------------------
 
