@@ -15,6 +15,7 @@ import {
   accountButton,
   alerts,
   card,
+  existingLearner,
   expectAccessible,
   expectHostedCheckout,
   expectSignedInAs,
@@ -169,6 +170,16 @@ test("a learner changes their email through the links mailed to both addresses",
   await signUp(page, email);
   await toAccountSettings(page);
   await expect(page.getByText(`You sign in as ${email}.`)).toBeVisible();
+
+  // the address it already has, and one another account holds: refused in words, nothing sent
+  const taken = newEmail("taken");
+  await existingLearner(taken);
+  await page.getByLabel("New email").fill(email.toUpperCase());
+  await page.getByRole("button", { name: "Change email" }).click();
+  await expect(alerts(page)).toContainText("That is already your email.");
+  await page.getByLabel("New email").fill(taken);
+  await page.getByRole("button", { name: "Change email" }).click();
+  await expect(alerts(page)).toContainText("Another account already uses that email.");
 
   await page.getByLabel("New email").fill(moved);
   await page.getByRole("button", { name: "Change email" }).click();

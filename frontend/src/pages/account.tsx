@@ -39,7 +39,11 @@ function EmailSection({ email }: { email: string | null }) {
   const [next, setNext] = useState("");
   const [sentTo, setSentTo] = useState<string | null>(null);
   const { working, error, submit } = useAccountForm(
-    () => changeEmail(next.trim()),
+    // Auth answers a change to the same address with nothing to confirm: say so here
+    () =>
+      next.trim().toLowerCase() === (email ?? "").toLowerCase()
+        ? Promise.resolve({ ok: false as const, message: "That is already your email." })
+        : changeEmail(next.trim()),
     () => setSentTo(next.trim()),
   );
   useEffect(() => prepare(), [prepare]);
