@@ -239,6 +239,12 @@ test("a learner deletes their account: signed out and told so, sign-in refused, 
   expect(before.user_id).toBeTruthy();
 
   await toAccountSettings(page);
+  // the secret key the deletion route uses never reaches the browser
+  const scripts = await page
+    .locator("script[src]")
+    .evaluateAll((found) => found.map((s) => (s as HTMLScriptElement).src));
+  expect(scripts.length).toBeGreaterThan(0);
+  for (const src of scripts) expect(await (await fetch(src)).text(), src).not.toContain(stack.secretKey);
   const section = page.getByRole("region", { name: "Delete your account" });
   await expect(section).toContainText("Records of your payments (amount, date, Stripe reference and any refund) stay");
   const remove = section.getByRole("button", { name: "Delete my account" });
