@@ -240,9 +240,11 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
 
     npm puts frontend/node_modules/.bin first on PATH, so `next` runs on the pinned Node 22.
     The frontend gets its public Supabase settings, the sidecar's address and SITE_URL (its own
-    origin: the API route accepts an Origin equal to it, and https there makes cookies Secure),
-    no secret: the publishable key as SUPABASE_PUBLISHABLE_KEY and, under the name frontend/src
-    reads today, SUPABASE_ANON_KEY (the publishable key acts as anon).
+    origin: the API route accepts an Origin equal to it, and https there makes cookies Secure):
+    the publishable key as SUPABASE_PUBLISHABLE_KEY and, under the name frontend/src reads
+    today, SUPABASE_ANON_KEY (the publishable key acts as anon). Its one secret is
+    SUPABASE_SECRET_KEY, read only by the account-deletion API route on the server (Auth's admin
+    API needs it); no Stripe key, webhook secret, JWT secret or database URL.
     """
     site = urlsplit(site_url(env))
     host = site.hostname or "127.0.0.1"
@@ -259,6 +261,9 @@ def frontend(env: dict[str, str], script: str = "dev") -> Service:
         child_env.update(
             {"SUPABASE_PUBLISHABLE_KEY": publishable, "SUPABASE_ANON_KEY": publishable}
         )
+    secret = key(env, "SUPABASE_SECRET_KEY")
+    if secret:
+        child_env["SUPABASE_SECRET_KEY"] = secret
     if env.get("MEDIA_URL_TTL_SECONDS"):
         child_env["MEDIA_URL_TTL_SECONDS"] = env["MEDIA_URL_TTL_SECONDS"]
     child_env.update(

@@ -10,10 +10,12 @@ import {
   alerts,
   existingLearner,
   expectAccessible,
+  expectSignedInAs,
   linkIn,
   newEmail,
   newestMailTo,
   notification,
+  signOut,
   signUp,
   stack,
 } from "./support";
@@ -62,7 +64,7 @@ test("a learner who forgot their password resets it through the mailed link and 
   await page.goto(link);
   await expect(page).toHaveURL(/\/reset-password$/);
   await expect(page.getByText(`Signed in as ${email} from your reset link.`)).toBeVisible();
-  await expect(page.getByText(email, { exact: true })).toBeVisible(); // the header
+  await expectSignedInAs(page, email); // the header
   await expectAccessible(page, "choose a new password");
   await fitsTheScreen(page, "/reset-password");
   await steps.shot("choose-new-password");
@@ -79,7 +81,7 @@ test("a learner who forgot their password resets it through the mailed link and 
   });
   expect(old.status).toBe(400);
 
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await signOut(page);
   await expect(notification(page)).toContainText("You're signed out.");
   await expect(nav.getByRole("link", { name: "Sign in" })).toBeVisible();
   await steps.shot("signed-out");
@@ -97,7 +99,7 @@ test("a learner who forgot their password resets it through the mailed link and 
   await page.getByLabel("Password").fill(NEW_PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/lessons$/);
-  await expect(page.getByText(email, { exact: true })).toBeVisible();
+  await expectSignedInAs(page, email);
 });
 
 test("a reset link that is not one says so, and the reset page without a link says how to get one", async ({

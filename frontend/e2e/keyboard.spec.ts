@@ -1,5 +1,17 @@
 // Every control of the purchase path is reachable and usable with the keyboard alone.
-import { expect, test, JOINS, PASSWORD, Steps, card, expectHostedCheckout, newEmail, tabTo } from "./support";
+import {
+  expect,
+  test,
+  JOINS,
+  PASSWORD,
+  Steps,
+  accountButton,
+  card,
+  expectHostedCheckout,
+  expectSignedInAs,
+  newEmail,
+  tabTo,
+} from "./support";
 
 test("a keyboard-only learner signs up, buys, reads, and signs out", async ({ page }) => {
   const steps = new Steps(page, test.info());
@@ -13,8 +25,8 @@ test("a keyboard-only learner signs up, buys, reads, and signs out", async ({ pa
   await tabTo(page, page.getByRole("button", { name: "Create account" }));
   await steps.shot("sign-up-focused");
   await page.keyboard.press("Enter");
-  await expect(page.getByText(email)).toBeVisible();
   await expect(page).toHaveURL(/\/lessons$/);
+  await expectSignedInAs(page, email);
 
   const joins = card(page, JOINS);
   await tabTo(page, joins.getByRole("button", { name: "Buy" }));
@@ -41,10 +53,17 @@ test("a keyboard-only learner signs up, buys, reads, and signs out", async ({ pa
   await tabTo(page, page.getByRole("link", { name: /^Receipt/ }));
   await steps.shot("profile");
 
+  // the account menu opens from the keyboard, and Sign out is the next stop in it
+  await tabTo(page, accountButton(page));
+  await page.keyboard.press("Enter");
+  await expect(accountButton(page)).toHaveAttribute("aria-expanded", "true");
+  await expect(page.getByText(email, { exact: true })).toBeVisible();
   await tabTo(page, page.getByRole("button", { name: "Sign out" }));
+  await steps.shot("account-menu-open");
   await page.keyboard.press("Enter");
   await expect(page.getByText(email)).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Sign out" })).toHaveCount(0);
+  await expect(accountButton(page)).toHaveCount(0);
   // a way back in: the header's link, or the sign-in page itself
   const signIn = page.getByRole("link", { name: "Sign in" }).or(page.getByRole("heading", { name: "Sign in" }));
   await expect(signIn.first()).toBeVisible();

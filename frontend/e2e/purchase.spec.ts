@@ -17,6 +17,8 @@ import {
   card,
   disputeOpened,
   expectAccessible,
+  expectSignedInAs,
+  openAccountMenu,
   expectHostedCheckout,
   learnerId,
   newEmail,
@@ -45,8 +47,10 @@ test("a learner signs up, buys a lesson, reads it, and loses it after a refund",
 
   await expect(page).toHaveURL(/\/lessons$/);
   await expect(page.getByRole("heading", { level: 1, name: "Lessons" })).toBeVisible();
-  await expect(page.getByText(email)).toBeVisible();
+  await expectSignedInAs(page, email);
+  await openAccountMenu(page);
   await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+  await page.keyboard.press("Escape");
   const joins = card(page, JOINS);
   for (const lesson of [JOINS, EUROS, YEN]) {
     await expect(card(page, lesson).getByText(lesson.price, { exact: true })).toBeVisible();

@@ -12,6 +12,7 @@ import {
   card,
   cookieAccessToken,
   expectHostedCheckout,
+  expectSignedInAs,
   keyId,
   newEmail,
   publishedKeyIds,
@@ -48,7 +49,7 @@ test("signing keys rotate mid-session: learners stay signed in, old tokens verif
 
   // the learner signed in before: still signed in, on the page server and at the sidecar
   await page.goto("/lessons");
-  await expect(page.getByText(before)).toBeVisible();
+  await expectSignedInAs(page, before);
   await page.goto("/profile");
   await expect(page.getByRole("heading", { name: "Your purchases" })).toBeVisible();
   await page.goto("/lessons");

@@ -11,6 +11,7 @@ import {
   card,
   existingLearner,
   expectAccessible,
+  expectSignedInAs,
   expectHostedCheckout,
   newEmail,
 } from "./support";
@@ -39,7 +40,7 @@ test("a signed-out Buy returns to its lesson after sign-in", async ({ page }) =>
 
   await expect(page).toHaveURL(new RegExp(`/lessons/${YEN.slug}$`));
   await expect(page.getByRole("heading", { level: 1, name: YEN.title })).toBeVisible();
-  await expect(page.getByText(email)).toBeVisible();
+  await expectSignedInAs(page, email);
   await expect(page.getByText("Buy this lesson to read it.")).toBeVisible();
   await expectAccessible(page, "the lesson's paywall");
   await steps.shot("back-on-the-lesson");

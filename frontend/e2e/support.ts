@@ -122,7 +122,43 @@ export async function signUp(page: Page, email: string, next = "/lessons"): Prom
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByText(email)).toBeVisible();
+  await page.waitForURL((url) => url.pathname + url.search === next);
+  await expectSignedInAs(page, email);
+}
+
+/** The header's account button (a disclosure: aria-expanded, aria-controls its panel). */
+export function accountButton(page: Page): Locator {
+  return page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Account", exact: true });
+}
+
+/** Open the header's account menu (by click or tap: nothing needs hover); its panel. */
+export async function openAccountMenu(page: Page): Promise<Locator> {
+  const toggle = accountButton(page);
+  const panel = page.locator(`[id="${await toggle.getAttribute("aria-controls")}"]`);
+  // a navigation still under way closes the menu it lands on: open it again until it stays
+  await expect(async () => {
+    if ((await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
+    await expect(toggle).toHaveAttribute("aria-expanded", "true", { timeout: 1000 });
+    await expect(panel).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 10_000 });
+  return panel;
+}
+
+/** The header says who is signed in: its account menu shows the email; Escape closes the menu
+ * and puts the focus back on its button. */
+export async function expectSignedInAs(page: Page, email: string): Promise<void> {
+  const panel = await openAccountMenu(page);
+  await expect(panel.getByText(email, { exact: true })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(accountButton(page)).toHaveAttribute("aria-expanded", "false");
+  await expect(panel).toBeHidden();
+  await expect(accountButton(page)).toBeFocused();
+}
+
+/** Sign out through the account menu. */
+export async function signOut(page: Page): Promise<void> {
+  const panel = await openAccountMenu(page);
+  await panel.getByRole("button", { name: "Sign out" }).click();
 }
 
 /** An account made through the Supabase Auth API, as if the learner had signed up earlier. */

@@ -84,7 +84,9 @@ async function buyAsNewLearner(page) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("a-long-learner-password");
   await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByText(email).waitFor();
+  // signed in: the header's account menu (its button) is there, on the catalogue
+  await page.waitForURL((url) => url.pathname === "/lessons");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Account", exact: true }).waitFor();
   const card = page.getByRole("article", { name: LESSON.title });
   await card.getByRole("button", { name: /^Buy/ }).click();
   await page.getByRole("button", { name: "Pay", exact: true }).click();

@@ -87,16 +87,36 @@ export function gotrueSession(userId: string, email: string) {
   };
 }
 
-/** A Supabase Auth stand-in: password grant, /user with a token it issued, logout. */
+/** A Supabase Auth stand-in: password grant, /user with a token it issued, logout, and the
+ * admin API's user deletion with `secretKey` (its users' tokens stop working). */
 export type FakeAuth = Running & {
   /** Make the server recognise a session minted by the test itself. */
   issue(session: { access_token: string; user: { id: string; email: string } }): void;
+  /** The status the admin API answers a deletion with next (200 by default). */
+  adminStatus: number;
 };
 
-export async function fakeAuth(accounts: Record<string, { id: string; password: string }>): Promise<FakeAuth> {
+export async function fakeAuth(
+  accounts: Record<string, { id: string; password: string }>,
+  secretKey = "sb_secret_test",
+): Promise<FakeAuth> {
   const issued = new Map<string, { id: string; email: string }>();
+  const state = { adminStatus: 200 };
   return serve((req, res) => {
-    const path = req.url.split("?")[0];
+    const path = req.url.split("?")[0] ?? "";
+    const adminDelete = /^\/auth\/v1\/admin\/users\/([^/]+)$/.exec(path);
+    if ((req.method === "DELETE" || req.method === "GET") && adminDelete) {
+      if (req.headers.apikey !== secretKey || req.headers.authorization !== `Bearer ${secretKey}`) {
+        return json(res, 403, { code: 403, error_code: "not_admin", msg: "User not allowed" });
+      }
+      const known = [...issued].filter(([, who]) => who.id === adminDelete[1]);
+      if (known.length === 0) return json(res, 404, { code: 404, error_code: "user_not_found", msg: "User not found" });
+      // supabase-js reads the user (GET) before it deletes it
+      if (req.method === "GET") return json(res, 200, gotrueUser(known[0]![1].id, known[0]![1].email));
+      if (state.adminStatus !== 200) return json(res, state.adminStatus, { code: state.adminStatus, msg: "failed" });
+      for (const [token] of known) issued.delete(token);
+      return json(res, 200, {});
+    }
     if (req.method === "POST" && path === "/auth/v1/token" && req.url.includes("grant_type=password")) {
       const { email, password } = JSON.parse(req.body) as { email: string; password: string };
       const account = accounts[email];
@@ -118,12 +138,23 @@ export async function fakeAuth(accounts: Record<string, { id: string; password: 
       return res.end();
     }
     return json(res, 404, { code: 404, msg: "not found" });
-  }).then((running) =>
-    Object.assign(running, {
-      issue(session: { access_token: string; user: { id: string; email: string } }) {
-        issued.set(session.access_token, session.user);
-      },
-    }),
+  }).then(
+    (running) =>
+      Object.defineProperties(
+        Object.assign(running, {
+          issue(session: { access_token: string; user: { id: string; email: string } }) {
+            issued.set(session.access_token, session.user);
+          },
+        }),
+        {
+          adminStatus: {
+            get: () => state.adminStatus,
+            set: (value: number) => {
+              state.adminStatus = value;
+            },
+          },
+        },
+      ) as FakeAuth,
   );
 }
 

@@ -31,6 +31,8 @@ def auth_settings(config_toml: Path | None) -> dict[str, Any]:
     email = auth.get("email", {})
     return {
         "recovery_template": mail.recovery_template(config_toml),
+        "email_change_template": mail.email_change_template(config_toml),
+        "secure_email_change": bool(email.get("double_confirm_changes", True)),
         "otp_expiry_seconds": int(email.get("otp_expiry", 3600)),
         "email_max_frequency_seconds": duration_seconds(str(email.get("max_frequency", "1s"))),
         "additional_redirect_urls": tuple(auth.get("additional_redirect_urls", ())),

@@ -10,7 +10,7 @@ from litestar import Litestar, Request, Response, post
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from standins.supabase import auth, recovery, rest, storage
+from standins.supabase import admin, auth, recovery, rest, storage
 from standins.supabase.config import StandInConfig
 from standins.supabase.cors import gateway_cors
 from standins.supabase.database import make_pool
@@ -103,6 +103,7 @@ def create_app(config: StandInConfig) -> Litestar:
         route_handlers=[
             auth.ROUTER,
             recovery.ROUTER,
+            admin.ROUTER,
             rest.ROUTER,
             storage.ROUTER,
             rotate_signing_key,

@@ -265,13 +265,23 @@ async def get_user(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> R
 
 @put("/user")
 async def update_user(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Response[bytes]:
-    """Update the signed-in user's metadata or password (email and phone changes need a
-    confirmation flow the stand-in does not have)."""
+    """Update the signed-in user's metadata or password, or ask to change their email (mailed
+    links confirm it: email_change.py); a phone change needs SMS, which the stand-in has not."""
+    from standins.supabase import email_change  # it imports recovery, which imports this module
+    from standins.supabase.recovery import _check_pkce, _redirect_to
+
     body = await _body(request)
-    if body.get("email") or body.get("phone"):
+    if body.get("phone"):
+        raise AuthError(422, "validation_failed", "The devstack stand-in does not change phone")
+    new_email = str(body.get("email") or "").strip().lower()
+    if new_email and not EMAIL.match(new_email):
         raise AuthError(
-            422, "validation_failed", "The devstack stand-in does not change email or phone"
+            400, "validation_failed", "Unable to validate email address: invalid format"
         )
+    pkce = _check_pkce(body) if new_email else False
+    challenge = (
+        (str(body["code_challenge_method"]).lower(), str(body["code_challenge"])) if pkce else None
+    )
     data = body.get("data")
     password = body.get("password")
     if data is not None and not isinstance(data, dict):
@@ -287,13 +297,23 @@ async def update_user(request: AnyRequest, config: ConfigDep, gate: CallerDep) -
         )
     try:
         async with transaction(_pool(request)) as conn:
-            user, _ = await _signed_in_user(conn, signing_keys(request), gate.token)
+            user, session_id = await _signed_in_user(conn, signing_keys(request), gate.token)
             user_id = uuid.UUID(str(user["id"]))
             if password is not None and await users.same_password(conn, user_id, password):
                 raise AuthError(
                     422, "same_password", "New password should be different from the old password."
                 )
             await users.update_user(conn, user_id, data, password)
+            if password is not None:
+                # UpdatePassword: whoever held the old password is signed out everywhere else
+                await users.logout(conn, user_id, session_id, "others" if session_id else "global")
+            if new_email and new_email != user["email"]:
+                redirect_to = _redirect_to(
+                    request, config.site_url, config.additional_redirect_urls
+                )
+                await email_change.request_change(
+                    conn, config, user, new_email, pkce, challenge, redirect_to
+                )
             updated = await users.find_user(conn, user_id)
     except UNREACHABLE:
         raise _database_error() from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from standins.supabase.mail import DEFAULT_RECOVERY, EmailTemplate
+from standins.supabase.mail import DEFAULT_EMAIL_CHANGE, DEFAULT_RECOVERY, EmailTemplate
 from standins.supabase.signing import Algorithm
 
 DEFAULT_PORT = 54321
@@ -45,6 +45,13 @@ class StandInConfig:
     recovery_template: EmailTemplate = field(
         default_factory=lambda: EmailTemplate(*DEFAULT_RECOVERY)
     )
+    # [auth.email.template.email_change]; [auth.email] double_confirm_changes (GoTrue's
+    # MAILER_SECURE_EMAIL_CHANGE_ENABLED, on by default): a change of address is confirmed
+    # from both the current and the new address
+    email_change_template: EmailTemplate = field(
+        default_factory=lambda: EmailTemplate(*DEFAULT_EMAIL_CHANGE)
+    )
+    secure_email_change: bool = True
     otp_expiry_seconds: int = 3600
     email_max_frequency_seconds: int = 1
     # GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION: a PKCE flow's code must be exchanged by then

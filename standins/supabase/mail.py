@@ -23,6 +23,15 @@ DEFAULT_RECOVERY = (
     '<p><a href="{{ .ConfirmationURL }}">Reset Password</a></p>\n'
     "<p>Alternatively, enter the code: {{ .Token }}</p>\n",
 )
+# GoTrue's own email change mail, used when the project has none.
+DEFAULT_EMAIL_CHANGE = (
+    "Confirm Email Change",
+    "<h2>Confirm Change of Email</h2>\n\n"
+    "<p>Follow this link to confirm the update of your email from {{ .Email }} to"
+    " {{ .NewEmail }}:</p>\n"
+    '<p><a href="{{ .ConfirmationURL }}">Change Email</a></p>\n'
+    "<p>Alternatively, enter the code: {{ .Token }}</p>\n",
+)
 # The Supabase CLI's local stack sends as this address (GOTRUE_SMTP_ADMIN_EMAIL).
 SENDER = {"Email": "admin@email.com", "Name": ""}
 FIELD = re.compile(r"\{\{\s*\.([A-Za-z]+)\s*\}\}")
@@ -44,13 +53,23 @@ class EmailTemplate:
 
 
 def recovery_template(config_toml: Path | None) -> EmailTemplate:
-    """`[auth.email.template.recovery]` of the project's config.toml (subject, content_path
-    relative to the project root, as the CLI resolves it), else GoTrue's default."""
-    subject, content = DEFAULT_RECOVERY
+    """`[auth.email.template.recovery]` of the project's config.toml, else GoTrue's default."""
+    return template(config_toml, "recovery", DEFAULT_RECOVERY)
+
+
+def email_change_template(config_toml: Path | None) -> EmailTemplate:
+    """`[auth.email.template.email_change]` of the project's config.toml, else GoTrue's."""
+    return template(config_toml, "email_change", DEFAULT_EMAIL_CHANGE)
+
+
+def template(config_toml: Path | None, kind: str, default: tuple[str, str]) -> EmailTemplate:
+    """`[auth.email.template.<kind>]` of the project's config.toml (subject, content_path
+    relative to the project root, as the CLI resolves it), else `default`."""
+    subject, content = default
     if config_toml is None:
         return EmailTemplate(subject, content)
     config = tomllib.loads(config_toml.read_text())
-    section = config.get("auth", {}).get("email", {}).get("template", {}).get("recovery", {})
+    section = config.get("auth", {}).get("email", {}).get("template", {}).get(kind, {})
     if path := section.get("content_path"):
         content = (config_toml.parent.parent / path).resolve().read_text()
     return EmailTemplate(section.get("subject", subject), content)

@@ -228,12 +228,20 @@ async def verify(request: AnyRequest, config: ConfigDep, gate: CallerDep) -> Res
         )
     if kind not in VERIFY_TYPES or not isinstance(given_hash, str) or not isinstance(otp, str):
         raise AuthError(400, "validation_failed", "Invalid email verification type")
-    if kind != "recovery":
+    if kind not in ("recovery", "email_change"):
         # the stand-in mails nothing else, so no other kind of token can exist
         raise AuthError(403, "otp_expired", EXPIRED)
     try:
         async with transaction(_pool(request)) as conn:
-            user_id = await _spend_recovery_token(conn, config, given_hash, email, otp)
+            if kind == "email_change":
+                from standins.supabase import email_change  # it imports this module
+
+                changed = await email_change.verify(conn, config, given_hash, email, otp)
+                if changed is None:
+                    return _json_response({"msg": email_change.SINGLE_CONFIRMATION, "code": "200"})
+                user_id = changed
+            else:
+                user_id = await _spend_recovery_token(conn, config, given_hash, email, otp)
             session = await users.start_session(conn, user_id)
             user = await users.find_user(conn, user_id)
     except UNREACHABLE:

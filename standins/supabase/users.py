@@ -25,7 +25,8 @@ USER_SQL = """
 select
   u.id, u.aud, u.role, u.email, u.email_confirmed_at, u.phone, u.phone_confirmed_at,
   u.confirmed_at, u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data,
-  u.banned_until, u.created_at, u.updated_at, u.is_anonymous,
+  u.banned_until, u.created_at, u.updated_at, u.is_anonymous, u.email_change,
+  u.email_change_sent_at,
   coalesce(
     (
       select jsonb_agg(jsonb_build_object(
@@ -70,12 +71,21 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
         "app_metadata": row["raw_app_meta_data"] or {},
         "user_metadata": row["raw_user_meta_data"] or {},
         "identities": row["identities"],
+        "new_email": row["email_change"] or None,
+        "email_change_sent_at": go_time(row["email_change_sent_at"]),
         "banned_until": go_time(row["banned_until"]),
         "created_at": go_time(row["created_at"]),
         "updated_at": go_time(row["updated_at"]),
         "is_anonymous": bool(row["is_anonymous"]),
     }
-    omit_empty = ("email_confirmed_at", "phone_confirmed_at", "confirmed_at", "last_sign_in_at")
+    omit_empty = (
+        "email_confirmed_at",
+        "phone_confirmed_at",
+        "confirmed_at",
+        "last_sign_in_at",
+        "new_email",
+        "email_change_sent_at",
+    )
     return {
         k: v for k, v in body.items() if v is not None or k not in (*omit_empty, "banned_until")
     }

@@ -545,6 +545,9 @@ declare
   -- sessions whose payment a warning refunds: session id → the deciding (earliest) warning id
   v_fraud_refunds jsonb := '{}'::jsonb;
 begin
+  if p_user_id is null then
+    return; -- a deleted account's payment: nobody to grant to
+  end if;
   for v_fact in
     with payments as (
       -- what was charged (a promotion code's discount is never refunded): refunds adding up to it are in full
@@ -927,6 +930,10 @@ begin
     if v_row.payment_status = 'paid' or v_row.fulfilment like 'rejected:%' then
       -- decided: the same claims again, so the same verdict
       v_reason := case when v_row.fulfilment like 'rejected:%' then pg_catalog.substr(v_row.fulfilment, 10) end;
+    elsif v_row.user_id is null then
+      -- the learner deleted their account before paying: nothing is granted, and a payment is
+      -- listed for a refund (payments_needing_attention)
+      v_reason := 'account_deleted';
     elsif v_user_id <> v_row.user_id or v_lesson_id <> v_row.lesson_id then
       v_reason := 'session_mismatch';
     elsif v_amount is distinct from v_row.amount_total then
@@ -1015,6 +1022,10 @@ begin
   end if;
   if not v_paid then
     return case v_status when 'open' then 'ignored:still_open' when 'expired' then 'expired' else 'pending' end;
+  end if;
+  if v_row.user_id is null then
+    -- decided before the learner deleted their account: the same verdict, nothing granted
+    return case when v_row.fulfilment = 'already_owned' then 'already_owned' else 'duplicate' end;
   end if;
 
   select * into v_before from public.purchased_lessons where user_id = v_row.user_id and lesson_id = v_row.lesson_id;

@@ -16,7 +16,9 @@
 create table public.checkout_sessions (
   -- Checkout Session id, e.g. cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY
   id public.checkout_session_id primary key,
-  user_id uuid not null references auth.users (id) on delete cascade,
+  -- the learner; null once their account is deleted: the payment stays for the operator's
+  -- books (amounts, dates, Stripe ids) and no longer points at a person
+  user_id uuid references auth.users (id) on delete set null,
   lesson_id uuid not null references public.lessons (id) on delete restrict,
   amount_total bigint not null constraint checkout_sessions_amount_range check (amount_total >= 0),
   currency text not null constraint checkout_sessions_currency_format check (currency ~ '^[a-z]{3}$'),

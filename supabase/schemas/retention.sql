@@ -45,9 +45,44 @@ $$;
 comment on function public.prune_stripe_event_payloads(interval) is
 'Clear the payload of events processed more than p_older_than ago (default 30 days), except failed or deferred ones; returns how many.';
 
+-- A learner who deletes their account keeps no name or email in the shop's books: when the
+-- deletion sets their payments' user_id to null (purchases.sql, `on delete set null`), the
+-- payloads of those payments' processed events are cleared at once, as the 30-day pruning
+-- would clear them later (failed or deferred events keep theirs until they apply, as there).
+-- security definer: it runs inside Supabase Auth's delete of the user (as supabase_auth_admin)
+-- and clears rows of a table no API role may write, as its owner. A trigger function: nobody
+-- calls it.
+create or replace function private.forget_buyer_details()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.stripe_events as e
+  set payload = null, payload_cleared_at = pg_catalog.now()
+  where
+    e.payload is not null
+    and e.outcome is not null
+    and e.outcome not in ('error', 'deferred')
+    and (e.checkout_session_id = new.id or e.payment_intent_id = new.stripe_payment_intent_id);
+  return null;
+end;
+$$;
+
+comment on function private.forget_buyer_details() is
+'Clear the payloads (buyers'' names and emails) of a payment''s processed events once its learner''s account is deleted.';
+
+create trigger checkout_sessions_forget_buyer_details
+after update of user_id on public.checkout_sessions
+for each row
+when (old.user_id is not null and new.user_id is null)
+execute function private.forget_buyer_details();
+
 -- =============================================================================================
 -- grants
 -- =============================================================================================
 
 revoke execute on function public.prune_stripe_event_payloads(interval) from public, anon, authenticated;
 grant execute on function public.prune_stripe_event_payloads(interval) to service_role;
+revoke all on function private.forget_buyer_details() from public, anon, authenticated, service_role;

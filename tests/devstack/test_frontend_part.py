@@ -45,7 +45,7 @@ def test_the_frontend_gets_site_url_without_a_trailing_slash(env: dict[str, str]
     assert cli.frontend(unset).env["SITE_URL"] == "http://127.0.0.1:3000"
 
 
-def test_no_secret_reaches_the_frontend(
+def test_no_secret_but_the_supabase_secret_key_reaches_the_frontend(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # even when the shell exports them too
@@ -56,12 +56,15 @@ def test_no_secret_reaches_the_frontend(
     for secret in (
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRET",
-        "SUPABASE_SECRET_KEY",
         "SUPABASE_SERVICE_ROLE_KEY",
         "SUPABASE_JWT_SECRET",
         "DATABASE_URL",
     ):
         assert secret not in part.env, secret
+    # the account-deletion API route calls Auth's admin API with it, on the server only (never
+    # under a NEXT_PUBLIC_ name, which Next.js would inline into the browser's JavaScript)
+    assert part.env["SUPABASE_SECRET_KEY"] == env["SUPABASE_SECRET_KEY"]
+    assert not [k for k, v in part.env.items() if k.startswith("NEXT_PUBLIC_")]
 
 
 def test_an_env_with_the_legacy_key_names_still_works_with_a_deprecation_line(
@@ -72,6 +75,7 @@ def test_an_env_with_the_legacy_key_names_still_works_with_a_deprecation_line(
     part = cli.frontend(legacy)
     assert part.env["SUPABASE_ANON_KEY"] == "legacy-anon-jwt"
     assert "SUPABASE_SERVICE_ROLE_KEY" not in part.env
+    assert part.env["SUPABASE_SECRET_KEY"] == "legacy-srk", "under its current name"
     lines = cli.deprecations(legacy)
     assert any(line.startswith("SUPABASE_ANON_KEY is deprecated") for line in lines)
     assert any(line.startswith("SUPABASE_SERVICE_ROLE_KEY is deprecated") for line in lines)

@@ -49,7 +49,9 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
       </form>
       {signingIn ? (
         <p>
-          <Link href="/forgot-password">Forgot password?</Link>
+          <Link href="/forgot-password" className={styles.back}>
+            Forgot password?
+          </Link>
         </p>
       ) : null}
       <p className={styles.muted}>

@@ -2,6 +2,7 @@ import Link from "next/link";
 import { useRouter } from "next/router";
 import { useEffect, useState, type ReactNode } from "react";
 
+import { AccountMenu } from "@/components/AccountMenu";
 import { ErrorBoundary } from "@/components/ErrorBoundary";
 import { SHOP_NAME } from "@/components/PageHead";
 import { RouteProgress } from "@/components/RouteProgress";
@@ -67,14 +68,12 @@ function Header() {
         </Link>
         <nav aria-label="Main" className={styles.nav}>
           <Link href="/lessons">Lessons</Link>
-          <Link href="/profile">Purchases</Link>
+          {/* signed in on a phone, Purchases moves into the account menu so the bar keeps one row */}
+          <Link href="/profile" className={user ? styles.wideOnly : undefined}>
+            Purchases
+          </Link>
           {user ? (
-            <span className={styles.account}>
-              <span className={styles.email}>{user.email}</span>
-              <button type="button" className={styles.signOut} onClick={leave} disabled={leaving}>
-                Sign out
-              </button>
-            </span>
+            <AccountMenu email={user.email} onSignOut={() => void leave()} leaving={leaving} />
           ) : (
             <>
               {router.pathname === "/login" ? null : <Link href={signInPath(safeNext(back))}>Sign in</Link>}
@@ -84,7 +83,14 @@ function Header() {
         </nav>
       </div>
       <div role="status" className={styles.notice}>
-        {signedOut && !user ? <p className={notice.status}>You&apos;re signed out.</p> : null}
+        {router.query.account === "deleted" && !user ? (
+          <p className={notice.status}>
+            Your account is deleted and you&apos;re signed out. Records of your payments stay in our books, no longer
+            linked to you.
+          </p>
+        ) : signedOut && !user ? (
+          <p className={notice.status}>You&apos;re signed out.</p>
+        ) : null}
       </div>
       {problem ? (
         <div role="alert" className={notice.alert}>

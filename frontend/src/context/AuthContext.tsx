@@ -34,6 +34,8 @@ export type AuthState = {
   requestPasswordReset(email: string): Promise<AuthResult>;
   /** Set a new password for the signed-in learner (after the reset link signed them in). */
   updatePassword(password: string): Promise<AuthResult>;
+  /** Ask to move the account to `email`: Auth mails links that confirm it (account page). */
+  changeEmail(email: string): Promise<AuthResult>;
 };
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -43,6 +45,7 @@ const UNAVAILABLE = "We couldn't reach the sign-in service. Please try again in 
 function plain(message: string | undefined, fallback: string): string {
   if (!message) return fallback;
   if (/invalid login credentials/i.test(message)) return "That email and password don't match an account.";
+  if (/has already been registered/i.test(message)) return "Another account already uses that email.";
   if (/already registered|already exists/i.test(message))
     return "An account with that email already exists. Sign in instead.";
   if (/fetch|network/i.test(message)) return UNAVAILABLE;
@@ -182,6 +185,15 @@ export function AuthProvider({
           const { data, error } = await loaded.auth.updateUser({ password });
           if (error) return { ok: false, message: plain(error.message, "We couldn't change the password.") };
           setUser({ id: data.user.id, email: data.user.email ?? null });
+          return { ok: true };
+        }),
+      changeEmail: (email) =>
+        withClient(async (loaded) => {
+          const { error } = await loaded.auth.updateUser(
+            { email },
+            { emailRedirectTo: `${window.location.origin}/account` },
+          );
+          if (error) return { ok: false, message: plain(error.message, "We couldn't change the email.") };
           return { ok: true };
         }),
     };

@@ -1,6 +1,7 @@
 import Link from "next/link";
 
 import { PageHead } from "@/components/PageHead";
+import styles from "@/styles/Page.module.css";
 
 export default function NotFound() {
   return (
@@ -9,7 +10,9 @@ export default function NotFound() {
       <h1>Page not found</h1>
       <p>There is nothing at this address.</p>
       <p>
-        <Link href="/lessons">Back to lessons</Link>
+        <Link href="/lessons" className={styles.back}>
+          Back to lessons
+        </Link>
       </p>
     </>
   );

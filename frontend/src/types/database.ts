@@ -113,7 +113,7 @@ export type Database = {
           synced_at: string | null
           updated_at: string
           url: string | null
-          user_id: string
+          user_id: string | null
         }
         Insert: {
           amount_discount?: number
@@ -146,7 +146,7 @@ export type Database = {
           synced_at?: string | null
           updated_at?: string
           url?: string | null
-          user_id: string
+          user_id?: string | null
         }
         Update: {
           amount_discount?: number
@@ -179,7 +179,7 @@ export type Database = {
           synced_at?: string | null
           updated_at?: string
           url?: string | null
-          user_id?: string
+          user_id?: string | null
         }
         Relationships: [
           {

@@ -163,7 +163,9 @@ export default function LessonPage(props: Props) {
         <h1>Lesson not found</h1>
         <p>There is no lesson at this address.</p>
         <p>
-          <Link href="/lessons">Back to lessons</Link>
+          <Link href="/lessons" className={styles.back}>
+            Back to lessons
+          </Link>
         </p>
       </>
     );
@@ -213,7 +215,9 @@ function FoundLesson({
     <>
       <PageHead title={lesson.title} description={lesson.description} image={cover} />
       <p>
-        <Link href="/lessons">← All lessons</Link>
+        <Link href="/lessons" className={styles.back}>
+          ← All lessons
+        </Link>
       </p>
       <h1>{lesson.title}</h1>
       {cover ? (

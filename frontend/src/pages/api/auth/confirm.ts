@@ -1,8 +1,10 @@
-// Where the password-reset mail's link lands (supabase/templates/recovery.html): Supabase's PKCE
-// flow for server-side rendering. The link's token hash is traded for a session here, on the
-// server (verifyOtp), which sets the session cookie; the learner then goes on to `next` (the
-// page to choose a new password). A link used already, expired, or otherwise refused goes back
-// to /forgot-password, which says what happened and asks for a new link.
+// Where Auth's mailed links land: the password reset (supabase/templates/recovery.html) and the
+// change of email (email_change.html). Supabase's PKCE flow for server-side rendering: the
+// link's token hash is traded here, on the server (verifyOtp), which sets the session cookie;
+// the learner then goes on to `next` (the page to choose a new password, or /account). A reset
+// link used already, expired, or otherwise refused goes back to /forgot-password, which says
+// what happened and asks for a new link; an email change link goes back to /account, which
+// says whether the change is made, waits for the other address's link, or failed.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import type { EmailOtpType } from "@supabase/supabase-js";
@@ -10,8 +12,8 @@ import type { EmailOtpType } from "@supabase/supabase-js";
 import { safeNext } from "@/lib/navigation";
 import { createServerSupabase } from "@/lib/supabase";
 
-// the only mail this shop sends
-const TYPES: readonly EmailOtpType[] = ["recovery"];
+// the mails this shop sends
+const TYPES: readonly EmailOtpType[] = ["recovery", "email_change"];
 // what /forgot-password explains; anything else is "invalid_link"
 const KNOWN_ERRORS = new Set(["otp_expired", "user_banned"]);
 
@@ -33,6 +35,7 @@ export default async function confirm(req: IncomingMessage, res: ServerResponse)
   const query = new URL(req.url ?? "/", "http://localhost").searchParams;
   const tokenHash = query.get("token_hash") ?? "";
   const type = query.get("type") as EmailOtpType | null;
+  if (type === "email_change") return confirmEmailChange(req, res, tokenHash);
   const next = safeNext(query.get("next"), "/reset-password");
   if (!tokenHash || !type || !TYPES.includes(type)) return redirect(res, "/forgot-password?error=invalid_link");
   try {
@@ -45,4 +48,24 @@ export default async function confirm(req: IncomingMessage, res: ServerResponse)
     return redirect(res, "/forgot-password?error=unavailable");
   }
   return redirect(res, next);
+}
+
+// With secure email change (config.toml's double_confirm_changes) Auth mails a link to both
+// addresses: the first one opened is accepted without a session (`confirmed_one`), the second
+// makes the change and signs the learner in with the new address (`done`).
+async function confirmEmailChange(req: IncomingMessage, res: ServerResponse, tokenHash: string): Promise<void> {
+  if (!tokenHash) return redirect(res, "/account?email_change=invalid_link");
+  try {
+    const { data, error } = await createServerSupabase(req, res).auth.verifyOtp({
+      type: "email_change",
+      token_hash: tokenHash,
+    });
+    if (error) {
+      const code = error.code && KNOWN_ERRORS.has(error.code) ? error.code : "invalid_link";
+      return redirect(res, `/account?email_change=${code}`);
+    }
+    return redirect(res, `/account?email_change=${data.session ? "done" : "confirmed_one"}`);
+  } catch {
+    return redirect(res, "/account?email_change=unavailable");
+  }
 }
