@@ -2,7 +2,7 @@
 // px at 390 px (WCAG 2.5.5's size; the only exception taken is 2.5.8's inline one, a link inside
 // a sentence of prose), and no page scrolls sideways at 360, 390 or 768 px. Signed out, and
 // signed in owning a lesson (the reader, Purchases with a payment, the account page, the open
-// account menu).
+// account menu). On a phone the header keeps one row, signed in or out.
 import type { Page } from "@playwright/test";
 
 import {
@@ -72,6 +72,14 @@ async function sidewaysOverflow(page: Page): Promise<number> {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
 
+/** How far the main navigation sits from the brand's line (0: one row), in px. */
+async function headerRows(page: Page): Promise<number> {
+  const brand = await page.getByRole("link", { name: "Lesson shop" }).boundingBox();
+  const nav = await page.getByRole("navigation", { name: "Main" }).boundingBox();
+  if (!brand || !nav) return Infinity;
+  return Math.abs(brand.y + brand.height / 2 - (nav.y + nav.height / 2)) + Math.max(0, nav.height - brand.height);
+}
+
 async function checkPages(page: Page, paths: string[], steps: Steps, tag: string) {
   for (const width of [360, 390, 768]) {
     await page.setViewportSize({ width, height: 800 });
@@ -82,6 +90,9 @@ async function checkPages(page: Page, paths: string[], steps: Steps, tag: string
       expect
         .soft(await sidewaysOverflow(page), `${path} (${tag}) scrolls sideways at ${width} px`)
         .toBeLessThanOrEqual(0);
+      if (width < 768) {
+        expect.soft(await headerRows(page), `the header of ${path} (${tag}) is one row at ${width} px`).toBeLessThan(4);
+      }
       if (width === 390) {
         expect.soft(await smallTargets(page), `targets under ${MIN} px on ${path} (${tag}) at 390 px`).toEqual([]);
         await steps.shot(`${tag}${path.replace(/\//g, "-")}`);

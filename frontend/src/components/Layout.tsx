@@ -27,7 +27,7 @@ function Footer() {
 }
 
 function Header() {
-  const { user, signOut } = useAuth();
+  const { user, checked, signOut } = useAuth();
   const router = useRouter();
   const [problem, setProblem] = useState<string | null>(null);
   const [signedOut, setSignedOut] = useState(false);
@@ -67,17 +67,30 @@ function Header() {
           {SHOP_NAME}
         </Link>
         <nav aria-label="Main" className={styles.nav}>
-          <Link href="/lessons">Lessons</Link>
-          {/* signed in on a phone, Purchases moves into the account menu so the bar keeps one row */}
-          <Link href="/profile" className={user ? styles.wideOnly : undefined}>
+          {/* on a phone the bar keeps one row: the brand is the way to the lessons, and Purchases
+              is in the account menu (signed out, there are none to show) */}
+          <Link href="/lessons" className={styles.wideOnly}>
+            Lessons
+          </Link>
+          <Link href="/profile" className={styles.wideOnly}>
             Purchases
           </Link>
           {user ? (
             <AccountMenu email={user.email} onSignOut={() => void leave()} leaving={leaving} />
           ) : (
+            // kept from sight (not from layout) until the browser knows nobody is signed in: a
+            // prerendered page learns it from the session cookie after hydration
             <>
-              {router.pathname === "/login" ? null : <Link href={signInPath(safeNext(back))}>Sign in</Link>}
-              {router.pathname === "/signup" ? null : <Link href={signUpPath(safeNext(back))}>Sign up</Link>}
+              {router.pathname === "/login" ? null : (
+                <Link href={signInPath(safeNext(back))} className={checked ? undefined : styles.unknown}>
+                  Sign in
+                </Link>
+              )}
+              {router.pathname === "/signup" ? null : (
+                <Link href={signUpPath(safeNext(back))} className={checked ? undefined : styles.unknown}>
+                  Sign up
+                </Link>
+              )}
             </>
           )}
         </nav>
