@@ -129,6 +129,6 @@ test("the sign-in and sign-up pages send a signed-in learner on", async ({ page 
   await expect(page).toHaveURL(`${stack.site}/lessons`);
   // a prerendered page learns who is signed in from the session cookie
   await page.goto("/terms");
-  await expect(nav.getByRole("button", { name: "Sign out" })).toBeVisible();
+  await expectSignedInAs(page, email);
   await expect(nav.getByRole("link", { name: "Sign in" })).toHaveCount(0);
 });

@@ -137,6 +137,9 @@ test("a buyer plays the lesson's media; a refund takes them away", async ({ page
   await page.reload();
   await expect(page.getByText(/^Refunded on .+\. Access ended\.$/)).toBeVisible();
   await expect(page.getByRole("region", { name: "Lesson media" })).toHaveCount(0);
-  await expect(page.locator("audio, video, img")).toHaveCount(0);
+  // nothing from the private media bucket (the lesson's cover is a public marketing image)
+  await expect(page.locator("audio, video")).toHaveCount(0);
+  await expect(page.locator('img[src*="/lesson-media/"]')).toHaveCount(0);
+  await expect(page.locator("img")).toHaveCount(await page.locator('img[src*="/object/public/lesson-covers/"]').count());
   await steps.shot("media-after-refund");
 });
