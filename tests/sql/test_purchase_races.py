@@ -437,8 +437,9 @@ def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
     the refunds not failed or canceled (pending ones too) add up to its amount, and given back
     when a failure makes them no longer do; its charge.refunded events add nothing to that. An
     actionable early fraud warning on the granting payment while it is paid (neither refunded
-    nor disputed) ends access for good: the shop refunds it, and no failure gives it back. A
-    warning comes after a refund or dispute of the same second.
+    nor disputed) ends access for good: the shop refunds it, and no failure gives it back.
+    Within a second, the facts of an earlier payment come before a later payment's (a refund
+    or a warning, then a repurchase), and a warning after a refund or dispute of its payment.
     """
     status: dict[str, str] = {}
     granted_by: dict[str, str] = {}
@@ -451,7 +452,17 @@ def replay_model(events: Sequence[JsonObject]) -> dict[str, str]:
     live: dict[str, dict[str, int]] = {}  # payment intent → refund id → amount
     failed: set[str] = set()
     flagged: set[str] = set()  # payment intents an early fraud warning refunds
-    ordered = sorted(events, key=lambda e: (e["created"], e["type"].startswith("radar.")))
+    first_seen: dict[str, int] = {}  # payment intent → where its payment first appears
+    for e in events:
+        first_seen.setdefault(e["data"]["object"]["payment_intent"], len(first_seen))
+    ordered = sorted(
+        events,
+        key=lambda e: (
+            e["created"],
+            first_seen[e["data"]["object"]["payment_intent"]],
+            e["type"].startswith("radar."),
+        ),
+    )
     for evt in ordered:
         obj = evt["data"]["object"]
         if obj["object"] == "checkout.session":
@@ -715,3 +726,112 @@ def test_random_interleavings_keep_the_rules_after_every_delivery(
             f" {tally.prunes} payload prunes),"
             f" invariant checked {tally.checks} times"
         )
+
+
+# --- stories the random interleavings found -------------------------------------------------
+
+
+def warning_then_repurchase_in_one_second() -> list[Step]:
+    """RACE_SEED=1557966533 round 78, the yen lesson: a warning on the granting payment and a
+    new paid session in the same second; the new payment is then disputed and warned about."""
+    amount, currency = PRICES[YEN]
+
+    def session(n: int, paid: bool) -> JsonObject:
+        return checkout_session(
+            f"cs_test_l2_{n}",
+            PLACEHOLDER_USER,
+            YEN,
+            amount,
+            currency,
+            paid=paid,
+            payment_intent=f"pi_l2_{n}",
+        )
+
+    def warning(n: int, what: str, at: int) -> Step:
+        obj = early_fraud_warning(f"issfr_l2_{n}_{what}", f"pi_l2_{n}", at, actionable=True)
+        return Step(f"pi_l2_{n}_{what}", "event", "radar.early_fraud_warning.created", obj, at)
+
+    t = 1_700_000_000
+    completed, succeeded = "checkout.session.completed", "checkout.session.async_payment_succeeded"
+    return [
+        Step("cs_test_l2_0_c", "event", completed, session(0, False), t + 8),
+        Step("cs_test_l2_0_s", "event", succeeded, session(0, True), t + 17),
+        Step("cs_test_l2_0_y", "sync", "", session(0, True), t + 23),
+        Step(
+            "pi_l2_0_p", "event", "charge.refunded", charge_refunded("pi_l2_0", amount, 900), t + 24
+        ),
+        warning(0, "warning_again", t + 43),
+        Step(
+            "cs_test_l2_1_a",
+            "attach",
+            "",
+            session(1, False) | {"status": "open", "payment_intent": None},
+            t + 45,
+        ),
+        Step("cs_test_l2_1_c", "event", completed, session(1, True), t + 65),
+        Step(
+            "re_l2_1_c",
+            "event",
+            "refund.created",
+            refund("re_l2_1", "pi_l2_1", amount, "requires_action", t + 78),
+            t + 78,
+        ),
+        Step(
+            "re_l2_1_f",
+            "event",
+            "refund.updated",
+            refund("re_l2_1", "pi_l2_1", amount, "canceled", t + 78),
+            t + 97,
+        ),
+        warning(1, "warning", t + 115),  # the shop refunds the granting payment...
+        Step("cs_test_l2_2_c", "event", completed, session(2, True), t + 115),  # ...a repurchase
+        Step("pi_l2_2_d", "event", "charge.dispute.created", dispute("pi_l2_2"), t + 124),
+        warning(2, "warning_again", t + 133),
+    ]
+
+
+def test_a_warning_then_a_repurchase_in_the_same_second_ends_with_the_repurchase(
+    database_url: str, make_user: Callable[[], uuid.UUID]
+) -> None:
+    """A warning on an earlier payment comes before a new payment of the same second, as a
+    refund does: the warning refunds the first payment, the repurchase grants the lesson again,
+    and its dispute revokes it ('disputed'; its own warning is listed, not refunded). The model
+    agrees whichever of the two the list names first, and every delivery order ends the same."""
+    steps = warning_then_repurchase_in_one_second()
+    swapped = [*steps[:9], steps[10], steps[9], *steps[11:]]
+    for story_order in (steps, swapped):
+        events = [
+            d.body
+            for d in materialise(story_order, (OTHER_USER, OTHER_USER), "m")
+            if d.kind == "event"
+        ]
+        assert replay_model(events) == {str(YEN): "disputed"}
+
+    rng = random.Random(78)
+    orders = [steps, swapped, steps[::-1]] + [rng.sample(steps, k=len(steps)) for _ in range(5)]
+    ends = []
+    with quick(connect(database_url)) as conn:
+        for n, order in enumerate(orders):
+            users, tag = (make_user(), make_user()), f"w{n}"
+            for delivery in materialise(order, users, tag):
+                assert deliver(conn, delivery) != "error", (n, delivery)
+            ends.append(final_state(conn, users[0], tag))
+            row = conn.execute(
+                "select status, stripe_checkout_session_id, revoked_reason"
+                " from public.purchased_lessons where user_id = %s",
+                (users[0],),
+            ).fetchone()
+            assert row == ("disputed", f"cs_test_{tag}_l2_2", None), n
+    assert all(end == ends[0] for end in ends), ends
+    # the first two payments are refunded for their warnings; the disputed one's is listed
+    _, sessions, warnings, _ = cast(tuple[object, object, object, object], ends[0])
+    assert [s[4] for s in cast(list[tuple[object, ...]], sessions)] == [
+        "early_fraud_warning",
+        "early_fraud_warning",
+        None,
+    ]
+    assert [(w[1], w[2], w[4]) for w in cast(list[tuple[object, ...]], warnings)] == [
+        ("refund", None, 1800),
+        ("refund", None, 1800),
+        ("list", "already_disputed", None),
+    ]
