@@ -95,7 +95,8 @@ with reasons (reason, words) as (
   ('not_a_checkout_session', 'it is not a Checkout Session'),
   ('no_payment_required', 'it was free without a promotion code'),
   ('refund_mismatch', 'a refund names another payment than it did before'),
-  ('not_a_refund', 'its refund cannot be read')
+  ('not_a_refund', 'its refund cannot be read'),
+  ('account_deleted', 'the learner deleted their account before it was paid')
 )
 
 select

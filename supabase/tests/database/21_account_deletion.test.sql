@@ -4,7 +4,7 @@
 -- payments that arrive afterwards never grant the lesson to anyone, and money taken is listed
 -- for a refund. Another learner's purchases are untouched.
 begin;
-select plan(29);
+select plan(30);
 
 select tests.create_user('leaving@example.com') as leaving \gset
 select tests.create_user('staying@example.com') as staying \gset
@@ -100,6 +100,8 @@ select is_empty($$select 1 from public.purchased_lessons where stripe_checkout_s
 select results_eq($$select source, reason, user_id from public.payments_needing_attention where reference = 'cs_test_del_open'$$,
   $$values ('checkout_session', 'rejected:account_deleted', null::uuid)$$,
   'the money taken is listed for a refund, with nobody named');
+select is((select what from public.payments_needing_attention where reference = 'cs_test_del_open'),
+  'Paid but not granted: the learner deleted their account before it was paid', 'in words the operator reads');
 select is(public.sync_checkout_session(
   tests.checkout_session('cs_test_del_1', :'leaving', :'joins', 1200, p_payment_intent => 'pi_del_1')),
   'duplicate', 'a paid session read back again after the deletion answers as before');
