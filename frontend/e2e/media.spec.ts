@@ -140,6 +140,8 @@ test("a buyer plays the lesson's media; a refund takes them away", async ({ page
   // nothing from the private media bucket (the lesson's cover is a public marketing image)
   await expect(page.locator("audio, video")).toHaveCount(0);
   await expect(page.locator('img[src*="/lesson-media/"]')).toHaveCount(0);
-  await expect(page.locator("img")).toHaveCount(await page.locator('img[src*="/object/public/lesson-covers/"]').count());
+  await expect(page.locator("img")).toHaveCount(
+    await page.locator('img[src*="/object/public/lesson-covers/"]').count(),
+  );
   await steps.shot("media-after-refund");
 });

@@ -59,7 +59,11 @@ export const WEBHOOKS: Lesson = {
   title: "Stripe webhooks that never lose a payment",
   price: "$19.00",
 };
-export const EUROS: Lesson = { slug: "transactions-and-isolation", title: "Transactions and isolation", price: "€15.00" };
+export const EUROS: Lesson = {
+  slug: "transactions-and-isolation",
+  title: "Transactions and isolation",
+  price: "€15.00",
+};
 export const YEN: Lesson = { slug: "indexes-explained", title: "Indexes, explained", price: "¥1,800" };
 export const FREE: Lesson = { slug: "welcome-to-sql", title: "Welcome to SQL", price: "Free" };
 
