@@ -1,6 +1,10 @@
-// What the site's own API routes share: the lesson id pattern they accept, and JSON answers that
-// are never cached ({"error": {"code", "message"}} for a refusal, as the sidecar answers).
-import type { ServerResponse } from "node:http";
+// What the site's own API routes share: the lesson id pattern they accept, JSON answers that
+// are never cached ({"error": {"code", "message"}} for a refusal, as the sidecar answers), and
+// the gate of a route that changes something for the signed-in learner.
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+import { isJsonContentType, isSameOrigin } from "@/lib/sameOrigin";
+import { siteOrigin } from "@/lib/site";
 
 /** A lesson id as the routes accept it (a uuid, any case). */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -21,4 +25,22 @@ export function fail(
   headers: Record<string, string> = {},
 ) {
   send(res, status, { error: { code, message } }, headers);
+}
+
+/** Refuse (and answer) anything but `method` with a JSON body from this site's own pages: 405
+ * for another method, 403 for another origin or another content type. True when it may go on. */
+export function acceptsOwnJson(req: IncomingMessage, res: ServerResponse, method: string): boolean {
+  if (req.method !== method) {
+    fail(res, 405, "method_not_allowed", `Use ${method}.`, { Allow: method });
+    return false;
+  }
+  if (!isSameOrigin(req.headers, siteOrigin())) {
+    fail(res, 403, "cross_site_request", "This address answers this site's pages only.");
+    return false;
+  }
+  if (!isJsonContentType(req.headers["content-type"])) {
+    fail(res, 403, "unsupported_content_type", "Send JSON (Content-Type: application/json).");
+    return false;
+  }
+  return true;
 }

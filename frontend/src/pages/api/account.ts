@@ -6,11 +6,9 @@
 // account"); nothing is asked of Stripe (the Stripe customer is kept).
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-import { fail } from "@/lib/apiAnswer";
+import { acceptsOwnJson, fail } from "@/lib/apiAnswer";
 import { deleteAuthUser } from "@/lib/accountDeletion";
 import { deletionConfirmed } from "@/lib/accountPolicy";
-import { isJsonContentType, isSameOrigin } from "@/lib/sameOrigin";
-import { siteOrigin } from "@/lib/site";
 import { createServerSupabase } from "@/lib/supabase";
 
 // the body is read here, bounded, so the route is the same behind any Node server
@@ -37,18 +35,7 @@ async function readConfirm(req: IncomingMessage): Promise<string | null> {
 }
 
 export default async function handler(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== "DELETE") {
-    fail(res, 405, "method_not_allowed", "Use DELETE.", { Allow: "DELETE" });
-    return;
-  }
-  if (!isSameOrigin(req.headers, siteOrigin())) {
-    fail(res, 403, "cross_site_request", "This address answers this site's pages only.");
-    return;
-  }
-  if (!isJsonContentType(req.headers["content-type"])) {
-    fail(res, 403, "unsupported_content_type", "Send JSON (Content-Type: application/json).");
-    return;
-  }
+  if (!acceptsOwnJson(req, res, "DELETE")) return;
   const confirm = await readConfirm(req);
   if (confirm === null) {
     fail(res, 422, "invalid_body", 'Send {"confirm": your email or "delete"}.');

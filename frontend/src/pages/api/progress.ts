@@ -3,27 +3,14 @@
 // lesson whose content they may read). Only this site's pages may call it, as JSON.
 import type { NextApiRequest, NextApiResponse } from "next";
 
-import { UUID, fail } from "@/lib/apiAnswer";
+import { UUID, acceptsOwnJson, fail } from "@/lib/apiAnswer";
 import { saveProgress } from "@/lib/queries";
-import { isJsonContentType, isSameOrigin } from "@/lib/sameOrigin";
-import { siteOrigin } from "@/lib/site";
 import { createServerSupabase, currentUser } from "@/lib/supabase";
 
 export const config = { api: { bodyParser: { sizeLimit: "2kb" } } };
 
 export default async function handler(req: NextApiRequest, res: NextApiResponse): Promise<void> {
-  if (req.method !== "POST") {
-    fail(res, 405, "method_not_allowed", "Use POST.", { Allow: "POST" });
-    return;
-  }
-  if (!isSameOrigin(req.headers, siteOrigin())) {
-    fail(res, 403, "cross_site_request", "This address answers this site's pages only.");
-    return;
-  }
-  if (!isJsonContentType(req.headers["content-type"])) {
-    fail(res, 403, "unsupported_content_type", "Send JSON (Content-Type: application/json).");
-    return;
-  }
+  if (!acceptsOwnJson(req, res, "POST")) return;
   const body: unknown = req.body;
   const { lesson_id: lessonId, section } = (typeof body === "object" && body !== null ? body : {}) as Record<
     string,
