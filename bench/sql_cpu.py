@@ -14,6 +14,7 @@ the index insertions (B-tree leaf inserts and splits).
 from __future__ import annotations
 
 import statistics
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -90,8 +91,18 @@ def wal_block(
             xid = conn.execute("select pg_current_xact_id_if_assigned()::text").fetchone()
         if xid and xid[0] is not None:
             xids.append(str(int(xid[0]) & 0xFFFFFFFF))
-    # each commit was flushed, so every record of the block is readable up to here
-    end = admin.execute("select pg_current_wal_flush_lsn()").fetchone()
+    # pg_walinspect reads flushed WAL only. Commits flush their own records, but a block that
+    # assigned no transaction id (a duplicate read first) may leave records, or none, in the WAL
+    # buffers: wait for the WAL writer (every wal_writer_delay) to flush past the block's end.
+    end = admin.execute("select pg_current_wal_insert_lsn()").fetchone()
+    assert end
+    deadline = time.monotonic() + 10
+    while admin.execute("select pg_current_wal_flush_lsn() < %s::pg_lsn", (end[0],)).fetchone() == (
+        True,
+    ):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the WAL writer did not flush within 10 s")
+        time.sleep(0.05)
     assert dboid
     assert start
     assert end
