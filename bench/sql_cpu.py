@@ -71,6 +71,17 @@ WAL_BLOCK = 200
 INDEX_INSERTS = ("Btree/INSERT_LEAF", "Btree/INSERT_POST", "Btree/SPLIT_L", "Btree/SPLIT_R")
 
 
+# the block's records by kind: those on this database's pages, and its own transactions'
+# commit records
+WAL_KINDS = (
+    "select resource_manager || '/' || split_part(record_type, ' ', 1), count(*),"
+    "   sum(record_length), sum(fpi_length)"
+    " from pg_get_wal_records_info(%s, %s)"
+    " where block_ref like %s or (resource_manager = 'Transaction' and xid = any(%s::xid[]))"
+    " group by 1 order by 1"
+)
+
+
 def wal_block(
     conn: psycopg.Connection[tuple[Any, ...]],
     admin: psycopg.Connection[tuple[Any, ...]],
@@ -106,14 +117,13 @@ def wal_block(
     assert dboid
     assert start
     assert end
-    kinds = admin.execute(
-        "select resource_manager || '/' || split_part(record_type, ' ', 1), count(*),"
-        "   sum(record_length), sum(fpi_length)"
-        " from pg_get_wal_records_info(%s, %s)"
-        " where block_ref like %s or (resource_manager = 'Transaction' and xid = any(%s::xid[]))"
-        " group by 1 order by 1",
-        (start[0], end[0], f"%/{dboid[0]}/%", xids),
-    ).fetchall()
+    # pg_walinspect refuses a start at the flush point (nothing after it to read): no records
+    empty = admin.execute("select %s::pg_lsn >= %s::pg_lsn", (start[0], end[0])).fetchone()
+    kinds = (
+        []
+        if empty == (True,)
+        else admin.execute(WAL_KINDS, (start[0], end[0], f"%/{dboid[0]}/%", xids)).fetchall()
+    )
     calls = len(payloads)
     records = sum(int(n) for _, n, _, _ in kinds)
     total = sum(int(b) for _, _, b, _ in kinds)
