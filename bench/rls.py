@@ -165,17 +165,17 @@ cross join lateral (
   end::public.lesson_access as access
 ) as decided
 where l.published
-order by l.created_at, l.slug
+order by l.display_order, l.created_at, l.slug
 """,
     "purchase_list": """
 select
-  s.id::text as id, s.lesson_id, l.slug, l.title, s.amount_total, s.currency,
+  s.id::text as id, s.lesson_id, l.slug, l.title, s.amount_paid as amount_total, s.currency,
   case
     when s.status = 'processing' then 'processing'
     when s.status = 'failed' then 'failed'
     when s.dispute_status = 'open' then 'disputed'
     when s.dispute_status = 'lost' then 'dispute_lost'
-    when s.amount_refunded > 0 and s.amount_refunded >= s.amount_total then 'refunded'
+    when s.amount_refunded > 0 and s.amount_refunded >= s.amount_paid then 'refunded'
     when s.dispute_status = 'won' then 'dispute_won'
     when s.amount_refunded > 0 then 'partly_refunded'
     else 'paid'
@@ -183,7 +183,11 @@ select
   coalesce(s.paid_at, s.created_at) as occurred_at,
   s.payment_method_type, s.card_brand as payment_method_brand, s.card_last4 as payment_method_last4,
   s.stripe_payment_intent_id as payment_reference, nullif(s.amount_refunded, 0) as refunded_amount,
-  s.refunded_at, s.receipt_url::text as receipt_url, s.invoice_url::text as invoice_url
+  s.refunded_at, s.receipt_url::text as receipt_url, s.invoice_url::text as invoice_url,
+  nullif(s.amount_discount, 0) as amount_discount,
+  (select c.code from public.promotion_codes as c where c.id = s.promotion_code_id)
+    as promotion_code,
+  s.refund_reason
 from public.checkout_sessions as s
 join public.lessons as l on l.id = s.lesson_id
 where s.user_id = %(user)s and (s.payment_status = 'paid' or s.status in ('processing', 'failed'))
