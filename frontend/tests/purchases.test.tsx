@@ -75,9 +75,21 @@ describe("payment states", () => {
     expect(view.refund).toEqual({ amount: "$19.00", at: "2026-12-04T09:00:00Z" });
   });
 
-  it("says the reason only once the refund is made, and never for a reason it does not know", () => {
-    expect(purchaseView({ ...paid, refund_reason: "early_fraud_warning" }).state.word).toBe("Paid");
+  it("says a refund the shop decided is on its way before Stripe reports it, and never a reason it does not know", () => {
+    const underWay = purchaseView({ ...paid, refund_reason: "early_fraud_warning" }).state;
+    expect(underWay.word).toBe("Being refunded (flagged by the card issuer)");
+    expect(underWay.detail).toContain("Access ended.");
+    expect(underWay.tone).toBe("waiting");
+    expect(
+      purchaseView({ ...paid, status: "partly_refunded", refunded_amount: 500, refund_reason: "early_fraud_warning" })
+        .state.word,
+    ).toBe("Being refunded (flagged by the card issuer)");
+    expect(purchaseView({ ...paid, refund_reason: "something_new" }).state.word).toBe("Paid");
     expect(purchaseView({ ...paid, status: "refunded", refund_reason: "something_new" }).state.word).toBe("Refunded");
+    // a dispute speaks louder than the refund the shop meant to make
+    expect(
+      purchaseView({ ...paid, status: "disputed", refund_reason: "early_fraud_warning" }).state.word,
+    ).not.toContain("refunded");
   });
 
   it("shows a state it does not know yet plainly instead of failing", () => {

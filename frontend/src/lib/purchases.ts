@@ -62,11 +62,25 @@ export const REFUND_REASON_WORDS: Record<string, StateWords> = {
   },
 };
 
+// The same reasons while the refund is on its way: the shop has decided it and access has
+// already ended, but Stripe's refund events have not come yet (seconds, or longer when Stripe
+// is slow to answer); "Paid" would tell the learner the lesson is still theirs.
+export const REFUND_UNDER_WAY_WORDS: Record<string, StateWords> = {
+  early_fraud_warning: {
+    word: "Being refunded (flagged by the card issuer)",
+    detail: "Your card issuer flagged this payment as possible fraud, so we are refunding it in full. Access ended.",
+    tone: "waiting",
+  },
+};
+
 /** A payment state in words; an unknown one (a newer database) is still shown, plainly. A
- * refund the shop made for a reason of its own says why. */
+ * refund the shop makes for a reason of its own says why, before and after it is made. */
 export function stateWords(status: string, refundReason: string | null = null): StateWords {
   if (status === "refunded" && refundReason && REFUND_REASON_WORDS[refundReason]) {
     return REFUND_REASON_WORDS[refundReason];
+  }
+  if ((status === "paid" || status === "partly_refunded") && refundReason && REFUND_UNDER_WAY_WORDS[refundReason]) {
+    return REFUND_UNDER_WAY_WORDS[refundReason];
   }
   return (
     PAYMENT_STATE_WORDS[status as PaymentState] ?? {
