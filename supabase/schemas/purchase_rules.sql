@@ -551,7 +551,9 @@ begin
   for v_fact in
     with payments as (
       -- what was charged (a promotion code's discount is never refunded): refunds adding up to it are in full
-      select s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at, s.amount_paid as amount_total
+      select
+        s.id as session_id, s.stripe_payment_intent_id as payment_intent_id, s.paid_at, s.amount_paid as amount_total,
+        s.created_at
       from public.checkout_sessions as s
       where
         s.user_id = p_user_id
@@ -560,30 +562,33 @@ begin
         and (s.fulfilment is null or s.fulfilment not like 'rejected:%')
     ),
     payment_intents as (
-      select p.session_id, p.payment_intent_id, p.paid_at, p.amount_total from payments as p
+      select p.session_id, p.payment_intent_id, p.paid_at, p.amount_total, p.created_at from payments as p
       where p.payment_intent_id is not null
       union
-      select p.session_id, c.payment_intent_id, p.paid_at, p.amount_total
+      select p.session_id, c.payment_intent_id, p.paid_at, p.amount_total, p.created_at
       from payments as p
       join public.checkout_session_contradictions as c on c.checkout_session_id = p.session_id
       where c.payment_intent_id is not null
     )
     select
       'payment' as kind, p.paid_at as occurred_at, 2 as rank, p.session_id as ref, p.session_id,
-      null as dispute_id, null as payment_intent_id
+      null as dispute_id, null as payment_intent_id, p.paid_at as payment_paid_at,
+      p.created_at as payment_created_at, 1 as within_second
     from payments as p
     union all
     -- Stripe's times are whole seconds. A revocation never precedes its own payment, and one
     -- of an earlier payment comes before a new payment made in the same second (a refund,
-    -- then a repurchase). A dispute's close may sort before its open: each dispute is tracked
-    -- by its id below, so the order of the two does not matter.
+    -- then a repurchase), also when the earlier payment was made in that second too: within
+    -- a second, each payment is followed by its own revocations before the next payment
+    -- (ordered by when each was paid, then by when its session was opened). A dispute's close may sort before its
+    -- open: each dispute is tracked by its id below, so the order of the two does not matter.
     select
       e.payment_fact,
       greatest(e.created, i.paid_at),
       case when e.created > i.paid_at then 0 else 3 end,
       e.id, i.session_id,
       case when e.payment_fact like 'dispute_%' then e.object_id end,
-      i.payment_intent_id
+      i.payment_intent_id, i.paid_at, i.created_at, case when e.created > i.paid_at then 0 else 1 end
     from public.stripe_events as e
     join payment_intents as i on i.payment_intent_id = e.payment_intent_id
     where
@@ -595,7 +600,8 @@ begin
     select
       r.fact, greatest(r.occurred_at, i.paid_at),
       case when r.occurred_at > i.paid_at then 0 else 3 end,
-      pg_catalog.to_char(r.step, 'FM0000000000'), i.session_id, null, i.payment_intent_id
+      pg_catalog.to_char(r.step, 'FM0000000000'), i.session_id, null, i.payment_intent_id, i.paid_at,
+      i.created_at, case when r.occurred_at > i.paid_at then 0 else 1 end
     from payment_intents as i
     cross join lateral private.refund_timeline(i.payment_intent_id, i.amount_total) as r
     where r.fact is not null
@@ -605,10 +611,13 @@ begin
     select
       'early_fraud_warning', greatest(w.created, p.paid_at),
       case when w.created > p.paid_at then 0 else 3 end,
-      w.id, p.session_id, null, w.payment_intent_id
+      w.id, p.session_id, null, w.payment_intent_id, p.paid_at, p.created_at,
+      case when w.created > p.paid_at then 0 else 1 end
     from payments as p
     join public.early_fraud_warnings as w on w.payment_intent_id = p.payment_intent_id
-    order by occurred_at, rank, ref
+    -- within a second: revocations of payments of earlier seconds first, then each payment of
+    -- the second followed by its own revocations
+    order by occurred_at, within_second, payment_paid_at, payment_created_at, session_id, rank, ref
   loop
     if v_fact.kind = 'payment' then
       if v_status is distinct from 'paid' then

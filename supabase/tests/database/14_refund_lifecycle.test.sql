@@ -4,7 +4,7 @@
 -- payment end access; refund then rebuy; Purchases leaves failed refunds out; an unknown refund
 -- or one naming another payment changes nothing and is listed for an operator.
 begin;
-select plan(62);
+select plan(65);
 
 \set joins '00000000-0000-4000-8000-000000000002'
 \set rls '00000000-0000-4000-8000-000000000003'
@@ -227,6 +227,39 @@ select is(pg_temp.row_of(:'i', 'cs_test_rf_i2'), '(paid,,)', 'the other payment'
 select set_eq($$select reference, reason from public.payments_needing_attention where reference in ('evt_rf_ri2', 'evt_rf_ri3')$$,
   $$values ('evt_rf_ri2', 'rejected:refund_mismatch'), ('evt_rf_ri3', 'rejected:refund_mismatch')$$,
   'both are listed for an operator');
+
+-- bought, refunded and bought again all in one second (Stripe's times are whole seconds): the
+-- refund of the first payment comes before the second payment, in every delivery order, and
+-- the repurchase grants
+create function pg_temp.same_second(p_tag text, p_order text[])
+returns text
+language plpgsql
+as $fn$
+declare
+  v_user uuid := tests.create_user('rf_same_' || p_tag || '@example.com');
+  v_step text;
+begin
+  foreach v_step in array p_order loop
+    perform case v_step
+      when 'a_paid' then public.handle_stripe_event(tests.event('evt_ss_' || p_tag || '_a1', 'checkout.session.completed',
+        tests.checkout_session('cs_test_ss_' || p_tag || 'a', v_user, '00000000-0000-4000-8000-000000000002', 1200,
+          p_payment_intent => 'pi_ss_' || p_tag || 'a'), 1700000300))
+      when 'a_refunded' then public.handle_stripe_event(tests.event('evt_ss_' || p_tag || '_a2', 'charge.refunded',
+        tests.refunded_charge('pi_ss_' || p_tag || 'a', 1200, 1200), 1700000300))
+      when 'b_paid' then public.handle_stripe_event(tests.event('evt_ss_' || p_tag || '_b1', 'checkout.session.completed',
+        tests.checkout_session('cs_test_ss_' || p_tag || 'b', v_user, '00000000-0000-4000-8000-000000000002', 1200,
+          p_payment_intent => 'pi_ss_' || p_tag || 'b'), 1700000300))
+    end;
+  end loop;
+  return (select p.status || ' by ' || p.stripe_checkout_session_id from public.purchased_lessons as p where p.user_id = v_user);
+end;
+$fn$;
+select is(pg_temp.same_second('o1', array['a_paid', 'a_refunded', 'b_paid']), 'paid by cs_test_ss_o1b',
+  'bought, refunded and bought again in one second: the repurchase grants');
+select is(pg_temp.same_second('o2', array['a_paid', 'b_paid', 'a_refunded']), 'paid by cs_test_ss_o2b',
+  'the refund delivered after the repurchase: the repurchase grants');
+select is(pg_temp.same_second('o3', array['b_paid', 'a_refunded', 'a_paid']), 'paid by cs_test_ss_o3b',
+  'delivered backwards: the same');
 
 select * from finish();
 rollback;
